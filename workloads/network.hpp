@@ -1,0 +1,59 @@
+// The Network / Layer types: a CNN as an ordered list of layers with shapes
+// inferred from the input (DESIGN.md "Data flow": workload.yaml -> Network).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace imcsim {
+
+enum class LayerType { Conv, Fc, Add, MaxPool, AvgPool, GlobalAvgPool };
+enum class Activation { None, Relu, Relu1 };  // relu1 = clip(x, 0, 1)
+
+const char* to_string(LayerType t);
+const char* to_string(Activation a);
+
+// Activation tensor shape, channels-last naming (h x w x c).
+struct TensorShape {
+  int64_t h = 0, w = 0, c = 0;
+  int64_t elements() const { return h * w * c; }
+  bool operator==(const TensorShape& o) const { return h == o.h && w == o.w && c == o.c; }
+};
+
+struct Layer {
+  std::string name;
+  LayerType type = LayerType::Conv;
+  std::vector<std::string> inputs;  // producing layers; "input" is the network input
+  TensorShape in;                   // shape of the first input
+  TensorShape out;
+  // Conv / pooling geometry (1 / 0 for the others).
+  int64_t k_h = 1, k_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;  // symmetric padding per side
+  int64_t groups = 1;
+  bool bias = false;
+  bool batch_norm = false;  // a BatchNorm follows the conv (folded for mapping)
+  Activation act = Activation::None;
+  int source_line = 0;  // line in the workload file, for error messages
+
+  // Layers whose weights sit on crossbar arrays (conv, fc); the rest run on digital units.
+  bool on_arrays() const { return type == LayerType::Conv || type == LayerType::Fc; }
+  int64_t in_features() const { return in.elements(); }  // fc input length
+  int64_t weight_count() const;                          // conv/fc weights (no bias)
+  int64_t macs() const;                                  // multiply-accumulates per inference
+};
+
+struct Network {
+  std::string name;
+  std::string source;  // file it was loaded from
+  TensorShape input;
+  std::vector<Layer> layers;
+
+  const Layer* find(const std::string& name) const;
+  // Trainable parameters as frameworks count them: weights + bias + BN scale/shift.
+  int64_t parameter_count() const;
+  int64_t total_macs() const;
+};
+
+}  // namespace imcsim

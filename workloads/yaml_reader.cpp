@@ -1,0 +1,222 @@
+#include "workloads/yaml_reader.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace imcsim {
+
+namespace {
+
+// yaml-cpp tags quoted scalars "!" and plain scalars "?": a quoted "8" is text, not a number.
+bool is_quoted(const YAML::Node& n) { return n.Tag() == "!"; }
+
+}  // namespace
+
+std::string join_choices(const std::vector<std::string>& choices) {
+  std::string out;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (i > 0) out += (i + 1 == choices.size()) ? " or " : ", ";
+    out += choices[i];
+  }
+  return out;
+}
+
+YamlNode::YamlNode(YAML::Node node, std::string file, std::string path, ErrorKind kind,
+                   int fallback_line)
+    : node_(std::move(node)),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      kind_(kind),
+      fallback_line_(fallback_line) {}
+
+YamlNode YamlNode::load_file(const std::string& file, ErrorKind kind) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw_error(kind, file, 0, "", "cannot open file for reading");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw_error(kind, file, 0, "", "cannot read file");
+  return load_string(text.str(), file, kind);
+}
+
+YamlNode YamlNode::load_string(const std::string& text, const std::string& file, ErrorKind kind) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw_error(kind, file, e.mark.is_null() ? 0 : e.mark.line + 1, "",
+                "YAML syntax error: " + e.msg);
+  }
+  return YamlNode(root, file, "", kind, 1);
+}
+
+int YamlNode::line() const {
+  if (node_.IsDefined()) {
+    const YAML::Mark m = node_.Mark();
+    if (!m.is_null() && m.line >= 0) return m.line + 1;
+  }
+  return fallback_line_;
+}
+
+void YamlNode::fail(const std::string& message) const {
+  throw_error(kind_, file_, line(), path_, message);
+}
+
+std::string YamlNode::describe() const {
+  if (is_null()) return "nothing";
+  if (node_.IsMap()) return "a mapping";
+  if (node_.IsSequence()) return "a list";
+  return "\"" + node_.Scalar() + "\"";
+}
+
+void YamlNode::fail_expected(const std::string& what) const {
+  fail("expected " + what + ", got " + describe());
+}
+
+int64_t YamlNode::as_int(int64_t lo, int64_t hi) const {
+  const std::string what = "an integer in " + std::to_string(lo) + ".." + std::to_string(hi);
+  if (!node_.IsScalar() || is_quoted(node_)) fail_expected(what);
+  const std::string& s = node_.Scalar();
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE) fail_expected(what);
+  if (v < lo || v > hi) fail_expected(what);
+  return v;
+}
+
+double YamlNode::as_number(double lo, double hi) const {
+  std::ostringstream w;
+  w << "a number in [" << lo << ", " << hi << "]";
+  if (!node_.IsScalar() || is_quoted(node_)) fail_expected(w.str());
+  const std::string& s = node_.Scalar();
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(v))
+    fail_expected(w.str());
+  if (v < lo || v > hi) fail_expected(w.str());
+  return v;
+}
+
+std::string YamlNode::as_string() const {
+  if (!node_.IsScalar()) fail_expected("a string");
+  return node_.Scalar();
+}
+
+std::string YamlNode::as_choice(const std::vector<std::string>& choices) const {
+  const std::string what = "one of " + join_choices(choices);
+  if (!node_.IsScalar()) fail_expected(what);
+  for (const auto& c : choices)
+    if (node_.Scalar() == c) return c;
+  fail_expected(what);
+}
+
+bool YamlNode::as_bool() const {
+  if (node_.IsScalar() && !is_quoted(node_)) {
+    if (node_.Scalar() == "true") return true;
+    if (node_.Scalar() == "false") return false;
+  }
+  fail_expected("true or false");
+}
+
+void YamlNode::expect_map() const {
+  if (!node_.IsMap()) fail_expected("a mapping of keys to values");
+}
+
+void YamlNode::expect_seq() const {
+  if (!node_.IsSequence()) fail_expected("a list");
+}
+
+std::string YamlNode::child_path(const std::string& key) const {
+  return path_.empty() ? key : path_ + "." + key;
+}
+
+bool YamlNode::has(const std::string& key) const {
+  return node_.IsMap() && node_[key].IsDefined();
+}
+
+std::optional<YamlNode> YamlNode::find(const std::string& key) const {
+  expect_map();
+  const YAML::Node c = node_[key];
+  if (!c.IsDefined()) return std::nullopt;
+  return YamlNode(c, file_, child_path(key), kind_, line());
+}
+
+YamlNode YamlNode::child(const std::string& key) const {
+  auto c = find(key);
+  if (!c) throw_error(kind_, file_, line(), child_path(key), "missing required key");
+  return *c;
+}
+
+std::vector<std::pair<std::string, YamlNode>> YamlNode::entries() const {
+  expect_map();
+  std::vector<std::pair<std::string, YamlNode>> out;
+  std::set<std::string> seen;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const YAML::Node& k = it->first;
+    YamlNode key_node(k, file_, path_, kind_, line());
+    if (!k.IsScalar()) key_node.fail_expected("a plain key");
+    const std::string key = k.Scalar();
+    if (!seen.insert(key).second) {
+      YamlNode(k, file_, child_path(key), kind_, line()).fail("duplicate key");
+    }
+    const int key_line = key_node.line();
+    out.emplace_back(key, YamlNode(it->second, file_, child_path(key), kind_, key_line));
+  }
+  return out;
+}
+
+void YamlNode::allow_only(const std::vector<std::string>& allowed) const {
+  for (const auto& [key, value] : entries()) {
+    bool ok = false;
+    for (const auto& a : allowed) ok = ok || (a == key);
+    if (!ok) {
+      const YAML::Mark m = value.raw().Mark();
+      const int l = m.is_null() ? value.line() : m.line + 1;
+      throw_error(kind_, file_, l, child_path(key),
+                  "unknown key (expected one of: " + join_choices(allowed) + ")");
+    }
+  }
+}
+
+std::vector<YamlNode> YamlNode::items() const {
+  expect_seq();
+  std::vector<YamlNode> out;
+  out.reserve(node_.size());
+  for (size_t i = 0; i < node_.size(); ++i) {
+    out.emplace_back(node_[i], file_, path_ + "[" + std::to_string(i) + "]", kind_, line());
+  }
+  return out;
+}
+
+int64_t YamlNode::get_int(const std::string& key, int64_t lo, int64_t hi, int64_t def) const {
+  auto c = find(key);
+  return c ? c->as_int(lo, hi) : def;
+}
+
+double YamlNode::get_number(const std::string& key, double lo, double hi, double def) const {
+  auto c = find(key);
+  return c ? c->as_number(lo, hi) : def;
+}
+
+std::string YamlNode::get_string(const std::string& key, const std::string& def) const {
+  auto c = find(key);
+  return c ? c->as_string() : def;
+}
+
+std::string YamlNode::get_choice(const std::string& key, const std::vector<std::string>& choices,
+                                 const std::string& def) const {
+  auto c = find(key);
+  return c ? c->as_choice(choices) : def;
+}
+
+bool YamlNode::get_bool(const std::string& key, bool def) const {
+  auto c = find(key);
+  return c ? c->as_bool() : def;
+}
+
+}  // namespace imcsim
