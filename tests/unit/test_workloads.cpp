@@ -8,7 +8,10 @@
 #include <map>
 #include <regex>
 
+#include <cmath>
+
 #include "workloads/loader.hpp"
+#include "workloads/weights.hpp"
 
 using namespace imcsim;
 namespace fs = std::filesystem;
@@ -153,6 +156,41 @@ TEST(WorkloadErrors, UnknownBuiltinListsTheKnownOnes) {
     FAIL();
   } catch (const WorkloadError& e) {
     EXPECT_NE(std::string(e.what()).find("resnet18, resnet20, vgg13 or wrn16_4"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Weights, SyntheticAreDeterministicAndShaped) {
+  const Network n = load_workload("resnet20");
+  const WeightSet a = synthetic_weights(n, 7), b = synthetic_weights(n, 7), c = synthetic_weights(n, 8);
+  check_weights(n, a);
+  EXPECT_EQ(a.at("layers.0").weight.shape, (std::vector<int64_t>{16, 3, 3, 3}));
+  EXPECT_EQ(a.at("fc").weight.shape, (std::vector<int64_t>{10, 64}));
+  EXPECT_EQ(a.at("fc").bias.size(), 10u);
+  ASSERT_TRUE(a.at("layers.3.conv1").bn.has_value());
+  EXPECT_EQ(a.at("layers.3.conv1").weight.data, b.at("layers.3.conv1").weight.data);
+  EXPECT_NE(a.at("layers.3.conv1").weight.data, c.at("layers.3.conv1").weight.data);
+  // Kaiming-uniform bound sqrt(6 / fan_in), fan_in = 16*3*3.
+  const double bound = std::sqrt(6.0 / 144.0);
+  double sum = 0;
+  for (float v : a.at("layers.3.conv1").weight.data) {
+    EXPECT_LE(std::abs(v), bound);
+    sum += v;
+  }
+  EXPECT_LT(std::abs(sum / 2304.0), 0.05);  // mean near zero
+}
+
+TEST(Weights, ShapeMismatchIsNamed) {
+  const Network n = load_workload("resnet20");
+  WeightSet w = synthetic_weights(n, 1);
+  w.layers["layers.3.conv2"].weight = Tensor({16, 8, 3, 3});
+  try {
+    check_weights(n, w);
+    FAIL();
+  } catch (const WorkloadError& e) {
+    EXPECT_NE(std::string(e.what()).find("layers.3.conv2: weight shape 16x8x3x3 does not match the "
+                                         "layer: expected 16x16x3x3"),
               std::string::npos)
         << e.what();
   }

@@ -1,0 +1,129 @@
+#include "workloads/weights.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "workloads/error.hpp"
+
+namespace imcsim {
+
+Tensor::Tensor(std::vector<int64_t> dims) : shape(std::move(dims)) {
+  data.assign(static_cast<size_t>(size()), 0.0f);
+}
+
+int64_t Tensor::size() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return shape.empty() ? 0 : n;
+}
+
+std::string Tensor::shape_str() const {
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  return s.empty() ? "(scalar)" : s;
+}
+
+const LayerWeights& WeightSet::at(const std::string& layer) const {
+  auto it = layers.find(layer);
+  if (it == layers.end())
+    throw WorkloadError(source, 0, layer, "no weights for this layer");
+  return it->second;
+}
+
+std::vector<int64_t> expected_weight_shape(const Layer& l) {
+  if (l.type == LayerType::Conv) return {l.out.c, l.in.c / l.groups, l.k_h, l.k_w};
+  if (l.type == LayerType::Fc) return {l.out.c, l.in_features()};
+  return {};
+}
+
+uint64_t SeededStream::next_u64() {
+  uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+double SeededStream::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+
+double SeededStream::uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+
+SeededStream SeededStream::for_name(uint64_t seed, const std::string& name) {
+  uint64_t h = 1469598103934665603ULL ^ seed;  // FNV-1a of the name, mixed with the seed
+  for (unsigned char c : name) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  SeededStream s(h);
+  s.next_u64();
+  return s;
+}
+
+WeightSet synthetic_weights(const Network& net, uint64_t seed) {
+  WeightSet w;
+  w.source = fmt::format("synthetic(seed={})", seed);
+  for (const auto& l : net.layers) {
+    if (!l.on_arrays()) continue;
+    SeededStream rng = SeededStream::for_name(seed, l.name);
+    LayerWeights lw;
+    lw.weight = Tensor(expected_weight_shape(l));
+    const int64_t fan_in = lw.weight.size() / lw.weight.shape[0];
+    const double bound = std::sqrt(6.0 / static_cast<double>(fan_in));
+    for (auto& v : lw.weight.data) v = static_cast<float>(rng.uniform(-bound, bound));
+    if (l.bias) {
+      lw.bias.resize(static_cast<size_t>(l.out.c));
+      for (auto& v : lw.bias) v = static_cast<float>(rng.uniform(-0.1, 0.1));
+    }
+    if (l.batch_norm) {
+      BatchNormParams bn;
+      const size_t n = static_cast<size_t>(l.out.c);
+      bn.gamma.resize(n);
+      bn.beta.resize(n);
+      bn.mean.resize(n);
+      bn.var.resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        bn.gamma[i] = static_cast<float>(rng.uniform(0.5, 1.5));
+        bn.beta[i] = static_cast<float>(rng.uniform(-0.1, 0.1));
+        bn.mean[i] = static_cast<float>(rng.uniform(-0.1, 0.1));
+        bn.var[i] = static_cast<float>(rng.uniform(0.5, 1.5));
+      }
+      lw.bn = std::move(bn);
+    }
+    w.layers.emplace(l.name, std::move(lw));
+  }
+  return w;
+}
+
+void check_weights(const Network& net, const WeightSet& weights) {
+  for (const auto& l : net.layers) {
+    if (!l.on_arrays()) continue;
+    const LayerWeights& lw = weights.at(l.name);
+    Tensor want(expected_weight_shape(l));
+    if (lw.weight.shape != want.shape) {
+      throw WorkloadError(weights.source, 0, l.name,
+                          fmt::format("weight shape {} does not match the layer: expected {}",
+                                      lw.weight.shape_str(), want.shape_str()));
+    }
+    if (static_cast<int64_t>(lw.weight.data.size()) != lw.weight.size()) {
+      throw WorkloadError(weights.source, 0, l.name,
+                          fmt::format("weight holds {} values, its shape {} needs {}",
+                                      lw.weight.data.size(), lw.weight.shape_str(),
+                                      lw.weight.size()));
+    }
+    const size_t oc = static_cast<size_t>(l.out.c);
+    if (!lw.bias.empty() && lw.bias.size() != oc) {
+      throw WorkloadError(weights.source, 0, l.name,
+                          fmt::format("bias has {} values, expected {}", lw.bias.size(), oc));
+    }
+    if (lw.bn) {
+      for (const auto* v : {&lw.bn->gamma, &lw.bn->beta, &lw.bn->mean, &lw.bn->var}) {
+        if (v->size() != oc)
+          throw WorkloadError(weights.source, 0, l.name,
+                              fmt::format("batch-norm parameter has {} values, expected {}",
+                                          v->size(), oc));
+      }
+    }
+  }
+}
+
+}  // namespace imcsim
