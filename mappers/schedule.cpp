@@ -1,0 +1,183 @@
+#include "mappers/schedule.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "mappers/mapper_detail.hpp"
+#include "workloads/error.hpp"
+
+namespace imcsim {
+
+bool TileSchedule::holds_weight(const RowSlot& r, const ColSlot& c) const {
+  const ConvShape& s = mapping.shape;
+  const int64_t kh = r.ph - c.dy * s.s_h, kw = r.pw - c.dx * s.s_w;
+  return kh >= 0 && kh < s.k_h && kw >= 0 && kw < s.k_w;
+}
+
+int64_t TileSchedule::valid_columns(const TileSpec& t, int64_t py, int64_t px) const {
+  const ConvShape& s = mapping.shape;
+  int64_t n = 0;
+  for (const auto& c : t.cols) {
+    n += (py * mapping.win_h + c.dy < s.o_h && px * mapping.win_w + c.dx < s.o_w) ? 1 : 0;
+  }
+  return n;
+}
+
+namespace {
+
+// Rows of the whole (group of the) layer in the order of REFERENCE §5: channel-major,
+// then window position.
+RowSlot row_of(int64_t g, int64_t pw_h, int64_t pw_w) {
+  const int64_t area = pw_h * pw_w;
+  return {static_cast<int32_t>(g / area), static_cast<int32_t>((g % area) / pw_w),
+          static_cast<int32_t>(g % pw_w)};
+}
+
+}  // namespace
+
+TileSchedule make_schedule(const LayerMapping& m, const ArrayGeometry& a, int64_t num_arrays) {
+  using detail::ceil_div;
+  const ConvShape& s = m.shape;
+  TileSchedule t;
+  t.layer = m.layer;
+  t.mapping = m;
+  t.array = a;
+  t.pad_h = (s.ext_h - s.in_h) / 2;
+  t.pad_w = (s.ext_w - s.in_w) / 2;
+  t.pos_h = ceil_div(s.o_h, m.win_h);
+  t.pos_w = ceil_div(s.o_w, m.win_w);
+  if (t.pos_h * t.pos_w != m.positions) {
+    throw MappingError("", 0, m.layer,
+                       fmt::format("schedule has {} window positions, the mapping {}",
+                                   t.pos_h * t.pos_w, m.positions));
+  }
+  const int64_t area = m.pw_h * m.pw_w;
+  const int64_t n_dup = m.win_h * m.win_w;
+  const bool channel_tiled = m.method == "vwsdk";  // REFERENCE §4; im2col/SDK tile flat (§2, §3)
+  const int64_t shift = m.win_w * s.s_w;           // pixels a window steps to the right
+
+  for (int64_t g = 0; g < s.groups; ++g) {
+    for (int64_t rt = 0; rt < m.row_tiles; ++rt) {
+      for (int64_t ct = 0; ct < m.col_tiles; ++ct) {
+        TileSpec tile;
+        tile.group = g;
+        tile.row_tile = rt;
+        tile.col_tile = ct;
+        if (channel_tiled) {
+          const int64_t c0 = rt * m.ic_tile, c1 = std::min(s.ic, c0 + m.ic_tile);
+          for (int64_t r = c0 * area; r < c1 * area; ++r)
+            tile.rows.push_back(row_of(r, m.pw_h, m.pw_w));
+          const int64_t o0 = ct * m.oc_tile, o1 = std::min(s.oc, o0 + m.oc_tile);
+          for (int64_t n = 0; n < n_dup; ++n)
+            for (int64_t oc = o0; oc < o1; ++oc)
+              tile.cols.push_back({static_cast<int32_t>(n / m.win_w),
+                                   static_cast<int32_t>(n % m.win_w), static_cast<int32_t>(oc)});
+        } else {
+          const int64_t r0 = rt * a.rows, r1 = std::min(s.ic * area, r0 + a.rows);
+          for (int64_t r = r0; r < r1; ++r) tile.rows.push_back(row_of(r, m.pw_h, m.pw_w));
+          // Window-major columns: col = n * OC + oc (REFERENCE §5).
+          const int64_t w0 = ct * a.weight_cols(), w1 = std::min(n_dup * s.oc, w0 + a.weight_cols());
+          for (int64_t col = w0; col < w1; ++col) {
+            const int64_t n = col / s.oc;
+            tile.cols.push_back({static_cast<int32_t>(n / m.win_w),
+                                 static_cast<int32_t>(n % m.win_w),
+                                 static_cast<int32_t>(col % s.oc)});
+          }
+        }
+        if (static_cast<int64_t>(tile.rows.size()) > a.rows ||
+            static_cast<int64_t>(tile.cols.size()) > a.weight_cols() || tile.rows.empty() ||
+            tile.cols.empty()) {
+          throw MappingError("", 0, m.layer,
+                             fmt::format("tile ({}, {}) of {} rows x {} weight columns does not "
+                                         "fit a {}x{} array",
+                                         rt, ct, tile.rows.size(), tile.cols.size(), a.rows,
+                                         a.weight_cols()));
+        }
+        for (const auto& r : tile.rows) {
+          if (r.pw >= m.pw_w - shift) ++tile.rows_new_on_shift;
+          for (const auto& c : tile.cols) tile.mapped_weights += t.holds_weight(r, c) ? 1 : 0;
+        }
+        const int64_t index = static_cast<int64_t>(t.tiles.size());
+        tile.round = static_cast<int>(index / num_arrays);
+        tile.array = static_cast<int>(index % num_arrays);
+        t.tiles.push_back(std::move(tile));
+      }
+    }
+  }
+  t.rounds = static_cast<int>(ceil_div(static_cast<int64_t>(t.tiles.size()), num_arrays));
+  return t;
+}
+
+std::string schedule_yaml(const std::vector<TileSchedule>& layers, int64_t max_cycles) {
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
+  int64_t listed = 0;
+  for (const auto& t : layers) {
+    const LayerMapping& m = t.mapping;
+    out << YAML::BeginMap;
+    out << YAML::Key << "layer" << YAML::Value << t.layer;
+    out << YAML::Key << "method" << YAML::Value << m.method;
+    out << YAML::Key << "window" << YAML::Value
+        << fmt::format("PW {}x{} computing {}x{} outputs", m.pw_h, m.pw_w, m.win_h, m.win_w);
+    out << YAML::Key << "positions" << YAML::Value << YAML::Flow << YAML::BeginSeq << t.pos_h
+        << t.pos_w << YAML::EndSeq;
+    out << YAML::Key << "computing_cycles" << YAML::Value << t.computing_cycles();
+    out << YAML::Key << "rounds" << YAML::Value << t.rounds;
+    out << YAML::Key << "tiles" << YAML::Value << YAML::BeginSeq;
+    for (const auto& tile : t.tiles) {
+      out << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "group" << YAML::Value << tile.group;
+      out << YAML::Key << "row_tile" << YAML::Value << tile.row_tile;
+      out << YAML::Key << "col_tile" << YAML::Value << tile.col_tile;
+      out << YAML::Key << "round" << YAML::Value << tile.round;
+      out << YAML::Key << "array" << YAML::Value << tile.array;
+      out << YAML::Key << "rows" << YAML::Value << tile.rows.size();
+      out << YAML::Key << "weight_cols" << YAML::Value << tile.cols.size();
+      out << YAML::Key << "first_row" << YAML::Value
+          << fmt::format("c{} ({},{})", tile.rows.front().c, tile.rows.front().ph,
+                         tile.rows.front().pw);
+      out << YAML::Key << "first_col" << YAML::Value
+          << fmt::format("oc{} out+({},{})", tile.cols.front().oc, tile.cols.front().dy,
+                         tile.cols.front().dx);
+      out << YAML::Key << "mapped_weights" << YAML::Value << tile.mapped_weights;
+      out << YAML::Key << "rows_new_on_shift" << YAML::Value << tile.rows_new_on_shift;
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "cycles" << YAML::Value << YAML::BeginSeq;
+    // Execution order: round by round; within a round every array steps through the
+    // positions in raster order (the arrays of a round run in parallel).
+    for (int round = 0; round < t.rounds && listed < max_cycles; ++round) {
+      for (int64_t p = 0; p < t.positions() && listed < max_cycles; ++p) {
+        for (size_t ti = 0; ti < t.tiles.size() && listed < max_cycles; ++ti) {
+          const TileSpec& tile = t.tiles[ti];
+          if (tile.round != round) continue;
+          const int64_t py = p / t.pos_w, px = p % t.pos_w;
+          out << YAML::Flow << YAML::BeginMap;
+          out << YAML::Key << "array" << YAML::Value << tile.array;
+          out << YAML::Key << "pos" << YAML::Value << YAML::Flow << YAML::BeginSeq << py << px
+              << YAML::EndSeq;
+          out << YAML::Key << "tile" << YAML::Value << YAML::Flow << YAML::BeginSeq << tile.group
+              << tile.row_tile << tile.col_tile << YAML::EndSeq;
+          out << YAML::Key << "new_rows" << YAML::Value << t.rows_to_fetch(tile, px);
+          out << YAML::Key << "outputs" << YAML::Value
+              << fmt::format("oy {}..{} ox {}..{} -> {}", py * m.win_h,
+                             std::min(t.mapping.shape.o_h, (py + 1) * m.win_h) - 1, px * m.win_w,
+                             std::min(t.mapping.shape.o_w, (px + 1) * m.win_w) - 1,
+                             tile.row_tile == 0 ? "accumulator (first partial)"
+                                                : "accumulator (+= partial)");
+          out << YAML::EndMap;
+          ++listed;
+        }
+      }
+    }
+    out << YAML::EndSeq;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace imcsim

@@ -1,0 +1,82 @@
+// The numbers of the simulated datapath (REFERENCE §9-§10), as plain functions that the
+// SystemC modules call: programming a tile's cells (bit slices, signed encoding), input
+// bit planes for the DAC phases, crossbar column sums, ADC conversion (clamp + rounding),
+// shift-add of phases and slices, and the digital correction of offset encoding.
+//
+// Cells and inputs are kept as bit planes over the wordlines (one bit per row, 64 rows a
+// word), so a column sum of one phase is sum_{i<dac_bits} sum_{b<cell_bits}
+// 2^(i+b) * popcount(input_plane_i & cell_plane_b): the exact analog sum the ADC samples.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mappers/schedule.hpp"
+
+namespace imcsim {
+
+struct DatapathParams {
+  int64_t rows = 128;       // array rows (sets the ADC full scale, REFERENCE §10)
+  int64_t cell_bits = 2;
+  int64_t weight_bits = 8;  // signed weights, |q| <= 2^(weight_bits-1) - 1
+  int64_t input_bits = 8;   // unsigned input codes 0 .. 2^input_bits - 1
+  int64_t dac_bits = 1;
+  int64_t adc_bits = 8;
+  bool differential = false;  // else offset (bias) encoding
+
+  int64_t slices() const { return (weight_bits + cell_bits - 1) / cell_bits; }
+  int64_t polarities() const { return differential ? 2 : 1; }
+  int64_t cols_per_weight() const { return slices() * polarities(); }
+  int64_t phases() const { return (input_bits + dac_bits - 1) / dac_bits; }
+  int64_t offset() const { return differential ? 0 : (int64_t{1} << (weight_bits - 1)); }
+  // REFERENCE §10: the largest column sum of one phase, and the ADC step that covers it
+  // with adc_bits (a power of two, so reconstruction is a shift; 0 = lossless).
+  int64_t full_scale() const;
+  int lsb_shift() const;
+  int64_t lossless_adc_bits() const;
+};
+
+// One tile's programmed cells.
+struct TileCells {
+  int64_t n_rows = 0, words = 0;   // wordlines used, 64-bit words per plane
+  int64_t n_wcols = 0;             // weight columns
+  int64_t n_phys = 0;              // physical columns = n_wcols * cols_per_weight
+  std::vector<uint64_t> planes;    // [(phys * cell_bits + b) * words + w]
+  std::vector<uint64_t> mapped;    // [wcol * words + w]: rows that hold a weight of the column
+  std::vector<int8_t> polarity;    // per physical column: +1, or -1 (differential negative)
+  std::vector<int8_t> slice;       // per physical column: slice index (bits slice*cell_bits..)
+  int64_t nonzero_cells = 0;       // cells with a nonzero stored value
+  int64_t mapped_cells = 0;        // cells that hold (a slice of) a weight
+};
+
+// Programs a tile from quantized weights: int32 OIHW (OC, IC/groups, K_h, K_w) of the
+// whole layer (REFERENCE §5: cell (r, col) holds W[oc, c, kh, kw] where the row's pixel
+// lies under the column's duplicate, else it is empty).
+TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_t* wq,
+                       const DatapathParams& p);
+
+// Bit planes of the tile's input codes: planes[bit * words + w] for bit < input_bits.
+void input_planes(const std::vector<int64_t>& codes, int64_t words, int64_t input_bits,
+                  std::vector<uint64_t>& planes);
+
+// Column sums of DAC phase `phase` for every physical column (the analog result).
+void column_sums(const TileCells& cells, const std::vector<uint64_t>& in_planes, int64_t phase,
+                 const DatapathParams& p, int64_t* sums);
+
+// ADC: clamp(round(sum / LSB)) with LSB = 2^lsb_shift, to 0 .. 2^adc_bits - 1.
+inline int64_t adc_convert(int64_t sum, int lsb_shift, int64_t adc_bits) {
+  const int64_t rounded = lsb_shift == 0 ? sum : (sum + (int64_t{1} << (lsb_shift - 1))) >> lsb_shift;
+  const int64_t top = (int64_t{1} << adc_bits) - 1;
+  return rounded > top ? top : rounded;
+}
+
+// Shift-add of one phase's ADC codes into per-weight-column accumulators.
+void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
+               const DatapathParams& p, int64_t* acc);
+
+// Offset encoding stores q + 2^(w-1): subtract 2^(w-1) * (sum of the column's inputs),
+// computed digitally and exactly from the input planes.
+void offset_correction(const TileCells& cells, const std::vector<uint64_t>& in_planes,
+                       const DatapathParams& p, int64_t* acc);
+
+}  // namespace imcsim

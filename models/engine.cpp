@@ -1,0 +1,525 @@
+#include "models/engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <systemc>
+
+#include "workloads/error.hpp"
+
+namespace imcsim {
+
+namespace {
+
+using sc_core::sc_time;
+using sc_core::SC_NS;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A shared port moving `bits_per_clock` bits each clock (input buffer, output buffer).
+// Requests arriving in the same clock share its bandwidth: a request completes at the
+// clock where the bits queued before it plus its own have been moved. The wait beyond a
+// request's own transfer time is contention.
+class BandwidthPort {
+ public:
+  explicit BandwidthPort(int64_t bits_per_clock) : bpc_(bits_per_clock) {}
+  // Returns the clocks to wait (from `now`) and the contention part of it.
+  std::pair<int64_t, int64_t> request(int64_t now, int64_t bits) {
+    if (bits <= 0) return {0, 0};
+    const int64_t start_bits = std::max(now * bpc_, queued_bits_);
+    queued_bits_ = start_bits + bits;
+    const int64_t done = ceil_div(queued_bits_, bpc_);
+    const int64_t own = ceil_div(bits, bpc_);
+    const int64_t wait = done - now;
+    return {wait, std::max<int64_t>(0, wait - own)};
+  }
+  void reset() { queued_bits_ = 0; }
+
+ private:
+  int64_t bpc_;
+  int64_t queued_bits_ = 0;
+};
+
+// Stall causes (also the values of the traced `stall` signal).
+enum Stall : int { kNone = 0, kInput = 1, kAdc = 2, kPost = 3, kBufferBw = 4, kOutputBw = 5 };
+const char* stall_name(int s) {
+  switch (s) {
+    case kInput: return "input_fetch";       // crossbar idle, waiting for its next window
+    case kAdc: return "adc_busy";            // crossbar idle, sample-and-hold still converting
+    case kPost: return "shift_add_backlog";  // ADCs idle, shift-add/accumulate still busy
+    case kBufferBw: return "input_buffer_bandwidth";
+    case kOutputBw: return "output_buffer_bandwidth";
+    default: return "none";
+  }
+}
+
+struct Chip;
+
+// One array with its periphery. Four pipelined processes:
+//   fetch:   input buffer -> router -> input register     (one window position)
+//   compute: DACs + crossbar read, one DAC phase at a time -> sample-and-hold
+//   adc:     shared ADCs convert the held column values, shift-add per phase
+//   post:    merge slices/phases, accumulate, write partial sums to the output buffer
+struct ArrayUnit : sc_core::sc_module {
+  SC_HAS_PROCESS(ArrayUnit);
+  ArrayUnit(sc_core::sc_module_name name, Chip* chip, int index);
+
+  void fetch_thread();
+  void compute_thread();
+  void adc_thread();
+  void post_thread();
+
+  Chip* chip;
+  int index;
+  // Job of the current round.
+  const TileSchedule* sched = nullptr;
+  const TileSpec* tile = nullptr;
+  const TileCells* cells = nullptr;
+  int64_t n_cc = 0;
+  sc_core::sc_event start_ev;
+  sc_core::sc_event done_ev;
+
+  sc_core::sc_fifo<int64_t> in_q{1};    // input register: CC index ready on the wordlines
+  sc_core::sc_fifo<int64_t> sh_q{1};    // sample-and-hold: (CC, phase) held for the ADCs
+  sc_core::sc_fifo<int64_t> post_q{1};  // CC whose phases are all converted
+
+  // Ring buffers for the values in flight (the pipeline depth bounds what is needed).
+  static constexpr int kRing = 4;
+  std::vector<int64_t> codes[kRing];
+  std::vector<uint64_t> planes[kRing];
+  std::vector<int64_t> sums[kRing];
+  std::vector<int64_t> adc_codes;
+  std::vector<int64_t> acc[kRing];
+
+  // Trace signals (written only while tracing is active).
+  sc_core::sc_signal<int> sig_pos_y, sig_pos_x, sig_row_tile, sig_col_tile, sig_phase, sig_stall,
+      sig_input_regs;
+  sc_core::sc_signal<bool> sig_adc_busy;
+  sc_core::sc_signal<int> sig_outputs;
+  int input_regs = 0;
+  int outputs_written = 0;
+};
+
+struct Chip : sc_core::sc_module {
+  SC_HAS_PROCESS(Chip);
+  Chip(sc_core::sc_module_name name, const EngineConfig& cfg);
+  ~Chip() override;
+
+  void controller();
+  int64_t now() const {
+    return static_cast<int64_t>(std::llround(sc_core::sc_time_stamp() / clock));
+  }
+  void wait_clocks(int64_t n) {
+    if (n > 0) wait(clock * static_cast<double>(n));
+  }
+  bool tracing() const {
+    if (!trace_file || !trace_layer) return false;
+    const double t = sc_core::sc_time_stamp().to_seconds() * 1e9;
+    return t >= cfg.trace.from_ns && t <= cfg.trace.to_ns;
+  }
+  void count(Event e, int64_t n) { run.events[static_cast<size_t>(e)] += n; }
+  void stall(int cause, int64_t clocks) {
+    if (clocks > 0) run.stalls[stall_name(cause)] += clocks;
+  }
+
+  EngineConfig cfg;
+  sc_time clock;
+  std::vector<ArrayUnit*> arrays;
+  BandwidthPort input_port, output_port;
+  sc_core::sc_trace_file* trace_file = nullptr;
+  sc_core::sc_signal<int> sig_layer;
+
+  // Current job.
+  enum class Job { None, Array, Digital } job = Job::None;
+  const TileSchedule* sched = nullptr;
+  const std::vector<int64_t>* input = nullptr;
+  std::vector<int64_t>* output = nullptr;
+  std::vector<TileCells> cells;
+  bool reprogram = false;
+  int64_t digital_ops = 0;
+  bool trace_layer = false;
+  int layer_index = 0;
+  LayerRun run;
+  sc_core::sc_event job_ev;
+  int arrays_busy = 0;
+  sc_core::sc_event arrays_done_ev;
+};
+
+ArrayUnit::ArrayUnit(sc_core::sc_module_name name, Chip* c, int i)
+    : sc_core::sc_module(name), chip(c), index(i) {
+  SC_THREAD(fetch_thread);
+  SC_THREAD(compute_thread);
+  SC_THREAD(adc_thread);
+  SC_THREAD(post_thread);
+}
+
+void ArrayUnit::fetch_thread() {
+  const DatapathParams& p = chip->cfg.datapath;
+  const TimingParams& t = chip->cfg.timing;
+  for (;;) {
+    wait(start_ev);
+    const ConvShape& s = sched->mapping.shape;
+    const LayerMapping& m = sched->mapping;
+    for (int64_t k = 0; k < n_cc; ++k) {
+      const int64_t py = k / sched->pos_w, px = k % sched->pos_w;
+      const int64_t rows = sched->rows_to_fetch(*tile, px);
+      const int64_t bits = rows * p.input_bits;
+      auto [wait_clk, contention] = chip->input_port.request(chip->now(), bits);
+      chip->stall(kBufferBw, contention);
+      chip->count(Event::BufferReadBit, bits);
+      chip->wait_clocks(wait_clk + t.t_route);
+      chip->count(Event::RouterPixel, static_cast<int64_t>(tile->rows.size()));
+      if (chip->cfg.functional) {
+        // The router places each pixel of the window on its wordline (zero outside the
+        // input: padding).
+        std::vector<int64_t>& x = codes[k % kRing];
+        x.resize(tile->rows.size());
+        const int64_t y0 = py * m.win_h * s.s_h - sched->pad_h;
+        const int64_t x0 = px * m.win_w * s.s_w - sched->pad_w;
+        const int64_t c0 = tile->group * s.ic;
+        for (size_t r = 0; r < tile->rows.size(); ++r) {
+          const RowSlot& row = tile->rows[r];
+          const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
+          x[r] = (iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w)
+                     ? 0
+                     : (*chip->input)[static_cast<size_t>(((c0 + row.c) * s.in_h + iy) * s.in_w + ix)];
+        }
+        input_planes(x, cells->words, p.input_bits, planes[k % kRing]);
+      }
+      in_q.write(k);
+      ++input_regs;
+      if (chip->tracing()) sig_input_regs.write(input_regs);
+    }
+  }
+}
+
+void ArrayUnit::compute_thread() {
+  const DatapathParams& p = chip->cfg.datapath;
+  const TimingParams& t = chip->cfg.timing;
+  const int64_t phases = p.phases();
+  for (;;) {
+    wait(start_ev);
+    const int64_t rows = static_cast<int64_t>(tile->rows.size());
+    for (int64_t k = 0; k < n_cc; ++k) {
+      const int64_t t0 = chip->now();
+      if (chip->tracing() && k > 0) sig_stall.write(kInput);
+      int64_t kk = 0;
+      in_q.read(kk);
+      if (k > 0) chip->stall(kInput, chip->now() - t0);
+      if (chip->cfg.functional) acc[kk % kRing].assign(static_cast<size_t>(cells->n_wcols), 0);
+      if (chip->tracing()) {
+        sig_pos_y.write(static_cast<int>(kk / sched->pos_w));
+        sig_pos_x.write(static_cast<int>(kk % sched->pos_w));
+        sig_stall.write(kNone);
+      }
+      for (int64_t ph = 0; ph < phases; ++ph) {
+        if (chip->tracing()) sig_phase.write(static_cast<int>(ph));
+        chip->wait_clocks(t.t_dac + t.t_read);
+        chip->count(Event::DacConversion, rows);
+        chip->count(Event::WordlineActivation, rows);
+        chip->count(Event::CellRead, cells->mapped_cells);
+        const int64_t slot = (kk * phases + ph) % kRing;
+        if (chip->cfg.functional) {
+          sums[slot].resize(static_cast<size_t>(cells->n_phys));
+          column_sums(*cells, planes[kk % kRing], ph, p, sums[slot].data());
+        }
+        const int64_t t1 = chip->now();
+        if (sh_q.num_free() == 0 && chip->tracing()) sig_stall.write(kAdc);
+        sh_q.write(kk * phases + ph);
+        chip->stall(kAdc, chip->now() - t1);
+        if (chip->tracing()) sig_stall.write(kNone);
+      }
+      if (chip->cfg.functional) {
+        // Offset encoding: the digital correction uses the window's inputs, which the
+        // input register releases after the last phase.
+        offset_correction(*cells, planes[kk % kRing], p, acc[kk % kRing].data());
+      }
+      --input_regs;
+      if (chip->tracing()) sig_input_regs.write(input_regs);
+    }
+  }
+}
+
+void ArrayUnit::adc_thread() {
+  const DatapathParams& p = chip->cfg.datapath;
+  const TimingParams& t = chip->cfg.timing;
+  const int64_t phases = p.phases();
+  const int lsb = p.lsb_shift();
+  for (;;) {
+    wait(start_ev);
+    // Conversions per phase: the active columns spread over the array's ADCs (one per
+    // adc_share columns, REFERENCE §10).
+    const int64_t conversions = ceil_div(cells->n_phys, chip->cfg.adcs_per_array());
+    for (int64_t n = 0; n < n_cc * phases; ++n) {
+      int64_t id = 0;
+      sh_q.read(id);
+      const int64_t kk = id / phases, ph = id % phases;
+      if (chip->tracing()) sig_adc_busy.write(true);
+      chip->wait_clocks(conversions * t.t_adc);
+      chip->count(Event::AdcConversion, cells->n_phys);
+      chip->count(Event::ShiftAdd, cells->n_phys);
+      if (chip->cfg.functional) {
+        const std::vector<int64_t>& in = sums[id % kRing];
+        adc_codes.resize(in.size());
+        for (size_t c = 0; c < in.size(); ++c) adc_codes[c] = adc_convert(in[c], lsb, p.adc_bits);
+        shift_add(*cells, adc_codes.data(), ph, p, acc[kk % kRing].data());
+      }
+      if (chip->tracing()) sig_adc_busy.write(false);
+      if (ph == phases - 1) {
+        const int64_t t1 = chip->now();
+        post_q.write(kk);
+        chip->stall(kPost, chip->now() - t1);
+      }
+    }
+  }
+}
+
+void ArrayUnit::post_thread() {
+  const TimingParams& t = chip->cfg.timing;
+  for (;;) {
+    wait(start_ev);
+    const ConvShape& s = sched->mapping.shape;
+    const LayerMapping& m = sched->mapping;
+    for (int64_t k = 0; k < n_cc; ++k) {
+      int64_t kk = 0;
+      post_q.read(kk);
+      const int64_t py = kk / sched->pos_w, px = kk % sched->pos_w;
+      chip->wait_clocks(t.t_shift_add + t.t_accumulate);
+      const int64_t valid = sched->valid_columns(*tile, py, px);
+      chip->count(Event::AccumulatorAdd, valid);
+      const int64_t bits = valid * t.accumulator_bits;
+      auto [wait_clk, contention] = chip->output_port.request(chip->now(), bits);
+      chip->stall(kOutputBw, contention);
+      chip->count(Event::BufferWriteBit, bits);
+      chip->wait_clocks(wait_clk);
+      if (chip->cfg.functional) {
+        // Partial sums of every row tile add up in the output buffer (read-modify-write).
+        const std::vector<int64_t>& a = acc[kk % kRing];
+        for (size_t j = 0; j < tile->cols.size(); ++j) {
+          const ColSlot& c = tile->cols[j];
+          const int64_t oy = py * m.win_h + c.dy, ox = px * m.win_w + c.dx;
+          if (oy >= s.o_h || ox >= s.o_w) continue;
+          const int64_t oc = tile->group * s.oc + c.oc;
+          (*chip->output)[static_cast<size_t>((oc * s.o_h + oy) * s.o_w + ox)] += a[j];
+        }
+      }
+      outputs_written += static_cast<int>(valid);
+      if (chip->tracing()) sig_outputs.write(outputs_written);
+    }
+    done_ev.notify(sc_core::SC_ZERO_TIME);
+  }
+}
+
+Chip::Chip(sc_core::sc_module_name name, const EngineConfig& c)
+    : sc_core::sc_module(name),
+      cfg(c),
+      clock(c.timing.clock_ns, SC_NS),
+      input_port(c.timing.input_bits_per_clock),
+      output_port(c.timing.output_bits_per_clock) {
+  for (int64_t i = 0; i < cfg.num_arrays; ++i) {
+    arrays.push_back(new ArrayUnit(fmt::format("array{}", i).c_str(), this, static_cast<int>(i)));
+  }
+  if (!cfg.trace.vcd_path.empty()) {
+    std::string path = cfg.trace.vcd_path;
+    if (path.size() > 4 && path.substr(path.size() - 4) == ".vcd") path.resize(path.size() - 4);
+    trace_file = sc_core::sc_create_vcd_trace_file(path.c_str());
+    trace_file->set_time_unit(1, sc_core::SC_PS);
+    sc_core::sc_trace(trace_file, sig_layer, "chip.layer");
+    for (auto* a : arrays) {
+      const std::string pre = fmt::format("array{}.", a->index);
+      sc_core::sc_trace(trace_file, a->sig_pos_y, pre + "window_y");
+      sc_core::sc_trace(trace_file, a->sig_pos_x, pre + "window_x");
+      sc_core::sc_trace(trace_file, a->sig_row_tile, pre + "row_tile");
+      sc_core::sc_trace(trace_file, a->sig_col_tile, pre + "col_tile");
+      sc_core::sc_trace(trace_file, a->sig_phase, pre + "dac_phase");
+      sc_core::sc_trace(trace_file, a->sig_adc_busy, pre + "adc_busy");
+      sc_core::sc_trace(trace_file, a->sig_input_regs, pre + "input_regs");
+      sc_core::sc_trace(trace_file, a->sig_stall, pre + "stall_cause");
+      sc_core::sc_trace(trace_file, a->sig_outputs, pre + "outputs");
+    }
+  }
+  SC_THREAD(controller);
+}
+
+Chip::~Chip() {
+  for (auto* a : arrays) delete a;
+}
+
+void Chip::controller() {
+  for (;;) {
+    wait(job_ev);
+    const int64_t start = now();
+    if (tracing()) sig_layer.write(layer_index);
+    if (job == Job::Digital) {
+      count(Event::DigitalOp, digital_ops);
+      wait_clocks(ceil_div(digital_ops, cfg.timing.digital_ops_per_clock));
+    } else if (job == Job::Array) {
+      run.rounds = sched->rounds;
+      for (int round = 0; round < sched->rounds; ++round) {
+        if (reprogram || round > 0) {
+          // Arrays of a round are written in parallel, row by row.
+          int64_t rows = 0;
+          for (size_t i = 0; i < sched->tiles.size(); ++i) {
+            if (sched->tiles[i].round != round) continue;
+            rows = std::max<int64_t>(rows, cells[i].n_rows);
+            count(Event::CellWrite, cells[i].n_rows * cells[i].n_phys);
+          }
+          const int64_t clk = rows * cfg.timing.t_program_row;
+          run.programming_clocks += clk;
+          wait_clocks(clk);
+        }
+        arrays_busy = 0;
+        sc_core::sc_event_and_list all_done;
+        for (size_t i = 0; i < sched->tiles.size(); ++i) {
+          const TileSpec& tile = sched->tiles[i];
+          if (tile.round != round) continue;
+          ArrayUnit* a = arrays[static_cast<size_t>(tile.array)];
+          a->sched = sched;
+          a->tile = &tile;
+          a->cells = &cells[i];
+          a->n_cc = sched->positions();
+          if (tracing()) {
+            a->sig_row_tile.write(static_cast<int>(tile.row_tile));
+            a->sig_col_tile.write(static_cast<int>(tile.col_tile));
+          }
+          a->start_ev.notify(sc_core::SC_ZERO_TIME);
+          all_done &= a->done_ev;
+          run.computing_cycles += a->n_cc;
+        }
+        wait(all_done);
+      }
+    }
+    run.clock_cycles = now() - start;
+    sc_core::sc_pause();
+  }
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  explicit Impl(const EngineConfig& cfg) : chip(new Chip("chip", cfg)) {}
+  ~Impl() {
+    finish();
+    // SystemC modules are not destroyed before the kernel ends; the process ends soon after.
+  }
+  void finish() {
+    if (chip->trace_file) {
+      sc_core::sc_close_vcd_trace_file(chip->trace_file);
+      chip->trace_file = nullptr;
+    }
+  }
+  LayerRun go() {
+    // The first call initializes the kernel so every process waits on its event before
+    // the job is announced.
+    if (sc_core::sc_get_status() == sc_core::SC_ELABORATION) sc_core::sc_start(sc_core::SC_ZERO_TIME);
+    chip->job_ev.notify(sc_core::SC_ZERO_TIME);
+    sc_core::sc_start();
+    if (sc_core::sc_get_status() == sc_core::SC_STOPPED)
+      throw MappingError("", 0, chip->run.layer, "simulation stopped unexpectedly");
+    return chip->run;
+  }
+  Chip* chip;
+};
+
+Engine::Engine(const EngineConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
+Engine::~Engine() = default;
+
+const EngineConfig& Engine::config() const { return impl_->chip->cfg; }
+
+int64_t Engine::now_clocks() const { return impl_->chip->now(); }
+
+void Engine::finish() { impl_->finish(); }
+
+LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_t>& input_codes,
+                                 const std::vector<int32_t>& wq, std::vector<int64_t>& out,
+                                 bool reprogram) {
+  Chip& c = *impl_->chip;
+  const ConvShape& shape = s.mapping.shape;
+  const int64_t ic = shape.ic * shape.groups, oc = shape.oc * shape.groups;
+  if (c.cfg.functional) {
+    if (static_cast<int64_t>(input_codes.size()) != ic * shape.in_h * shape.in_w)
+      throw MappingError("", 0, s.layer,
+                         fmt::format("input has {} codes, expected {}x{}x{}", input_codes.size(),
+                                     ic, shape.in_h, shape.in_w));
+    if (static_cast<int64_t>(wq.size()) != oc * shape.ic * shape.k_h * shape.k_w)
+      throw MappingError("", 0, s.layer, "quantized weights do not match the layer shape");
+    const int64_t top = (int64_t{1} << c.cfg.datapath.input_bits) - 1;
+    for (int64_t v : input_codes) {
+      if (v < 0 || v > top)
+        throw MappingError("", 0, s.layer,
+                           fmt::format("input code {} outside 0..{} ({}-bit unsigned)", v, top,
+                                       c.cfg.datapath.input_bits));
+    }
+    out.assign(static_cast<size_t>(oc * shape.o_h * shape.o_w), 0);
+  }
+  for (const auto& tile : s.tiles) {
+    if (tile.array >= c.cfg.num_arrays)
+      throw MappingError("", 0, s.layer, "schedule uses more arrays than the chip has");
+  }
+  c.cells.clear();
+  c.run = LayerRun{};
+  c.run.layer = s.layer;
+  c.run.tiles = static_cast<int64_t>(s.tiles.size());
+  std::vector<int32_t> zero;
+  if (!c.cfg.functional) zero.assign(static_cast<size_t>(oc * shape.ic * shape.k_h * shape.k_w), 1);
+  for (const auto& tile : s.tiles) {
+    c.cells.push_back(program_tile(s, tile, c.cfg.functional ? wq.data() : zero.data(), c.cfg.datapath));
+    c.run.mapped_cells += c.cells.back().mapped_cells;
+    c.run.used_rows += c.cells.back().n_rows;
+    c.run.used_cols += c.cells.back().n_phys;
+  }
+  c.job = Chip::Job::Array;
+  c.sched = &s;
+  c.input = &input_codes;
+  c.output = &out;
+  c.reprogram = reprogram;
+  const auto& layers = c.cfg.trace.layers;
+  c.trace_layer = layers.empty() || std::find(layers.begin(), layers.end(), s.layer) != layers.end();
+  ++c.layer_index;
+  return impl_->go();
+}
+
+LayerRun Engine::run_digital(const std::string& name, int64_t ops) {
+  Chip& c = *impl_->chip;
+  c.run = LayerRun{};
+  c.run.layer = name;
+  c.job = Chip::Job::Digital;
+  c.digital_ops = ops;
+  const auto& layers = c.cfg.trace.layers;
+  c.trace_layer = layers.empty() || std::find(layers.begin(), layers.end(), name) != layers.end();
+  ++c.layer_index;
+  return impl_->go();
+}
+
+int64_t analytic_layer_clocks(const TileSchedule& s, const EngineConfig& cfg, bool reprogram) {
+  const TimingParams& t = cfg.timing;
+  const DatapathParams& p = cfg.datapath;
+  const int64_t phases = p.phases();
+  const int64_t read = t.t_dac + t.t_read;
+  int64_t total = 0;
+  for (int round = 0; round < s.rounds; ++round) {
+    int64_t program_rows = 0, round_clocks = 0;
+    for (const auto& tile : s.tiles) {
+      if (tile.round != round) continue;
+      const int64_t rows = static_cast<int64_t>(tile.rows.size());
+      program_rows = std::max(program_rows, rows);
+      const int64_t phys = static_cast<int64_t>(tile.cols.size()) * p.cols_per_weight();
+      const int64_t adc = ceil_div(phys, cfg.adcs_per_array()) * t.t_adc;
+      const int64_t first_fetch =
+          ceil_div(rows * p.input_bits, t.input_bits_per_clock) + t.t_route;
+      const int64_t n = s.positions() * phases;  // phases through the crossbar and ADCs
+      const int64_t last_write =
+          ceil_div(s.valid_columns(tile, s.pos_h - 1, s.pos_w - 1) * t.accumulator_bits,
+                   t.output_bits_per_clock);
+      const int64_t clocks = first_fetch + read + adc + (n - 1) * std::max(read, adc) +
+                             t.t_shift_add + t.t_accumulate + last_write;
+      round_clocks = std::max(round_clocks, clocks);
+    }
+    if (reprogram || round > 0) total += program_rows * t.t_program_row;
+    total += round_clocks;
+  }
+  return total;
+}
+
+}  // namespace imcsim
