@@ -19,6 +19,7 @@ const char* to_string(Activation a) {
     case Activation::None: return "none";
     case Activation::Relu: return "relu";
     case Activation::Relu1: return "relu1";
+    case Activation::Clip: return "clip";
   }
   return "?";
 }

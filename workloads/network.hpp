@@ -9,7 +9,7 @@
 namespace imcsim {
 
 enum class LayerType { Conv, Fc, Add, MaxPool, AvgPool, GlobalAvgPool };
-enum class Activation { None, Relu, Relu1 };  // relu1 = clip(x, 0, 1)
+enum class Activation { None, Relu, Relu1, Clip };  // relu1 = clip(x, 0, 1); clip: clip_lo..clip_hi
 
 const char* to_string(LayerType t);
 const char* to_string(Activation a);
@@ -32,11 +32,18 @@ struct Layer {
   int64_t stride_h = 1, stride_w = 1;
   int64_t pad_h = 0, pad_w = 0;  // symmetric padding per side
   int64_t groups = 1;
+  // Imported (ONNX) geometry beyond the YAML workloads; the defaults keep the layer as above.
+  int64_t dilation_h = 1, dilation_w = 1;  // conv only; the analytic mappers assume 1
+  int64_t pad_h_end = -1, pad_w_end = -1;  // bottom/right padding, -1 = same as pad_h/pad_w
+  bool count_include_pad = true;           // avgpool divisor counts padded zeros (PyTorch default)
+  double clip_lo = 0.0, clip_hi = 1.0;     // bounds of Activation::Clip
   bool bias = false;
   bool batch_norm = false;  // a BatchNorm follows the conv (folded for mapping)
   Activation act = Activation::None;
   int source_line = 0;  // line in the workload file, for error messages
 
+  int64_t pad_bottom() const { return pad_h_end < 0 ? pad_h : pad_h_end; }
+  int64_t pad_right() const { return pad_w_end < 0 ? pad_w : pad_w_end; }
   // Layers whose weights sit on crossbar arrays (conv, fc); the rest run on digital units.
   bool on_arrays() const { return type == LayerType::Conv || type == LayerType::Fc; }
   int64_t in_features() const { return in.elements(); }  // fc input length

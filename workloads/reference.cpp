@@ -1,0 +1,462 @@
+#include "workloads/reference.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include <Eigen/Dense>
+#include <fmt/format.h>
+
+#include "workloads/error.hpp"
+
+namespace imcsim::ref {
+
+namespace {
+
+int64_t out_extent(int64_t in, int64_t k, int64_t stride, int64_t pad_begin, int64_t pad_end,
+                   int64_t dilation) {
+  return (in + pad_begin + pad_end - dilation * (k - 1) - 1) / stride + 1;
+}
+
+void check_input(const Layer& l, int64_t c, int64_t h, int64_t w) {
+  if (c != l.in.c || h != l.in.h || w != l.in.w)
+    throw std::invalid_argument(fmt::format(
+        "reference: layer {} expects a {}x{}x{} (CxHxW) input, got {}x{}x{}", l.name, l.in.c,
+        l.in.h, l.in.w, c, h, w));
+}
+
+void check_out_shape(const Layer& l, int64_t oh, int64_t ow) {
+  if (oh != l.out.h || ow != l.out.w)
+    throw std::invalid_argument(fmt::format("reference: layer {} geometry gives {}x{}, the "
+                                            "network says {}x{}",
+                                            l.name, oh, ow, l.out.h, l.out.w));
+}
+
+double bn_apply(const BatchNormParams& bn, size_t oc, double x) {
+  return static_cast<double>(bn.gamma[oc]) * (x - static_cast<double>(bn.mean[oc])) /
+             std::sqrt(static_cast<double>(bn.var[oc]) + static_cast<double>(bn.eps)) +
+         static_cast<double>(bn.beta[oc]);
+}
+
+// Bias, unfolded BN, activation of channel `oc` (float mode).
+double finish(const Layer& l, const LayerWeights& lw, size_t oc, double z) {
+  if (!lw.bias.empty()) z += static_cast<double>(lw.bias[oc]);
+  if (lw.bn) z = bn_apply(*lw.bn, oc, z);
+  return apply_activation(l, z);
+}
+
+FloatTensor pool(const Layer& l, const FloatTensor& in) {
+  const int64_t oh = out_extent(in.h, l.k_h, l.stride_h, l.pad_h, l.pad_bottom(), 1);
+  const int64_t ow = out_extent(in.w, l.k_w, l.stride_w, l.pad_w, l.pad_right(), 1);
+  check_out_shape(l, oh, ow);
+  FloatTensor out(in.c, oh, ow);
+  const bool is_max = l.type == LayerType::MaxPool;
+  for (int64_t c = 0; c < in.c; ++c)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        double acc = is_max ? -std::numeric_limits<double>::infinity() : 0.0;
+        int64_t valid = 0;
+        for (int64_t ky = 0; ky < l.k_h; ++ky)
+          for (int64_t kx = 0; kx < l.k_w; ++kx) {
+            const int64_t iy = y * l.stride_h - l.pad_h + ky;
+            const int64_t ix = x * l.stride_w - l.pad_w + kx;
+            if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;  // padding
+            ++valid;
+            acc = is_max ? std::max(acc, in.at(c, iy, ix)) : acc + in.at(c, iy, ix);
+          }
+        // ONNX AveragePool: count_include_pad divides by the whole window (floor mode keeps
+        // every window inside the padded input), else by the real pixels under it.
+        if (!is_max) acc /= static_cast<double>(l.count_include_pad ? l.k_h * l.k_w : valid);
+        out.at(c, y, x) = apply_activation(l, acc);
+      }
+  return out;
+}
+
+}  // namespace
+
+double apply_activation(const Layer& l, double x) {
+  switch (l.act) {
+    case Activation::None: return x;
+    case Activation::Relu: return x > 0.0 ? x : 0.0;
+    case Activation::Relu1: return std::min(1.0, std::max(0.0, x));
+    case Activation::Clip: return std::min(l.clip_hi, std::max(l.clip_lo, x));
+  }
+  return x;
+}
+
+// ---- float ----------------------------------------------------------------------------------
+
+FloatTensor conv2d_float(const FloatTensor& in, const Layer& l, const Tensor& weight) {
+  check_input(l, in.c, in.h, in.w);
+  const int64_t oh = out_extent(in.h, l.k_h, l.stride_h, l.pad_h, l.pad_bottom(), l.dilation_h);
+  const int64_t ow = out_extent(in.w, l.k_w, l.stride_w, l.pad_w, l.pad_right(), l.dilation_w);
+  check_out_shape(l, oh, ow);
+  const int64_t icg = l.in.c / l.groups, ocg = l.out.c / l.groups;
+  const int64_t kk = l.k_h * l.k_w, rows = icg * kk, cols = oh * ow;
+  FloatTensor out(l.out.c, oh, ow);
+  // im2col: row (c, ky, kx) of the group's input patch, column = output pixel; the weight
+  // (OC_g x IC_g*K*K, C order of OIHW) times it is the convolution (REFERENCE §2's unrolling).
+  Eigen::MatrixXd patches(rows, cols);
+  for (int64_t g = 0; g < l.groups; ++g) {
+    for (int64_t c = 0; c < icg; ++c)
+      for (int64_t ky = 0; ky < l.k_h; ++ky)
+        for (int64_t kx = 0; kx < l.k_w; ++kx) {
+          const int64_t r = (c * l.k_h + ky) * l.k_w + kx;
+          for (int64_t y = 0; y < oh; ++y) {
+            const int64_t iy = y * l.stride_h - l.pad_h + ky * l.dilation_h;
+            for (int64_t x = 0; x < ow; ++x) {
+              const int64_t ix = x * l.stride_w - l.pad_w + kx * l.dilation_w;
+              patches(r, y * ow + x) = (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
+                                           ? 0.0
+                                           : in.at(g * icg + c, iy, ix);
+            }
+          }
+        }
+    Eigen::MatrixXd w(ocg, rows);
+    for (int64_t o = 0; o < ocg; ++o)
+      for (int64_t r = 0; r < rows; ++r)
+        w(o, r) = static_cast<double>(weight.data[static_cast<size_t>((g * ocg + o) * rows + r)]);
+    const Eigen::MatrixXd y = w * patches;
+    for (int64_t o = 0; o < ocg; ++o)
+      for (int64_t p = 0; p < cols; ++p) out.data[static_cast<size_t>((g * ocg + o) * cols + p)] = y(o, p);
+  }
+  return out;
+}
+
+FloatTensor run_layer_float(const Layer& l, const std::vector<const FloatTensor*>& inputs,
+                            const LayerWeights* lw) {
+  if (inputs.empty() || (l.on_arrays() && !lw))
+    throw std::invalid_argument("reference: layer " + l.name + " without inputs or weights");
+  const FloatTensor& in = *inputs.front();
+  switch (l.type) {
+    case LayerType::Conv: {
+      FloatTensor out = conv2d_float(in, l, lw->weight);
+      const int64_t plane = out.h * out.w;
+      for (int64_t oc = 0; oc < out.c; ++oc)
+        for (int64_t p = 0; p < plane; ++p) {
+          double& v = out.data[static_cast<size_t>(oc * plane + p)];
+          v = finish(l, *lw, static_cast<size_t>(oc), v);
+        }
+      return out;
+    }
+    case LayerType::Fc: {
+      const int64_t n_in = in.size();
+      if (lw->weight.shape.size() != 2 || lw->weight.shape[1] != n_in)
+        throw std::invalid_argument(fmt::format("reference: fc {} weight {} does not take {} inputs",
+                                                l.name, lw->weight.shape_str(), n_in));
+      FloatTensor out(l.out.c, 1, 1);
+      for (int64_t o = 0; o < l.out.c; ++o) {
+        double acc = 0.0;
+        const float* row = lw->weight.data.data() + o * n_in;
+        for (int64_t i = 0; i < n_in; ++i) acc += static_cast<double>(row[i]) * in.data[static_cast<size_t>(i)];
+        out.data[static_cast<size_t>(o)] = finish(l, *lw, static_cast<size_t>(o), acc);
+      }
+      return out;
+    }
+    case LayerType::Add: {
+      FloatTensor out = in;
+      for (size_t k = 1; k < inputs.size(); ++k) {
+        if (inputs[k]->data.size() != out.data.size())
+          throw std::invalid_argument("reference: add " + l.name + " joins different shapes");
+        for (size_t i = 0; i < out.data.size(); ++i) out.data[i] += inputs[k]->data[i];
+      }
+      for (double& v : out.data) v = apply_activation(l, v);
+      return out;
+    }
+    case LayerType::MaxPool:
+    case LayerType::AvgPool: check_input(l, in.c, in.h, in.w); return pool(l, in);
+    case LayerType::GlobalAvgPool: {
+      FloatTensor out(in.c, 1, 1);
+      const int64_t plane = in.h * in.w;
+      for (int64_t c = 0; c < in.c; ++c) {
+        double s = 0.0;
+        for (int64_t p = 0; p < plane; ++p) s += in.data[static_cast<size_t>(c * plane + p)];
+        out.data[static_cast<size_t>(c)] = apply_activation(l, s / static_cast<double>(plane));
+      }
+      return out;
+    }
+  }
+  throw std::logic_error("reference: unknown layer type");
+}
+
+namespace {
+
+// Name -> index of the producing layer (-1 = network input), checked once per run.
+std::vector<std::vector<int>> input_indices(const Network& net) {
+  std::map<std::string, int> index{{"input", -1}};
+  std::vector<std::vector<int>> out;
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    std::vector<int> ins;
+    for (const auto& name : net.layers[i].inputs) {
+      auto it = index.find(name);
+      if (it == index.end())
+        throw WorkloadError(net.source, net.layers[i].source_line, net.layers[i].name,
+                            "input \"" + name + "\" is not an earlier layer");
+      ins.push_back(it->second);
+    }
+    out.push_back(std::move(ins));
+    index[net.layers[i].name] = static_cast<int>(i);
+  }
+  return out;
+}
+
+void check_network_input(const Network& net, int64_t c, int64_t h, int64_t w) {
+  if (net.layers.empty()) throw WorkloadError(net.source, 0, "layers", "network has no layers");
+  if (c != net.input.c || h != net.input.h || w != net.input.w)
+    throw WorkloadError(net.source, 0, "input",
+                        fmt::format("input tensor is {}x{}x{} (CxHxW), the network expects {}x{}x{}",
+                                    c, h, w, net.input.c, net.input.h, net.input.w));
+}
+
+}  // namespace
+
+FloatRun run_float(const Network& net, const WeightSet& weights, const FloatTensor& input) {
+  check_network_input(net, input.c, input.h, input.w);
+  const auto idx = input_indices(net);
+  FloatRun run;
+  run.outputs.reserve(net.layers.size());
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    const Layer& l = net.layers[i];
+    std::vector<const FloatTensor*> ins;
+    for (int k : idx[i]) ins.push_back(k < 0 ? &input : &run.outputs[static_cast<size_t>(k)]);
+    run.outputs.push_back(run_layer_float(l, ins, l.on_arrays() ? &weights.at(l.name) : nullptr));
+  }
+  return run;
+}
+
+// ---- integer --------------------------------------------------------------------------------
+
+QuantizedLayer quantize_layer(const Layer& l, const LayerWeights& lw, int bits) {
+  if (bits < 2 || bits > 32)
+    throw std::invalid_argument(fmt::format("reference: weight_bits {} outside 2..32", bits));
+  QuantizedLayer q;
+  q.layer = l.name;
+  q.weight_bits = bits;
+  q.shape = lw.weight.shape;
+  const int64_t oc = q.shape.empty() ? 0 : q.shape[0];
+  const int64_t per = oc ? lw.weight.size() / oc : 0;
+  const double qmax = std::ldexp(1.0, bits - 1) - 1.0;
+  q.q.resize(lw.weight.data.size());
+  q.w_scale.assign(static_cast<size_t>(oc), 1.0);
+  q.mul.assign(static_cast<size_t>(oc), 1.0);
+  q.shift.assign(static_cast<size_t>(oc), 0.0);
+  for (int64_t o = 0; o < oc; ++o) {
+    double amax = 0.0;
+    for (int64_t i = 0; i < per; ++i)
+      amax = std::max(amax, std::fabs(static_cast<double>(lw.weight.data[static_cast<size_t>(o * per + i)])));
+    // An all-zero channel keeps scale 1 (all codes 0) rather than dividing by zero.
+    const double s = amax > 0.0 ? amax / qmax : 1.0;
+    q.w_scale[static_cast<size_t>(o)] = s;
+    for (int64_t i = 0; i < per; ++i) {
+      const size_t k = static_cast<size_t>(o * per + i);
+      const double v = std::round(static_cast<double>(lw.weight.data[k]) / s);
+      q.q[k] = static_cast<int64_t>(std::min(qmax, std::max(-qmax, v)));
+    }
+    const size_t u = static_cast<size_t>(o);
+    const double bias = lw.bias.empty() ? 0.0 : static_cast<double>(lw.bias[u]);
+    if (lw.bn) {
+      const auto& bn = *lw.bn;
+      q.mul[u] = static_cast<double>(bn.gamma[u]) /
+                 std::sqrt(static_cast<double>(bn.var[u]) + static_cast<double>(bn.eps));
+      q.shift[u] = (bias - static_cast<double>(bn.mean[u])) * q.mul[u] + static_cast<double>(bn.beta[u]);
+    } else {
+      q.shift[u] = bias;
+    }
+  }
+  return q;
+}
+
+std::map<std::string, QuantizedLayer> quantize_weights(const Network& net, const WeightSet& weights,
+                                                       int bits) {
+  std::map<std::string, QuantizedLayer> out;
+  for (const auto& l : net.layers)
+    if (l.on_arrays()) out.emplace(l.name, quantize_layer(l, weights.at(l.name), bits));
+  return out;
+}
+
+QuantizedLayer exact_integer_layer(const Layer& l, const LayerWeights& lw) {
+  QuantizedLayer q = quantize_layer(l, lw, 32);
+  for (size_t k = 0; k < lw.weight.data.size(); ++k) {
+    const double v = static_cast<double>(lw.weight.data[k]);
+    if (v != std::round(v))
+      throw WorkloadError("", 0, l.name, fmt::format("weight {} is not an integer", v));
+    q.q[k] = static_cast<int64_t>(v);
+  }
+  std::fill(q.w_scale.begin(), q.w_scale.end(), 1.0);
+  return q;
+}
+
+IntTensor conv2d_int(const IntTensor& in, const Layer& l, const QuantizedLayer& q) {
+  check_input(l, in.c, in.h, in.w);
+  const int64_t oh = out_extent(in.h, l.k_h, l.stride_h, l.pad_h, l.pad_bottom(), l.dilation_h);
+  const int64_t ow = out_extent(in.w, l.k_w, l.stride_w, l.pad_w, l.pad_right(), l.dilation_w);
+  check_out_shape(l, oh, ow);
+  const int64_t icg = l.in.c / l.groups, ocg = l.out.c / l.groups;
+  if (q.shape != std::vector<int64_t>{l.out.c, icg, l.k_h, l.k_w})
+    throw std::invalid_argument("reference: quantized weights of " + l.name + " do not fit the layer");
+  IntTensor out(l.out.c, oh, ow);
+  for (int64_t oc = 0; oc < l.out.c; ++oc) {
+    const int64_t g = oc / ocg;
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        int64_t acc = 0;
+        for (int64_t c = 0; c < icg; ++c)
+          for (int64_t ky = 0; ky < l.k_h; ++ky) {
+            const int64_t iy = y * l.stride_h - l.pad_h + ky * l.dilation_h;
+            if (iy < 0 || iy >= in.h) continue;  // zero padding
+            for (int64_t kx = 0; kx < l.k_w; ++kx) {
+              const int64_t ix = x * l.stride_w - l.pad_w + kx * l.dilation_w;
+              if (ix < 0 || ix >= in.w) continue;
+              acc += q.q[static_cast<size_t>(((oc * icg + c) * l.k_h + ky) * l.k_w + kx)] *
+                     in.at(g * icg + c, iy, ix);
+            }
+          }
+        out.at(oc, y, x) = acc;
+      }
+  }
+  return out;
+}
+
+IntTensor fc_int(const IntTensor& in, const Layer& l, const QuantizedLayer& q) {
+  const int64_t n_in = in.size();
+  if (q.shape != std::vector<int64_t>{l.out.c, n_in})
+    throw std::invalid_argument("reference: quantized weights of " + l.name + " do not fit the layer");
+  IntTensor out(l.out.c, 1, 1);
+  for (int64_t o = 0; o < l.out.c; ++o) {
+    int64_t acc = 0;
+    for (int64_t i = 0; i < n_in; ++i) acc += q.q[static_cast<size_t>(o * n_in + i)] * in.data[static_cast<size_t>(i)];
+    out.data[static_cast<size_t>(o)] = acc;
+  }
+  return out;
+}
+
+IntTensor accumulate_int(const Layer& l, const IntTensor& in, const QuantizedLayer& q) {
+  if (l.type == LayerType::Conv) return conv2d_int(in, l, q);
+  if (l.type == LayerType::Fc) return fc_int(in, l, q);
+  throw std::invalid_argument("reference: layer " + l.name + " has no accumulators");
+}
+
+IntTensor quantize_activations(const FloatTensor& x, double scale, int bits, int64_t* clamped) {
+  if (!(scale > 0.0) || bits < 1 || bits > 32)
+    throw std::invalid_argument(fmt::format("reference: activation scale {} / bits {}", scale, bits));
+  const double top = std::ldexp(1.0, bits) - 1.0;
+  IntTensor out(x.c, x.h, x.w);
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    const double v = std::round(x.data[i] / scale);  // half away from zero
+    if ((v < 0.0 || v > top) && clamped) ++*clamped;
+    out.data[i] = static_cast<int64_t>(std::min(top, std::max(0.0, v)));
+  }
+  return out;
+}
+
+FloatTensor dequantize_activations(const IntTensor& codes, double scale) {
+  FloatTensor out(codes.c, codes.h, codes.w);
+  for (size_t i = 0; i < codes.data.size(); ++i) out.data[i] = static_cast<double>(codes.data[i]) * scale;
+  return out;
+}
+
+FloatTensor dequantize_accumulators(const IntTensor& acc, const Layer& l, const QuantizedLayer& q,
+                                    double in_scale) {
+  FloatTensor out(acc.c, acc.h, acc.w);
+  const int64_t plane = acc.h * acc.w;
+  for (int64_t oc = 0; oc < acc.c; ++oc) {
+    const size_t u = static_cast<size_t>(oc);
+    for (int64_t p = 0; p < plane; ++p) {
+      const size_t k = static_cast<size_t>(oc * plane + p);
+      const double z = static_cast<double>(acc.data[k]) * in_scale * q.w_scale[u];
+      out.data[k] = apply_activation(l, q.mul[u] * z + q.shift[u]);
+    }
+  }
+  return out;
+}
+
+IntTensor requantize(const IntTensor& acc, const Layer& l, const QuantizedLayer& q, double in_scale,
+                     double out_scale, int bits, int64_t* clamped) {
+  return quantize_activations(dequantize_accumulators(acc, l, q, in_scale), out_scale, bits, clamped);
+}
+
+double bounded_activation_scale(const Layer& l, int bits) {
+  const double top = std::ldexp(1.0, bits) - 1.0;
+  if (l.act == Activation::Relu1) return 1.0 / top;
+  if (l.act == Activation::Clip && l.clip_lo >= 0.0 && l.clip_hi > 0.0) return l.clip_hi / top;
+  return 0.0;
+}
+
+IntRun run_int(const Network& net, const std::map<std::string, QuantizedLayer>& qweights,
+               const FloatTensor& input, const IntOptions& opt, const AccumulatorHook& hook) {
+  check_network_input(net, input.c, input.h, input.w);
+  if (opt.input_bits < 1 || opt.input_bits > 32)
+    throw std::invalid_argument(fmt::format("reference: input_bits {} outside 1..32", opt.input_bits));
+  const auto idx = input_indices(net);
+  const double top = std::ldexp(1.0, opt.input_bits) - 1.0;
+  IntRun run;
+  run.options = opt;
+  // The network input is held as codes like every bounded activation.
+  IntLayerResult in_res;
+  in_res.quantized = true;
+  in_res.scale = opt.input_scale > 0.0 ? opt.input_scale : 1.0 / top;
+  in_res.codes = quantize_activations(input, in_res.scale, opt.input_bits, &run.clamped);
+  in_res.value = dequantize_activations(in_res.codes, in_res.scale);
+
+  run.layers.reserve(net.layers.size());
+  auto result_of = [&](int k) -> const IntLayerResult& {
+    return k < 0 ? in_res : run.layers[static_cast<size_t>(k)];
+  };
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    const Layer& l = net.layers[i];
+    IntLayerResult r;
+    if (l.on_arrays()) {
+      const IntLayerResult& src = result_of(idx[i].front());
+      if (src.quantized) {
+        r.input_scale = src.scale;
+        r.input_codes = src.codes;
+      } else {
+        // Dynamic per-tensor max scale (file comment); an all-zero tensor keeps scale 1/top.
+        double vmax = 0.0;
+        for (double v : src.value.data) vmax = std::max(vmax, v);
+        r.input_scale = vmax > 0.0 ? vmax / top : 1.0 / top;
+        r.input_codes = quantize_activations(src.value, r.input_scale, opt.input_bits, &run.clamped);
+      }
+      auto qit = qweights.find(l.name);
+      if (qit == qweights.end())
+        throw WorkloadError(net.source, l.source_line, l.name, "no quantized weights for this layer");
+      r.acc = hook ? hook(l, r.input_codes, qit->second) : accumulate_int(l, r.input_codes, qit->second);
+      if (r.acc.c != l.out.c || r.acc.h != l.out.h || r.acc.w != l.out.w ||
+          static_cast<int64_t>(r.acc.data.size()) != r.acc.size())
+        throw std::invalid_argument(fmt::format(
+            "reference: accumulator hook returned {}x{}x{} for layer {}, expected {}x{}x{}", r.acc.c,
+            r.acc.h, r.acc.w, l.name, l.out.c, l.out.h, l.out.w));
+      r.value = dequantize_accumulators(r.acc, l, qit->second, r.input_scale);
+    } else {
+      std::vector<const FloatTensor*> ins;
+      for (int k : idx[i]) ins.push_back(&result_of(k).value);
+      r.value = run_layer_float(l, ins, nullptr);
+    }
+    const double bounded = bounded_activation_scale(l, opt.input_bits);
+    const IntLayerResult& first = result_of(idx[i].front());
+    if (bounded > 0.0) {
+      r.quantized = true;
+      r.scale = bounded;
+    } else if ((l.type == LayerType::MaxPool || l.type == LayerType::AvgPool ||
+                l.type == LayerType::GlobalAvgPool) &&
+               first.quantized && l.act == Activation::None) {
+      // Pooling keeps its input's range, so it keeps its scale (average pooling rounds).
+      r.quantized = true;
+      r.scale = first.scale;
+    }
+    if (r.quantized) {
+      r.codes = quantize_activations(r.value, r.scale, opt.input_bits, &run.clamped);
+      r.value = dequantize_activations(r.codes, r.scale);
+    }
+    run.layers.push_back(std::move(r));
+  }
+  return run;
+}
+
+IntRun run_int(const Network& net, const WeightSet& weights, const FloatTensor& input,
+               const IntOptions& opt, const AccumulatorHook& hook) {
+  return run_int(net, quantize_weights(net, weights, opt.weight_bits), input, opt, hook);
+}
+
+}  // namespace imcsim::ref
