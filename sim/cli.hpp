@@ -34,5 +34,7 @@ void register_validate_command(CLI::App& app, CommandContext& ctx);
 void register_list_command(CLI::App& app, CommandContext& ctx);
 void register_import_command(CLI::App& app, CommandContext& ctx);
 void register_infer_command(CLI::App& app, CommandContext& ctx);
+void register_import_command(CLI::App& app, CommandContext& ctx);
+void register_infer_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace imcsim::cli

@@ -3,15 +3,22 @@
 
 #include "sim/cli.hpp"
 #include "sim/config.hpp"
+#include "sim/cycle_run.hpp"
 #include "sim/run.hpp"
 
 namespace imcsim::cli {
 
 namespace {
 
-int cmd_run(const std::string& file, const std::string& output_root, bool quiet) {
+int cmd_run(const std::string& file, const std::string& output_root, bool quiet, bool trace) {
   const ExperimentSpec spec = load_experiment_file(file);
-  const RunResult r = run_analytic(spec, output_root.empty() ? spec.output_dir : output_root);
+  const std::string root = output_root.empty() ? spec.output_dir : output_root;
+  if (spec.mode == RunMode::Cycle) {
+    const RunResult r = run_cycle(spec, root, CycleOptions{quiet, trace});
+    std::cerr << "imcsim: wrote " << r.dir << "/\n";
+    return 0;
+  }
+  const RunResult r = run_analytic(spec, root);
   if (!quiet) std::cout << mappings_table(r.mappings);
   std::cerr << "imcsim: wrote " << r.dir << "/{resolved.yaml,summary.json,layers.csv}\n";
   return 0;
@@ -23,14 +30,16 @@ void register_run_command(CLI::App& app, CommandContext& ctx) {
   struct Options {
     std::string file, output_root;
     bool quiet = false;
+    bool trace = false;
   };
   auto o = std::make_shared<Options>();
   auto* run = app.add_subcommand("run", "run an experiment YAML; writes out/<run-id>/");
   run->add_option("experiment", o->file, "experiment .yaml")->required();
   run->add_option("-o,--output-dir", o->output_root,
                   "output root (default: output_dir of the experiment)");
-  run->add_flag("-q,--quiet", o->quiet, "do not print the per-layer table");
-  run->callback([o, &ctx] { ctx.exit_code = cmd_run(o->file, o->output_root, o->quiet); });
+  run->add_flag("-q,--quiet", o->quiet, "no per-layer table (analytic) or progress lines (cycle)");
+  run->add_flag("--trace", o->trace, "mode cycle: write trace.vcd (as engine.trace: true)");
+  run->callback([o, &ctx] { ctx.exit_code = cmd_run(o->file, o->output_root, o->quiet, o->trace); });
 }
 
 void register_validate_command(CLI::App& app, CommandContext& ctx) {

@@ -117,7 +117,7 @@ std::string relative_to(const std::string& file, const std::string& path) {
 ExperimentSpec parse_experiment(const YamlNode& root) {
   if (root.is_null()) root.fail("empty experiment file (expected keys workload, arch, mappers)");
   root.expect_map();
-  root.allow_only({"name", "description", "workload", "arch", "mappers", "convention", "mode",
+  root.allow_only({"name", "description", "workload", "arch", "mappers", "convention", "mode", "engine",
                    "output_dir", "seed"});
   ExperimentSpec e;
   e.file = root.file();
@@ -160,8 +160,20 @@ ExperimentSpec parse_experiment(const YamlNode& root) {
   e.convention = root.get_choice("convention", {"framework", "vwsdk"}, "framework") == "vwsdk"
                      ? Convention::VwSdk
                      : Convention::Framework;
-  root.get_choice("mode", {"analytic"}, "analytic");
-  e.mode = RunMode::Analytic;
+  e.mode = root.get_choice("mode", {"analytic", "cycle"}, "analytic") == "cycle" ? RunMode::Cycle
+                                                                                  : RunMode::Analytic;
+  if (e.mode == RunMode::Cycle) {
+    // One engine elaboration per process: a cycle-accurate run executes one mapper.
+    if (e.mappers.size() != 1) {
+      mappers.fail(fmt::format("mode cycle runs one mapper per run, got {} (sweep over mappers "
+                               "to compare them)",
+                               e.mappers.size()));
+    }
+    e.engine = root.has("engine") ? parse_engine(root.child("engine"), e.file)
+                                  : default_engine(e.file);
+  } else if (auto eng = root.find("engine")) {
+    e.engine = parse_engine(*eng, e.file);
+  }
   e.output_dir = root.get_string("output_dir", "out");
   if (e.output_dir.empty()) root.child("output_dir").fail_expected("a directory path");
   e.seed = root.get_int("seed", 0, (1LL << 62), 1);
@@ -195,7 +207,11 @@ std::string resolved_yaml(const ExperimentSpec& e) {
   out << YAML::EndMap;
   out << YAML::Key << "mappers" << YAML::Value << YAML::Flow << e.mappers;
   out << YAML::Key << "convention" << YAML::Value << to_string(e.convention);
-  out << YAML::Key << "mode" << YAML::Value << "analytic";
+  out << YAML::Key << "mode" << YAML::Value << (e.mode == RunMode::Cycle ? "cycle" : "analytic");
+  if (e.mode == RunMode::Cycle) {
+    out << YAML::Key << "engine" << YAML::Value;
+    emit_engine_yaml(out, e.engine);
+  }
   out << YAML::Key << "output_dir" << YAML::Value << e.output_dir;
   out << YAML::Key << "seed" << YAML::Value << e.seed;
   out << YAML::EndMap;

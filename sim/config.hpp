@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mappers/layer_mapping.hpp"
+#include "sim/config_engine.hpp"
 #include "workloads/yaml_reader.hpp"
 
 namespace imcsim {
@@ -53,7 +54,7 @@ const std::vector<ArchParam>& arch_params();
 ArchSpec parse_arch(const YamlNode& node);
 ArchSpec load_arch_file(const std::string& path);
 
-enum class RunMode { Analytic };
+enum class RunMode { Analytic, Cycle };
 
 struct ExperimentSpec {
   std::string file;  // where it was read from
@@ -65,6 +66,7 @@ struct ExperimentSpec {
   std::vector<std::string> mappers;
   Convention convention = Convention::Framework;
   RunMode mode = RunMode::Analytic;
+  EngineSpec engine;  // mode: cycle (the `engine:` section, defaults from config_engine)
   std::string output_dir;
   int64_t seed = 1;
 };

@@ -192,29 +192,55 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   }
 }
 
-std::string write_run_dir(const std::string& root, const std::string& run_id,
-                          const std::map<std::string, std::string>& files) {
-  const fs::path final_dir = fs::path(root) / run_id;
-  const fs::path tmp_dir = fs::path(root) / ("." + run_id + temp_suffix());
-  const fs::path old_dir = fs::path(root) / ("." + run_id + ".old" + temp_suffix());
+RunDir::RunDir(const std::string& root, const std::string& run_id)
+    : root_(root),
+      final_((fs::path(root) / run_id).string()),
+      tmp_((fs::path(root) / ("." + run_id + temp_suffix())).string()) {
   std::error_code ec;
   try {
-    fs::create_directories(root);
-    fs::remove_all(tmp_dir, ec);
-    fs::create_directory(tmp_dir);
-    for (const auto& [name, content] : files) write_or_throw(tmp_dir / name, content);
-    if (fs::exists(final_dir)) fs::rename(final_dir, old_dir);
-    fs::rename(tmp_dir, final_dir);
+    fs::create_directories(root_);
+    fs::remove_all(tmp_, ec);
+    fs::create_directory(tmp_);
+  } catch (const fs::filesystem_error& e) {
+    throw ConfigError(root_, 0, "output_dir",
+                      std::string("cannot write the run folder: ") + e.code().message());
+  }
+}
+
+RunDir::~RunDir() {
+  if (!committed_) {
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+  }
+}
+
+std::string RunDir::path(const std::string& name) const { return (fs::path(tmp_) / name).string(); }
+
+void RunDir::write(const std::string& name, const std::string& content) {
+  write_or_throw(fs::path(tmp_) / name, content);
+}
+
+std::string RunDir::commit() {
+  const fs::path old_dir =
+      fs::path(root_) / ("." + fs::path(final_).filename().string() + ".old" + temp_suffix());
+  std::error_code ec;
+  try {
+    if (fs::exists(final_)) fs::rename(final_, old_dir);
+    fs::rename(tmp_, final_);
     fs::remove_all(old_dir, ec);
   } catch (const fs::filesystem_error& e) {
-    fs::remove_all(tmp_dir, ec);
-    throw ConfigError(root, 0, "output_dir",
+    throw ConfigError(root_, 0, "output_dir",
                       std::string("cannot write the run folder: ") + e.code().message());
-  } catch (...) {
-    fs::remove_all(tmp_dir, ec);
-    throw;
   }
-  return final_dir.string();
+  committed_ = true;
+  return final_;
+}
+
+std::string write_run_dir(const std::string& root, const std::string& run_id,
+                          const std::map<std::string, std::string>& files) {
+  RunDir dir(root, run_id);
+  for (const auto& [name, content] : files) dir.write(name, content);
+  return dir.commit();
 }
 
 }  // namespace imcsim

@@ -28,6 +28,26 @@ std::string fixed(double v, int digits);
 
 // Writes `content` to `path` through a temporary file and a rename.
 void write_file_atomic(const std::string& path, const std::string& content);
+// A run folder under construction: files go into a temporary sibling of `root/run_id`,
+// commit() renames it into place (replacing an earlier run of the same id); destroyed
+// without commit, it removes what was written. ConfigError (key `output_dir`) when the
+// folder cannot be written.
+class RunDir {
+ public:
+  RunDir(const std::string& root, const std::string& run_id);
+  ~RunDir();
+  RunDir(const RunDir&) = delete;
+  RunDir& operator=(const RunDir&) = delete;
+  // Path of a file inside the temporary folder (for writers that stream, e.g. a VCD).
+  std::string path(const std::string& name) const;
+  void write(const std::string& name, const std::string& content);
+  std::string commit();  // returns the final folder
+
+ private:
+  std::string root_, final_, tmp_;
+  bool committed_ = false;
+};
+
 // Writes files (name -> content) into `root/run_id/`: all are written into a temporary
 // sibling folder which is then renamed into place, replacing an earlier run of the same id.
 // Returns the final folder. ConfigError (key `output_dir`) if the folder cannot be written.

@@ -113,7 +113,8 @@ class Importer {
   }
   void allow_attrs(const onnx::NodeProto& n, const std::set<std::string>& allowed) const {
     for (const auto& a : n.attribute())
-      if (!allowed.count(a.name()))
+      // consumed_inputs: an opset-1 memory hint with no effect on the result.
+      if (!allowed.count(a.name()) && a.name() != "consumed_inputs")
         fail(n, fmt::format("attribute \"{}\" is not supported here", a.name()));
   }
   std::vector<int64_t> ints(const onnx::NodeProto& n, const std::string& name,
@@ -416,8 +417,9 @@ class Importer {
   }
 
   void batch_norm(const onnx::NodeProto& n) {
-    allow_attrs(n, {"epsilon", "momentum", "spatial", "training_mode"});
-    if (int_attr(n, "training_mode", 0) != 0 || n.output_size() > 1)
+    allow_attrs(n, {"epsilon", "momentum", "spatial", "training_mode", "is_test"});
+    // is_test (opset < 7): 1 = inference.
+    if (int_attr(n, "training_mode", 0) != 0 || int_attr(n, "is_test", 1) != 1 || n.output_size() > 1)
       fail(n, "training-mode BatchNormalization is not supported (expected inference mode, one output)");
     if (int_attr(n, "spatial", 1) != 1) fail(n, "spatial=0 BatchNormalization is not supported");
     const Value src = activation(n, 0);
@@ -556,7 +558,9 @@ class Importer {
   }
 
   void fc(const onnx::NodeProto& n, bool gemm) {
-    allow_attrs(n, gemm ? std::set<std::string>{"alpha", "beta", "transA", "transB"} : std::set<std::string>{});
+    // broadcast (Gemm opset < 7) only allowed C to broadcast, which is what is done below.
+    allow_attrs(n, gemm ? std::set<std::string>{"alpha", "beta", "transA", "transB", "broadcast"}
+                        : std::set<std::string>{});
     const Value src = activation(n, 0);
     if (src.rank != 2)
       fail(n, fmt::format("input has rank {}; expected a 2-D [N, features] input (Flatten first)", src.rank));

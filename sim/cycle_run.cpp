@@ -1,0 +1,398 @@
+#include "sim/cycle_run.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "mappers/mapper.hpp"
+#include "mappers/schedule.hpp"
+#include "sim/version.hpp"
+#include "workloads/loader.hpp"
+#include "workloads/npy_weights.hpp"
+#include "workloads/onnx/tensor_proto.hpp"
+#include "workloads/reference.hpp"
+
+namespace imcsim {
+
+namespace {
+
+const char* const kComponents[] = {"dac",         "array",  "adc",         "shift_add",
+                                   "accumulator", "buffer", "router",      "programming",
+                                   "digital",     "leakage"};
+
+ref::FloatTensor load_input(const ExperimentSpec& spec, const Network& net) {
+  ref::FloatTensor x(net.input.c, net.input.h, net.input.w);
+  if (spec.engine.input == "seeded") {
+    // Uniform [0, 1): no dataset images are available; same seed, same image.
+    SeededStream rng = SeededStream::for_name(static_cast<uint64_t>(spec.seed), "input");
+    for (auto& v : x.data) v = rng.uniform();
+    return x;
+  }
+  const onnx_io::ProtoTensor t = onnx_io::read_tensor_proto(spec.engine.input);
+  if (t.size() != x.size()) {
+    throw WorkloadError(spec.engine.input, 0, "engine.input",
+                        fmt::format("tensor has {} values, the network input {}x{}x{} needs {}",
+                                    t.size(), net.input.c, net.input.h, net.input.w, x.size()));
+  }
+  for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = t.values[i];
+  return x;
+}
+
+WeightSet load_weights(const ExperimentSpec& spec, const Network& net) {
+  if (spec.engine.weights == "synthetic")
+    return synthetic_weights(net, static_cast<uint64_t>(spec.seed));
+  WeightSet w = load_npy_weights(net, spec.engine.weights, spec.engine.weight_map);
+  check_weights(net, w);
+  return w;
+}
+
+struct LayerRecord {
+  const Layer* layer = nullptr;
+  LayerRun run;                 // arrays (conv/fc) or digital units
+  LayerRun requant;             // conv/fc: requantization of the outputs on digital units
+  const TileSchedule* sched = nullptr;
+  int64_t analytic_clocks = 0;
+  bool exact = true;
+  int64_t max_abs_error = 0;
+  double mean_abs_error = 0, rel_error = 0;
+};
+
+int64_t total_clocks(const LayerRecord& r) { return r.run.clock_cycles + r.requant.clock_cycles; }
+
+EventCounts total_events(const LayerRecord& r) {
+  EventCounts e = r.run.events;
+  for (size_t i = 0; i < e.size(); ++i) e[i] += r.requant.events[i];
+  return e;
+}
+
+Json events_json(const EventCounts& e) {
+  Json j;
+  for (int i = 0; i < kEventCount; ++i) j[to_string(static_cast<Event>(i))] = e[static_cast<size_t>(i)];
+  return j;
+}
+
+EventCounts events_from_json(const Json& j) {
+  EventCounts e{};
+  for (int i = 0; i < kEventCount; ++i)
+    e[static_cast<size_t>(i)] = j.at(to_string(static_cast<Event>(i))).get<int64_t>();
+  return e;
+}
+
+}  // namespace
+
+Json energy_json(const EventCounts& events, const EnergyTable& table, int64_t arrays,
+                 double latency_ns) {
+  Json j;
+  for (const char* c : kComponents) j[c] = 0.0;
+  double total = 0;
+  for (int i = 0; i < kEventCount; ++i) {
+    const Event e = static_cast<Event>(i);
+    const double pj = static_cast<double>(events[static_cast<size_t>(i)]) * table.pj[static_cast<size_t>(i)];
+    j[component_of(e)] = j[component_of(e)].get<double>() + pj;
+    total += pj;
+  }
+  // mW x ns = pJ.
+  const double leak = table.leakage_mw_per_array * static_cast<double>(arrays) * latency_ns;
+  j["leakage"] = leak;
+  j["total"] = total + leak;
+  return j;
+}
+
+RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
+                    const CycleOptions& options) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  const Network net = load_workload_file(spec.workload_file);
+  const WeightSet weights = load_weights(spec, net);
+  const ref::FloatTensor input = load_input(spec, net);
+  const ArchSpec& arch = spec.arch;
+  if (arch.weight_bits < 2) {
+    throw ConfigError(spec.file, 0, "arch.weight_bits",
+                      "mode cycle computes real values and needs signed weights of at least 2 "
+                      "bits (one weight per column is an analytic-only convention)");
+  }
+  const ArrayGeometry geom = arch.geometry();
+  const MapperInfo& mapper = find_mapper(spec.mappers.front());
+
+  // Mapping and schedules of every conv/fc layer.
+  std::vector<LayerMapping> mappings;
+  std::vector<TileSchedule> schedules;
+  std::map<std::string, size_t> sched_of;
+  int64_t total_tiles = 0;
+  for (const auto& l : net.layers) {
+    if (!l.on_arrays()) continue;
+    mappings.push_back(map_layer(mapper, conv_shape(l, spec.convention), geom));
+    schedules.push_back(make_schedule(mappings.back(), geom, arch.arrays));
+    sched_of[l.name] = schedules.size() - 1;
+    total_tiles += static_cast<int64_t>(schedules.back().tiles.size());
+  }
+  // Weights stay resident when every layer's tiles fit on the chip at once; otherwise each
+  // layer programs its arrays before it runs (REFERENCE §10 "weight (re)programming").
+  const bool resident = total_tiles <= arch.arrays;
+
+  const std::string id = run_id(spec);
+  RunDir dir(output_root, id);
+
+  EngineConfig cfg;
+  cfg.datapath.rows = arch.rows;
+  cfg.datapath.cell_bits = arch.cell_bits;
+  cfg.datapath.weight_bits = arch.weight_bits;
+  cfg.datapath.input_bits = arch.input_bits;
+  cfg.datapath.dac_bits = arch.dac_bits;
+  cfg.datapath.adc_bits = arch.adc_bits;
+  cfg.datapath.differential = arch.signed_encoding == "differential";
+  cfg.timing = spec.engine.tech.timing;
+  cfg.cols = arch.cols;
+  cfg.adc_share = arch.adc_share;
+  cfg.num_arrays = arch.arrays;
+  cfg.functional = spec.engine.functional;
+  const bool trace = spec.engine.trace || options.trace;
+  if (trace) {
+    cfg.trace.vcd_path = dir.path("trace.vcd");
+    cfg.trace.layers = spec.engine.trace_layers;
+    cfg.trace.from_ns = spec.engine.trace_from_ns;
+    if (spec.engine.trace_to_ns >= 0) cfg.trace.to_ns = spec.engine.trace_to_ns;
+  }
+  Engine engine(cfg);
+
+  std::vector<LayerRecord> records(net.layers.size());
+  for (size_t i = 0; i < net.layers.size(); ++i) records[i].layer = &net.layers[i];
+  size_t next_digital = 0;  // network layers before this index have been timed
+  const size_t n_layers = net.layers.size();
+  auto progress = [&](size_t index) {
+    if (options.quiet) return;
+    std::cerr << fmt::format("imcsim: layer {}/{} {} done, simulated {:.3f} us\n", index + 1,
+                             n_layers, net.layers[index].name,
+                             static_cast<double>(engine.now_clocks()) * cfg.timing.clock_ns * 1e-3);
+  };
+  auto time_digital_until = [&](size_t end) {
+    for (; next_digital < end; ++next_digital) {
+      const Layer& l = net.layers[next_digital];
+      if (l.on_arrays()) continue;
+      records[next_digital].run = engine.run_digital(l.name, l.out.elements());
+      progress(next_digital);
+    }
+  };
+
+  ref::IntOptions iopt;
+  iopt.weight_bits = static_cast<int>(arch.weight_bits);
+  iopt.input_bits = static_cast<int>(arch.input_bits);
+  const auto qweights = ref::quantize_weights(net, weights, iopt.weight_bits);
+
+  ref::AccumulatorHook hook = [&](const Layer& layer, const ref::IntTensor& codes,
+                                  const ref::QuantizedLayer& q) -> ref::IntTensor {
+    size_t index = 0;
+    while (&net.layers[index] != &layer && net.layers[index].name != layer.name) ++index;
+    time_digital_until(index);
+    next_digital = index + 1;
+    LayerRecord& rec = records[index];
+    const TileSchedule& sched = schedules[sched_of.at(layer.name)];
+    rec.sched = &sched;
+    std::vector<int32_t> wq(q.q.begin(), q.q.end());
+    std::vector<int64_t> acc;
+    rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident);
+    rec.analytic_clocks = analytic_layer_clocks(sched, cfg, !resident);
+    rec.requant = engine.run_digital(layer.name + ".requant", layer.out.elements());
+    const ref::IntTensor want = ref::accumulate_int(layer, codes, q);
+    ref::IntTensor got = want;
+    if (cfg.functional) {
+      got.data = acc;
+      double sum_abs = 0, sum_sq = 0, ref_sq = 0;
+      for (size_t k = 0; k < want.data.size(); ++k) {
+        const int64_t d = std::llabs(acc[k] - want.data[k]);
+        rec.max_abs_error = std::max(rec.max_abs_error, d);
+        sum_abs += static_cast<double>(d);
+        sum_sq += static_cast<double>(d) * static_cast<double>(d);
+        ref_sq += static_cast<double>(want.data[k]) * static_cast<double>(want.data[k]);
+      }
+      rec.exact = rec.max_abs_error == 0;
+      rec.mean_abs_error = want.data.empty() ? 0 : sum_abs / static_cast<double>(want.data.size());
+      rec.rel_error = ref_sq > 0 ? std::sqrt(sum_sq / ref_sq) : 0;
+    }
+    progress(index);
+    return got;
+  };
+
+  const ref::IntRun simulated = ref::run_int(net, qweights, input, iopt, hook);
+  time_digital_until(n_layers);
+  engine.finish();
+  const ref::IntRun reference = ref::run_int(net, qweights, input, iopt);
+  const ref::FloatRun floating = ref::run_float(net, weights, input);
+
+  // ---- summary -------------------------------------------------------------------------
+  const EnergyTable table = spec.engine.tech.table_for(arch.adc_bits);
+  const double clock_ns = cfg.timing.clock_ns;
+  Json layers = Json::array();
+  std::string csv =
+      "layer,type,mapper,method,computing_cycles,analytic_cycles,clock_cycles,"
+      "analytic_clock_cycles,latency_ns,energy_pj,dac_pj,array_pj,adc_pj,shift_add_pj,"
+      "accumulator_pj,buffer_pj,router_pj,programming_pj,digital_pj,leakage_pj,"
+      "util_cells,util_rows,util_cols,stall_clocks,exact,max_abs_error\n";
+  int64_t tot_cc = 0, tot_clk = 0, tot_mapped = 0, tot_rows = 0, tot_cols = 0, tot_cells_avail = 0;
+  int64_t tot_rows_avail = 0, tot_cols_avail = 0;
+  EventCounts tot_events{};
+  Json tot_stalls = Json::object();
+  bool all_exact = true;
+  int64_t worst = 0;
+  for (const auto& rec : records) {
+    const Layer& l = *rec.layer;
+    const int64_t clocks = total_clocks(rec);
+    const double latency = static_cast<double>(clocks) * clock_ns;
+    const EventCounts ev = total_events(rec);
+    const Json energy = energy_json(ev, table, arch.arrays, latency);
+    Json j;
+    j["name"] = l.name;
+    j["type"] = to_string(l.type);
+    j["clock_cycles"] = clocks;
+    j["latency_ns"] = latency;
+    j["energy_pj"] = energy;
+    j["events"] = events_json(ev);
+    int64_t stall_sum = 0;
+    Json stalls = Json::object();
+    for (const auto& [cause, clk] : rec.run.stalls) {
+      stalls[cause] = clk;
+      stall_sum += clk;
+      tot_stalls[cause] = tot_stalls.value(cause, int64_t{0}) + clk;
+    }
+    j["stalls"] = stalls;
+    double uc = 0, ur = 0, ucol = 0;
+    if (l.on_arrays()) {
+      const LayerMapping& m = rec.sched->mapping;
+      const int64_t tiles = rec.run.tiles;
+      uc = static_cast<double>(rec.run.mapped_cells) / static_cast<double>(tiles * arch.rows * arch.cols);
+      ur = static_cast<double>(rec.run.used_rows) / static_cast<double>(tiles * arch.rows);
+      ucol = static_cast<double>(rec.run.used_cols) / static_cast<double>(tiles * arch.cols);
+      tot_mapped += rec.run.mapped_cells;
+      tot_rows += rec.run.used_rows;
+      tot_cols += rec.run.used_cols;
+      tot_cells_avail += tiles * arch.rows * arch.cols;
+      tot_rows_avail += tiles * arch.rows;
+      tot_cols_avail += tiles * arch.cols;
+      j["mapper"] = m.mapper;
+      j["method"] = m.method;
+      j["computing_cycles"] = rec.run.computing_cycles;
+      j["analytic_cycles"] = m.cycles;
+      j["analytic_clock_cycles"] = rec.analytic_clocks + rec.requant.clock_cycles;
+      j["rounds"] = rec.run.rounds;
+      j["programming_clocks"] = rec.run.programming_clocks;
+      j["utilization"] = {{"cells", uc}, {"rows", ur}, {"cols", ucol}};
+      j["numerical"] = {{"exact", rec.exact},
+                        {"max_abs_error", rec.max_abs_error},
+                        {"mean_abs_error", rec.mean_abs_error},
+                        {"relative_error", rec.rel_error}};
+      all_exact = all_exact && rec.exact;
+      worst = std::max(worst, rec.max_abs_error);
+      tot_cc += rec.run.computing_cycles;
+    }
+    tot_clk += clocks;
+    for (size_t i = 0; i < ev.size(); ++i) tot_events[i] += ev[i];
+    layers.push_back(j);
+    csv += fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", l.name,
+        to_string(l.type), l.on_arrays() ? rec.sched->mapping.mapper : "",
+        l.on_arrays() ? rec.sched->mapping.method : "", rec.run.computing_cycles,
+        l.on_arrays() ? rec.sched->mapping.cycles : 0, clocks,
+        l.on_arrays() ? rec.analytic_clocks + rec.requant.clock_cycles : clocks, fixed(latency, 3),
+        fixed(energy["total"].get<double>(), 3), fixed(energy["dac"].get<double>(), 3),
+        fixed(energy["array"].get<double>(), 3), fixed(energy["adc"].get<double>(), 3),
+        fixed(energy["shift_add"].get<double>(), 3), fixed(energy["accumulator"].get<double>(), 3),
+        fixed(energy["buffer"].get<double>(), 3), fixed(energy["router"].get<double>(), 3),
+        fixed(energy["programming"].get<double>(), 3), fixed(energy["digital"].get<double>(), 3),
+        fixed(energy["leakage"].get<double>(), 3), fixed(uc, 6), fixed(ur, 6), fixed(ucol, 6),
+        stall_sum, l.on_arrays() ? (rec.exact ? "true" : "false") : "", rec.max_abs_error);
+  }
+  const double latency_ns = static_cast<double>(tot_clk) * clock_ns;
+
+  // End to end: the simulated network's output against the plain integer and float runs.
+  const ref::FloatTensor& out_sim = simulated.output();
+  const ref::FloatTensor& out_int = reference.output();
+  const ref::FloatTensor& out_float = floating.output();
+  auto max_diff = [](const ref::FloatTensor& a, const ref::FloatTensor& b) {
+    double m = 0;
+    for (size_t i = 0; i < a.data.size(); ++i) m = std::max(m, std::abs(a.data[i] - b.data[i]));
+    return m;
+  };
+  auto argmax = [](const ref::FloatTensor& t) {
+    return static_cast<int64_t>(std::max_element(t.data.begin(), t.data.end()) - t.data.begin());
+  };
+
+  Json s;
+  s["imcsim_version"] = kVersion;
+  s["experiment"] = spec.name;
+  s["run_id"] = id;
+  s["mode"] = "cycle";
+  s["workload"] = net.name;
+  s["mapper"] = mapper.name;
+  s["convention"] = to_string(spec.convention);
+  s["tech"] = spec.engine.tech.name;
+  s["weights"] = weights.source.rfind("synthetic", 0) == 0 ? weights.source : "npy";
+  s["input"] = spec.engine.input == "seeded" ? fmt::format("seeded(seed={})", spec.seed) : "file";
+  s["arch"] = {{"rows", arch.rows},         {"cols", arch.cols},
+               {"cell_bits", arch.cell_bits}, {"weight_bits", arch.weight_bits},
+               {"input_bits", arch.input_bits}, {"dac_bits", arch.dac_bits},
+               {"adc_bits", arch.adc_bits},   {"adc_share", arch.adc_share},
+               {"arrays", arch.arrays},       {"signed_encoding", arch.signed_encoding},
+               {"lossless_adc_bits", cfg.datapath.lossless_adc_bits()},
+               {"clock_ns", clock_ns}};
+  s["weights_resident"] = resident;
+  s["totals"] = {{"computing_cycles", tot_cc},
+                 {"clock_cycles", tot_clk},
+                 {"latency_ns", latency_ns},
+                 {"energy_pj", energy_json(tot_events, table, arch.arrays, latency_ns)},
+                 {"utilization",
+                  {{"cells", tot_cells_avail ? static_cast<double>(tot_mapped) / static_cast<double>(tot_cells_avail) : 0.0},
+                   {"rows", tot_rows_avail ? static_cast<double>(tot_rows) / static_cast<double>(tot_rows_avail) : 0.0},
+                   {"cols", tot_cols_avail ? static_cast<double>(tot_cols) / static_cast<double>(tot_cols_avail) : 0.0}}},
+                 {"stalls", tot_stalls},
+                 {"events", events_json(tot_events)}};
+  s["numerical"] = {{"exact", all_exact},
+                    {"max_abs_error", worst},
+                    {"output_max_abs_diff_vs_int_reference", max_diff(out_sim, out_int)},
+                    {"output_max_abs_diff_vs_float", max_diff(out_sim, out_float)},
+                    {"top1_simulated", argmax(out_sim)},
+                    {"top1_int_reference", argmax(out_int)},
+                    {"top1_float", argmax(out_float)},
+                    {"activation_values_clamped", simulated.clamped}};
+  s["layers"] = layers;
+
+  RunResult r;
+  r.run_id = id;
+  r.summary = s;
+  dir.write("resolved.yaml", resolved_yaml(spec));
+  dir.write("summary.json", s.dump(2) + "\n");
+  dir.write("layers.csv", csv);
+  if (spec.engine.schedule_cycles > 0)
+    dir.write("schedule.yaml", schedule_yaml(schedules, spec.engine.schedule_cycles));
+  r.dir = dir.commit();
+  if (!options.quiet) {
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    std::cerr << fmt::format("imcsim: {} layers, {} computing cycles, {} clock cycles ({:.3f} us), "
+                             "{:.1f} nJ, exact: {} (wall {:.2f} s)\n",
+                             n_layers, tot_cc, tot_clk, latency_ns * 1e-3,
+                             s["totals"]["energy_pj"]["total"].get<double>() * 1e-3,
+                             all_exact ? "yes" : "no", wall);
+  }
+  return r;
+}
+
+Json reprice_summary(const Json& summary, const TechSpec& tech) {
+  if (summary.value("mode", "") != "cycle")
+    throw ConfigError("", 0, "mode", "only the summary.json of a cycle run (mode: cycle) can be re-priced");
+  Json out = summary;
+  const int64_t adc_bits = summary.at("arch").at("adc_bits").get<int64_t>();
+  const int64_t arrays = summary.at("arch").at("arrays").get<int64_t>();
+  const EnergyTable table = tech.table_for(adc_bits);
+  out["tech"] = tech.name;
+  out["repriced_from"] = summary.value("tech", "");
+  for (auto& l : out["layers"]) {
+    l["energy_pj"] = energy_json(events_from_json(l.at("events")), table, arrays,
+                                 l.at("latency_ns").get<double>());
+  }
+  out["totals"]["energy_pj"] = energy_json(events_from_json(summary.at("totals").at("events")),
+                                           table, arrays,
+                                           summary.at("totals").at("latency_ns").get<double>());
+  return out;
+}
+
+}  // namespace imcsim
