@@ -68,8 +68,12 @@ struct LayerMapping {
   double utilization = 0;        // nonzero weight cells / cells of the arrays used (§12)
   double row_utilization = 0;    // wordlines carrying data / rows of the arrays used
   double col_utilization = 0;    // columns carrying weights / columns of the arrays used
+  // Arrays beyond the row x column tiles (compressed layers: L of a low-rank layer on arrays
+  // of its own; negative when row skipping leaves some column tiles fewer row tiles than the
+  // grid, mappers/compress/); 0 for the plain mappers.
+  int64_t extra_arrays = 0;
 
-  int64_t arrays() const { return row_tiles * col_tiles * shape.groups; }
+  int64_t arrays() const { return row_tiles * col_tiles * shape.groups + extra_arrays; }
   int64_t duplicates() const { return win_h * win_w; }
 };
 

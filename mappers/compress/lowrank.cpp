@@ -1,0 +1,228 @@
+#include "mappers/compress/lowrank.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "workloads/error.hpp"
+
+namespace imcsim::compress {
+
+std::string RankSelection::str() const {
+  switch (rule) {
+    case RankRule::Fixed: return fmt::format("rank={}", rank);
+    case RankRule::Ratio: return fmt::format("ratio={}", ratio);
+    case RankRule::Energy: break;
+  }
+  return fmt::format("energy={}", energy);
+}
+
+const char* to_string(GroupAxis a) { return a == GroupAxis::In ? "in" : "out"; }
+
+Eigen::MatrixXd weight_matrix(const Tensor& w) {
+  if (w.shape.size() != 4 && w.shape.size() != 2)
+    throw WorkloadError("", 0, "weight",
+                        fmt::format("expected a conv (OIHW) or fc (OI) weight, got {}",
+                                    w.shape_str()));
+  const int64_t oc = w.shape[0];
+  const int64_t cols = w.size() / oc;
+  Eigen::MatrixXd m(oc, cols);
+  // OIHW is row-major with O outermost, so row o of W_m is the contiguous slice o.
+  for (int64_t o = 0; o < oc; ++o)
+    for (int64_t j = 0; j < cols; ++j) m(o, j) = static_cast<double>(w.data[o * cols + j]);
+  return m;
+}
+
+std::vector<int64_t> split_even(int64_t n, int64_t g) {
+  std::vector<int64_t> parts(static_cast<size_t>(g), n / g);
+  for (int64_t i = 0; i < n % g; ++i) ++parts[static_cast<size_t>(i)];
+  return parts;
+}
+
+double truncation_error(const std::vector<double>& s, int64_t r) {
+  double total = 0, kept = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    total += s[i] * s[i];
+    if (static_cast<int64_t>(i) < r) kept += s[i] * s[i];
+  }
+  return total > 0 ? std::sqrt(std::max(0.0, total - kept) / total) : 0.0;
+}
+
+int64_t select_rank(const RankSelection& sel, const std::vector<double>& s, int64_t rows,
+                    int64_t cols) {
+  const int64_t full = std::min(rows, cols);
+  int64_t r = full;
+  switch (sel.rule) {
+    case RankRule::Fixed: r = sel.rank; break;
+    case RankRule::Ratio:
+      // ceil with a small tolerance so 0.25 * 16 is 4, not 5 from rounding noise.
+      r = static_cast<int64_t>(std::ceil(sel.ratio * static_cast<double>(full) - 1e-9));
+      break;
+    case RankRule::Energy: {
+      double total = 0;
+      for (double v : s) total += v * v;
+      double kept = 0;
+      r = 0;
+      while (r < static_cast<int64_t>(s.size()) && kept < sel.energy * total * (1 - 1e-12)) {
+        kept += s[static_cast<size_t>(r)] * s[static_cast<size_t>(r)];
+        ++r;
+      }
+      break;
+    }
+  }
+  return std::clamp<int64_t>(r, 1, full);
+}
+
+namespace {
+
+struct Svd {
+  Eigen::MatrixXd u, v;
+  std::vector<double> s;
+};
+
+Svd svd_of(const Eigen::MatrixXd& m) {
+  // BDCSVD switches to Jacobi for small blocks itself; thin factors are all we need.
+  Eigen::BDCSVD<Eigen::MatrixXd> svd(m, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  Svd out;
+  out.u = svd.matrixU();
+  out.v = svd.matrixV();
+  const auto& sv = svd.singularValues();
+  out.s.assign(sv.data(), sv.data() + sv.size());
+  return out;
+}
+
+}  // namespace
+
+std::vector<int64_t> LowRankFactors::ranks() const {
+  std::vector<int64_t> r;
+  for (const auto& p : parts) r.push_back(p.rank);
+  return r;
+}
+
+std::vector<int64_t> LowRankFactors::group_sizes() const {
+  std::vector<int64_t> g;
+  for (const auto& p : parts) g.push_back(axis == GroupAxis::In ? p.in_count : p.out_count);
+  return g;
+}
+
+int64_t LowRankFactors::total_rank() const {
+  int64_t t = 0;
+  for (const auto& p : parts) t += p.rank;
+  return t;
+}
+
+int64_t LowRankFactors::params() const {
+  int64_t n = 0;
+  for (const auto& p : parts) n += p.L.size() + p.R.size();
+  return n;
+}
+
+Eigen::MatrixXd LowRankFactors::reconstruct() const {
+  const int64_t kk = k_h * k_w;
+  Eigen::MatrixXd w = Eigen::MatrixXd::Zero(oc, ic * kk);
+  for (const auto& p : parts)
+    w.block(p.out_begin, p.in_begin * kk, p.out_count, p.in_count * kk) = p.L * p.R;
+  return w;
+}
+
+Eigen::MatrixXd LowRankFactors::r_matrix() const {
+  const int64_t kk = k_h * k_w;
+  Eigen::MatrixXd r = Eigen::MatrixXd::Zero(total_rank(), ic * kk);
+  int64_t row = 0;
+  for (const auto& p : parts) {
+    r.block(row, p.in_begin * kk, p.rank, p.in_count * kk) = p.R;
+    row += p.rank;
+  }
+  return r;
+}
+
+Eigen::MatrixXd LowRankFactors::l_matrix() const {
+  Eigen::MatrixXd l = Eigen::MatrixXd::Zero(oc, total_rank());
+  int64_t col = 0;
+  for (const auto& p : parts) {
+    l.block(p.out_begin, col, p.out_count, p.rank) = p.L;
+    col += p.rank;
+  }
+  return l;
+}
+
+LowRankFactors decompose(const Tensor& w, const LowRankOptions& o, const std::string& layer) {
+  const Eigen::MatrixXd wm = weight_matrix(w);
+  LowRankFactors f;
+  f.oc = w.shape[0];
+  f.ic = w.shape[1];
+  f.k_h = w.shape.size() == 4 ? w.shape[2] : 1;
+  f.k_w = w.shape.size() == 4 ? w.shape[3] : 1;
+  f.groups = o.groups;
+  f.axis = o.axis;
+  const int64_t kk = f.k_h * f.k_w;
+  const int64_t split_n = o.axis == GroupAxis::In ? f.ic : f.oc;
+  if (o.groups < 1 || o.groups > split_n) {
+    throw MappingError("", 0, layer,
+                       fmt::format("cannot split {} {} channels into {} groups", split_n,
+                                   o.axis == GroupAxis::In ? "input" : "output", o.groups));
+  }
+  if (o.sigma_split < 0 || o.sigma_split > 1)
+    throw MappingError("", 0, layer, "sigma_split must lie in 0..1");
+  const std::vector<int64_t> sizes = split_even(split_n, o.groups);
+  f.uneven = split_n % o.groups != 0;
+
+  int64_t begin = 0;
+  for (int64_t size : sizes) {
+    LowRankGroup g;
+    if (o.axis == GroupAxis::In) {
+      g.in_begin = begin;
+      g.in_count = size;
+      g.out_count = f.oc;
+    } else {
+      g.out_begin = begin;
+      g.out_count = size;
+      g.in_count = f.ic;
+    }
+    begin += size;
+    const Eigen::MatrixXd block =
+        wm.block(g.out_begin, g.in_begin * kk, g.out_count, g.in_count * kk);
+    const Svd svd = svd_of(block);
+    g.singular_values = svd.s;
+    g.rank = select_rank(o.rank, svd.s, block.rows(), block.cols());
+    // REFERENCE §6: L = U_r S_r^a, R = S_r^(1-a) V_r^T (a = 0.5 by default).
+    Eigen::VectorXd s_l(g.rank), s_r(g.rank);
+    for (int64_t i = 0; i < g.rank; ++i) {
+      s_l(i) = std::pow(svd.s[static_cast<size_t>(i)], o.sigma_split);
+      s_r(i) = std::pow(svd.s[static_cast<size_t>(i)], 1.0 - o.sigma_split);
+    }
+    g.L = svd.u.leftCols(g.rank) * s_l.asDiagonal();
+    g.R = s_r.asDiagonal() * svd.v.leftCols(g.rank).transpose();
+    f.parts.push_back(std::move(g));
+  }
+
+  const double norm = wm.norm();
+  f.rel_error = norm > 0 ? (wm - f.reconstruct()).norm() / norm : 0.0;
+  const std::vector<int64_t> ranks = f.ranks();
+  f.theorem1_rank = *std::min_element(ranks.begin(), ranks.end());
+  if (o.groups == 1) {
+    f.dense_rel_error = f.rel_error;
+  } else {
+    f.dense_rel_error = truncation_error(svd_of(wm).s, f.theorem1_rank);
+  }
+  return f;
+}
+
+std::vector<double> fold_batch_norm(LowRankFactors& f, const std::vector<float>& bias,
+                                    const BatchNormParams& bn) {
+  std::vector<double> folded(static_cast<size_t>(f.oc));
+  std::vector<double> scale(static_cast<size_t>(f.oc));
+  for (int64_t o = 0; o < f.oc; ++o) {
+    const size_t i = static_cast<size_t>(o);
+    scale[i] = static_cast<double>(bn.gamma[i]) /
+               std::sqrt(static_cast<double>(bn.var[i]) + static_cast<double>(bn.eps));
+    const double b = bias.empty() ? 0.0 : static_cast<double>(bias[i]);
+    folded[i] = scale[i] * (b - static_cast<double>(bn.mean[i])) + static_cast<double>(bn.beta[i]);
+  }
+  for (auto& p : f.parts)
+    for (int64_t r = 0; r < p.out_count; ++r) p.L.row(r) *= scale[static_cast<size_t>(p.out_begin + r)];
+  return folded;
+}
+
+}  // namespace imcsim::compress
