@@ -92,11 +92,14 @@ struct ArrayUnit : sc_core::sc_module {
   std::vector<int64_t> adc_codes;
   std::vector<int64_t> acc[kRing];
 
-  // Trace signals (written only while tracing is active).
-  sc_core::sc_signal<int> sig_pos_y, sig_pos_x, sig_row_tile, sig_col_tile, sig_phase, sig_stall,
+  // Trace signals (written only while tracing is active; several of the array's processes
+  // and the controller write some of them).
+  template <typename T>
+  using Signal = sc_core::sc_signal<T, sc_core::SC_MANY_WRITERS>;
+  Signal<int> sig_pos_y, sig_pos_x, sig_row_tile, sig_col_tile, sig_phase, sig_stall,
       sig_input_regs;
-  sc_core::sc_signal<bool> sig_adc_busy;
-  sc_core::sc_signal<int> sig_outputs;
+  Signal<bool> sig_adc_busy;
+  Signal<int> sig_outputs;
   int input_regs = 0;
   int outputs_written = 0;
 };
@@ -128,7 +131,7 @@ struct Chip : sc_core::sc_module {
   std::vector<ArrayUnit*> arrays;
   BandwidthPort input_port, output_port;
   sc_core::sc_trace_file* trace_file = nullptr;
-  sc_core::sc_signal<int> sig_layer;
+  sc_core::sc_signal<int, sc_core::SC_MANY_WRITERS> sig_layer;
 
   // Current job.
   enum class Job { None, Array, Digital } job = Job::None;

@@ -48,6 +48,15 @@ const char* component_of(Event e);
 
 using EventCounts = std::array<int64_t, kEventCount>;
 
+// Area of one array with its periphery (um^2), for the chip's area report.
+struct AreaTable {
+  double cell_um2 = 0;              // one crossbar cell
+  double dac_um2 = 0;               // one wordline DAC/driver
+  double adc_um2 = 0;               // one ADC (an array has ceil(cols / adc_share))
+  double shift_add_um2 = 0;         // shift-add and accumulator of one array
+  double periphery_um2_per_array = 0;  // input/output registers, S&H, mux, control
+};
+
 struct EnergyTable {
   std::string name;
   std::array<double, kEventCount> pj{};  // energy per event

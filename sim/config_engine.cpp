@@ -65,7 +65,7 @@ EnergyTable TechSpec::table_for(int64_t adc_bits) const {
 
 TechSpec parse_tech(const YamlNode& node) {
   node.expect_map();
-  node.allow_only({"name", "timing", "energy_pj", "leakage_mw_per_array"});
+  node.allow_only({"name", "timing", "energy_pj", "leakage_mw_per_array", "area_um2"});
   TechSpec t;
   t.file = node.file();
   t.name = node.get_string("name", fs::path(node.file()).stem().string());
@@ -94,6 +94,13 @@ TechSpec parse_tech(const YamlNode& node) {
   }
   if (has_fom) t.adc_fom_fj = energy.child("adc_walden_fom_fj").as_number(1e-6, 1e6);
   t.energy.leakage_mw_per_array = node.child("leakage_mw_per_array").as_number(0, 1e9);
+  const YamlNode area = node.child("area_um2");
+  area.allow_only({"cell", "dac", "adc", "shift_add", "periphery_per_array"});
+  t.area.cell_um2 = area.child("cell").as_number(0, 1e9);
+  t.area.dac_um2 = area.child("dac").as_number(0, 1e9);
+  t.area.adc_um2 = area.child("adc").as_number(0, 1e12);
+  t.area.shift_add_um2 = area.child("shift_add").as_number(0, 1e12);
+  t.area.periphery_um2_per_array = area.child("periphery_per_array").as_number(0, 1e12);
   return t;
 }
 

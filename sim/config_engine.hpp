@@ -17,6 +17,7 @@ struct TechSpec {
   TimingParams timing;
   EnergyTable energy;     // adc_conversion filled from the FoM when adc_fom_fj > 0
   double adc_fom_fj = 0;  // Walden FoM: E_adc = FoM x 2^adc_bits (0: fixed adc_conversion)
+  AreaTable area;
   // The energy table for an ADC of `adc_bits` (applies the FoM if given).
   EnergyTable table_for(int64_t adc_bits) const;
 };

@@ -160,11 +160,17 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   for (size_t i = 0; i < net.layers.size(); ++i) records[i].layer = &net.layers[i];
   size_t next_digital = 0;  // network layers before this index have been timed
   const size_t n_layers = net.layers.size();
+  auto wall_prev = std::chrono::steady_clock::now();
   auto progress = [&](size_t index) {
+    const auto now = std::chrono::steady_clock::now();
+    const double wall_ms = std::chrono::duration<double, std::milli>(now - wall_prev).count();
+    wall_prev = now;
     if (options.quiet) return;
-    std::cerr << fmt::format("imcsim: layer {}/{} {} done, simulated {:.3f} us\n", index + 1,
-                             n_layers, net.layers[index].name,
-                             static_cast<double>(engine.now_clocks()) * cfg.timing.clock_ns * 1e-3);
+    // Wall time goes to the terminal only: the run folder stays byte-identical across runs.
+    std::cerr << fmt::format("imcsim: layer {}/{} {} done, simulated {:.3f} us (wall {:.1f} ms)\n",
+                             index + 1, n_layers, net.layers[index].name,
+                             static_cast<double>(engine.now_clocks()) * cfg.timing.clock_ns * 1e-3,
+                             wall_ms);
   };
   auto time_digital_until = [&](size_t end) {
     for (; next_digital < end; ++next_digital) {
@@ -336,6 +342,18 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                {"lossless_adc_bits", cfg.datapath.lossless_adc_bits()},
                {"clock_ns", clock_ns}};
   s["weights_resident"] = resident;
+  {
+    // Chip area: every array with its periphery (REFERENCE §11's companion, from the tech file).
+    const AreaTable& a = spec.engine.tech.area;
+    const double n = static_cast<double>(arch.arrays);
+    const double cells = n * static_cast<double>(arch.rows * arch.cols) * a.cell_um2 * 1e-6;
+    const double dacs = n * static_cast<double>(arch.rows) * a.dac_um2 * 1e-6;
+    const double adcs = n * static_cast<double>(cfg.adcs_per_array()) * a.adc_um2 * 1e-6;
+    const double sa = n * a.shift_add_um2 * 1e-6;
+    const double peri = n * a.periphery_um2_per_array * 1e-6;
+    s["area_mm2"] = {{"cells", cells}, {"dac", dacs}, {"adc", adcs}, {"shift_add", sa},
+                     {"periphery", peri}, {"total", cells + dacs + adcs + sa + peri}};
+  }
   s["totals"] = {{"computing_cycles", tot_cc},
                  {"clock_cycles", tot_clk},
                  {"latency_ns", latency_ns},

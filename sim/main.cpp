@@ -2,6 +2,7 @@
 // functions (sim/cli.hpp) and is the only place an imcsim::Error becomes an exit code:
 //   0 success, 1 bad input (config, workload, mapping, output), 2 bad command line,
 //   3 internal error.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -12,7 +13,13 @@
 
 using namespace imcsim;
 
+// libsystemc references sc_main (its own main() would call it); imcsim has its own main,
+// which constructs the SystemC engine only for `run` in mode cycle.
+extern "C" int sc_main(int, char**) { return 3; }
+
 int main(int argc, char** argv) {
+  // The SystemC banner would land in the middle of a command's standard output.
+  ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
   CLI::App app{"imcsim: IMC accelerator simulator (mapping, compression, cycle-accurate engine)"};
   app.set_version_flag("--version", std::string("imcsim ") + kVersion);
   app.require_subcommand(1);
@@ -23,12 +30,7 @@ int main(int argc, char** argv) {
   cli::register_run_command(app, ctx);
   cli::register_validate_command(app, ctx);
   cli::register_list_command(app, ctx);
-  cli::register_import_command(app, ctx);
-  cli::register_infer_command(app, ctx);
-  cli::register_sweep_command(app, ctx);
-  cli::register_merge_command(app, ctx);
-  cli::register_import_command(app, ctx);
-  cli::register_infer_command(app, ctx);
+  cli::register_reprice_command(app, ctx);
   cli::register_import_command(app, ctx);
   cli::register_infer_command(app, ctx);
 

@@ -1,0 +1,201 @@
+// `imcsim run` in mode cycle, end to end through the binary (each run is its own
+// process, as SystemC requires): exactness on whole networks, analytic == engine on an
+// uncontended configuration for every layer and mapper, determinism, schedule.yaml,
+// trace.vcd accepted by vcd2fst, re-pricing, and the trained ResNet-20 weights.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class CycleCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    tmp_ = fs::temp_directory_path() /
+           (std::string("imcsim-cycle-") + info->name() + "-" + std::to_string(::getpid()));
+    fs::remove_all(tmp_);
+    fs::create_directories(tmp_);
+  }
+  void TearDown() override { fs::remove_all(tmp_); }
+
+  int run(const std::string& args, std::string* err = nullptr) {
+    const std::string cmd = std::string("cd ") + IMCSIM_SOURCE_DIR + " && " + IMCSIM_BIN + " " +
+                            args + " >" + (tmp_ / "stdout").string() + " 2>" +
+                            (tmp_ / "stderr").string();
+    const int status = std::system(cmd.c_str());
+    if (err) *err = slurp(tmp_ / "stderr");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  // Writes an experiment (and an uncontended technology when asked) and returns its path.
+  fs::path experiment(const std::string& name, const std::string& workload,
+                      const std::string& mapper, const std::string& arch,
+                      const std::string& engine) {
+    const fs::path p = tmp_ / (name + ".yaml");
+    std::ofstream(p) << "name: " << name << "\nworkload: " << workload << "\narch: " << arch
+                     << "\nmappers: [" << mapper << "]\nmode: cycle\nengine: " << engine << "\n";
+    return p;
+  }
+
+  fs::path uncontended_tech() {
+    const fs::path p = tmp_ / "fast.yaml";
+    std::ofstream(p) << R"(tech:
+  name: uncontended
+  timing: {clock_ns: 1.0, t_dac: 1, t_read: 9, t_adc: 1, t_route: 1, t_shift_add: 1,
+           t_accumulate: 1, input_bits_per_clock: 1000000000, output_bits_per_clock: 1000000000,
+           accumulator_bits: 32, t_program_row: 10, digital_ops_per_clock: 64}
+  energy_pj: {dac_conversion: 0.1, wordline_activation: 0.0, cell_read: 0.001,
+              adc_conversion: 1.0, shift_add: 0.03, accumulator_add: 0.1, buffer_read_bit: 0.1,
+              buffer_write_bit: 0.1, router_pixel: 0.03, cell_write: 2.0, digital_op: 0.03}
+  leakage_mw_per_array: 0.01
+  area_um2: {cell: 0.002, dac: 0.2, adc: 1000, shift_add: 50, periphery_per_array: 300}
+)";
+    return p;
+  }
+
+  Json summary_of(const fs::path& out) {
+    for (const auto& e : fs::directory_iterator(out))
+      if (fs::is_directory(e.path())) return Json::parse(slurp(e.path() / "summary.json"));
+    return Json();
+  }
+  fs::path run_dir(const fs::path& out) {
+    for (const auto& e : fs::directory_iterator(out))
+      if (fs::is_directory(e.path())) return e.path();
+    return {};
+  }
+
+  fs::path tmp_;
+};
+
+// 128 rows x (2^2 - 1) x (2^1 - 1) = 384 -> a 9-bit ADC is lossless (REFERENCE §10).
+const char* kLosslessArch =
+    "{rows: 128, cols: 128, cell_bits: 2, weight_bits: 8, input_bits: 8, dac_bits: 1, "
+    "adc_bits: 9, adc_share: 8, arrays: 64}";
+
+}  // namespace
+
+TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
+  const fs::path exp = experiment("r20", "resnet20", "vwsdk", kLosslessArch,
+                                  "{tech: rram-28nm-survey, schedule_cycles: 40}");
+  std::string err;
+  ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "a").string(), &err), 0) << err;
+  ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "b").string(), &err), 0) << err;
+  const fs::path a = run_dir(tmp_ / "a"), b = run_dir(tmp_ / "b");
+  for (const char* f : {"summary.json", "layers.csv", "resolved.yaml", "schedule.yaml"}) {
+    ASSERT_TRUE(fs::exists(a / f)) << f;
+    EXPECT_EQ(slurp(a / f), slurp(b / f)) << f << " differs between identical runs";
+  }
+  const Json s = Json::parse(slurp(a / "summary.json"));
+  EXPECT_TRUE(s["numerical"]["exact"].get<bool>());
+  EXPECT_EQ(s["numerical"]["output_max_abs_diff_vs_int_reference"].get<double>(), 0.0);
+  int array_layers = 0;
+  for (const auto& l : s["layers"]) {
+    if (!l.contains("computing_cycles")) continue;
+    ++array_layers;
+    EXPECT_EQ(l["computing_cycles"], l["analytic_cycles"]) << l["name"];
+    EXPECT_TRUE(l["numerical"]["exact"].get<bool>()) << l["name"];
+    for (const char* c : {"dac", "array", "adc", "shift_add", "accumulator", "buffer", "router",
+                          "programming", "digital", "leakage"})
+      EXPECT_TRUE(l["energy_pj"].contains(c)) << c;
+  }
+  EXPECT_EQ(array_layers, 22);
+  EXPECT_GT(s["totals"]["energy_pj"]["total"].get<double>(), 0);
+  EXPECT_GT(s["area_mm2"]["total"].get<double>(), 0);
+  EXPECT_NE(slurp(a / "schedule.yaml").find("new_rows"), std::string::npos);
+
+  // Re-pricing with another technology changes energy, not events or cycles.
+  const fs::path repriced = tmp_ / "repriced.json";
+  ASSERT_EQ(run("reprice " + (a / "summary.json").string() +
+                    " --tech isaac-rram-32nm -o " + repriced.string(),
+                &err),
+            0)
+      << err;
+  const Json r = Json::parse(slurp(repriced));
+  EXPECT_EQ(r["tech"], "isaac-rram-32nm");
+  EXPECT_EQ(r["totals"]["events"], s["totals"]["events"]);
+  EXPECT_EQ(r["totals"]["clock_cycles"], s["totals"]["clock_cycles"]);
+  // ISAAC's fixed 1.5625 pJ per conversion vs the survey FoM 10 fJ x 2^9 = 5.12 pJ.
+  const double conversions = s["totals"]["events"]["adc_conversions"].get<double>();
+  EXPECT_NEAR(s["totals"]["energy_pj"]["adc"].get<double>(), conversions * 5.12, conversions * 1e-9);
+  EXPECT_NEAR(r["totals"]["energy_pj"]["adc"].get<double>(), conversions * 1.5625, conversions * 1e-9);
+}
+
+TEST_F(CycleCli, AnalyticEqualsEngineOnUncontendedConfig) {
+  const fs::path tech = uncontended_tech();
+  // adc_share 1: conversions never outlast the read; arrays enough to keep weights resident.
+  const std::string arch =
+      "{rows: 128, cols: 128, cell_bits: 2, weight_bits: 8, input_bits: 8, dac_bits: 1, "
+      "adc_bits: 9, adc_share: 1, arrays: 4096}";
+  for (const char* workload : {"resnet20", "wrn16_4"}) {
+    for (const char* mapper : {"im2col", "sdk", "vwsdk"}) {
+      SCOPED_TRACE(std::string(workload) + " " + mapper);
+      const fs::path exp = experiment(std::string(workload) + "-" + mapper, workload, mapper, arch,
+                                      "{tech: " + tech.string() + ", functional: false}");
+      const fs::path out = tmp_ / (std::string("o-") + workload + mapper);
+      std::string err;
+      ASSERT_EQ(run("run " + exp.string() + " -q -o " + out.string(), &err), 0) << err;
+      const Json s = summary_of(out);
+      ASSERT_TRUE(s.contains("layers"));
+      EXPECT_TRUE(s["weights_resident"].get<bool>());
+      for (const auto& l : s["layers"]) {
+        if (!l.contains("computing_cycles")) continue;
+        EXPECT_EQ(l["computing_cycles"], l["analytic_cycles"]) << l["name"];
+        EXPECT_EQ(l["clock_cycles"], l["analytic_clock_cycles"]) << l["name"];
+        EXPECT_TRUE(l["stalls"].empty()) << l["name"] << " " << l["stalls"].dump();
+      }
+    }
+  }
+}
+
+TEST_F(CycleCli, TraceOpensInWaveformTools) {
+  const fs::path exp = experiment("tr", "resnet20", "sdk", kLosslessArch,
+                                  "{tech: rram-28nm-survey, trace: {layers: [layers.3.conv1]}}");
+  std::string err;
+  ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "t").string(), &err), 0) << err;
+  const fs::path vcd = run_dir(tmp_ / "t") / "trace.vcd";
+  ASSERT_TRUE(fs::exists(vcd));
+  const std::string text = slurp(vcd);
+  for (const char* sig : {"window_x", "dac_phase", "adc_busy", "stall_cause", "input_regs", "outputs"})
+    EXPECT_NE(text.find(sig), std::string::npos) << sig;
+  EXPECT_NE(text.find("$enddefinitions"), std::string::npos);
+  ASSERT_EQ(std::system("command -v vcd2fst >/dev/null 2>&1"), 0)
+      << "vcd2fst (Debian package gtkwave, installed by scripts/setup) is needed";
+  const fs::path fst = tmp_ / "trace.fst";
+  const std::string cmd = "vcd2fst " + vcd.string() + " " + fst.string() + " >/dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_TRUE(fs::exists(fst) && fs::file_size(fst) > 0);
+}
+
+TEST_F(CycleCli, TrainedResNet20IsExactEndToEnd) {
+  const fs::path data = fs::path(IMCSIM_SOURCE_DIR) / "../shared/data/resnet20-cifar10";
+  if (!fs::exists(data / "manifest.yaml"))
+    GTEST_SKIP() << "trained ResNet-20 weights not present at " << data;
+  const fs::path exp = experiment("trained", "resnet20", "vwsdk", kLosslessArch,
+                                  "{tech: isaac-rram-32nm, weights: " +
+                                      fs::canonical(data).string() + "}");
+  std::string err;
+  ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "w").string(), &err), 0) << err;
+  const Json s = summary_of(tmp_ / "w");
+  EXPECT_EQ(s["weights"], "npy");
+  EXPECT_TRUE(s["numerical"]["exact"].get<bool>());
+  EXPECT_EQ(s["numerical"]["top1_simulated"], s["numerical"]["top1_int_reference"]);
+  // 8-bit weights and activations stay close to the float network (ReLU1, logits within +-5).
+  EXPECT_LT(s["numerical"]["output_max_abs_diff_vs_float"].get<double>(), 0.5);
+}
