@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "mappers/compress/compress.hpp"
 #include "mappers/mapper.hpp"
 #include "sim/cli.hpp"
 #include "sim/config.hpp"
@@ -34,6 +35,15 @@ int cmd_list(const std::string& what) {
                                array_layers, net.parameter_count(), net.total_macs());
     }
   }
+  if (what.empty() || what == "compression") {
+    std::cout << "compression methods (`imcsim compress`, experiment `compression:`):\n";
+    for (const auto& m : compress::compression_registry()) {
+      std::cout << fmt::format("  {:<14} {} [{}]\n", m.name, m.description, m.reference);
+      for (const auto& p : m.params)
+        std::cout << fmt::format("                 {} (default {}): {}\n", p.name, p.default_value,
+                                 p.description);
+    }
+  }
   if (what.empty() || what == "arch") {
     std::cout << "architecture parameters (under `arch:`):\n";
     for (const auto& p : arch_params()) {
@@ -53,7 +63,7 @@ void register_list_command(CLI::App& app, CommandContext& ctx) {
   auto what = std::make_shared<std::string>();
   auto* list = app.add_subcommand("list", "list mappers, workloads and architecture parameters");
   list->add_option("what", *what, "mappers, workloads or arch (default: all)")
-      ->check(CLI::IsMember({"mappers", "workloads", "arch"}));
+      ->check(CLI::IsMember({"mappers", "workloads", "arch", "compression"}));
   list->callback([what, &ctx] { ctx.exit_code = cmd_list(*what); });
 }
 

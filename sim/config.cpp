@@ -118,7 +118,7 @@ ExperimentSpec parse_experiment(const YamlNode& root) {
   if (root.is_null()) root.fail("empty experiment file (expected keys workload, arch, mappers)");
   root.expect_map();
   root.allow_only({"name", "description", "workload", "arch", "mappers", "convention", "mode", "engine",
-                   "output_dir", "seed"});
+                   "output_dir", "seed", "compression"});
   ExperimentSpec e;
   e.file = root.file();
   e.name = root.get_string("name", fs::path(root.file()).stem().string());
@@ -177,6 +177,7 @@ ExperimentSpec parse_experiment(const YamlNode& root) {
   e.output_dir = root.get_string("output_dir", "out");
   if (e.output_dir.empty()) root.child("output_dir").fail_expected("a directory path");
   e.seed = root.get_int("seed", 0, (1LL << 62), 1);
+  e.compression = parse_compression(root, e.workload_file);
   return e;
 }
 
@@ -214,6 +215,7 @@ std::string resolved_yaml(const ExperimentSpec& e) {
   }
   out << YAML::Key << "output_dir" << YAML::Value << e.output_dir;
   out << YAML::Key << "seed" << YAML::Value << e.seed;
+  if (e.compression) emit_compression(out, *e.compression);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mappers/layer_mapping.hpp"
+#include "sim/config_compression.hpp"
 #include "sim/config_engine.hpp"
 #include "workloads/yaml_reader.hpp"
 
@@ -69,6 +70,7 @@ struct ExperimentSpec {
   EngineSpec engine;  // mode: cycle (the `engine:` section, defaults from config_engine)
   std::string output_dir;
   int64_t seed = 1;
+  std::optional<CompressionConfig> compression;  // `compression:` (sim/config_compression.hpp)
 };
 
 ExperimentSpec parse_experiment(const YamlNode& root);

@@ -63,6 +63,7 @@ RunResult evaluate_analytic(const ExperimentSpec& spec) {
          static_cast<double>(base) / static_cast<double>(nm.total_cycles())}};
   }
   s["totals"] = std::move(totals);
+  if (spec.compression) add_compression(spec, net, r.mappings, s);  // sim/config_compression.hpp
   s["mappings"] = mappings_json(r.mappings);
   r.summary = std::move(s);
   return r;
