@@ -32,6 +32,8 @@ void register_map_command(CLI::App& app, CommandContext& ctx);
 void register_run_command(CLI::App& app, CommandContext& ctx);
 void register_validate_command(CLI::App& app, CommandContext& ctx);
 void register_list_command(CLI::App& app, CommandContext& ctx);
+void register_sweep_command(CLI::App& app, CommandContext& ctx);
+void register_merge_command(CLI::App& app, CommandContext& ctx);
 void register_compress_command(CLI::App& app, CommandContext& ctx);
 void register_reprice_command(CLI::App& app, CommandContext& ctx);
 void register_import_command(CLI::App& app, CommandContext& ctx);

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   cli::register_run_command(app, ctx);
   cli::register_validate_command(app, ctx);
   cli::register_list_command(app, ctx);
+  cli::register_sweep_command(app, ctx);
+  cli::register_merge_command(app, ctx);
   cli::register_compress_command(app, ctx);
   cli::register_reprice_command(app, ctx);
   cli::register_import_command(app, ctx);

@@ -27,7 +27,10 @@ std::string run_id(const ExperimentSpec& spec) {
 }
 
 RunResult evaluate_analytic(const ExperimentSpec& spec) {
-  const Network net = load_workload_file(spec.workload_file);
+  return evaluate_analytic(spec, load_workload_file(spec.workload_file));
+}
+
+RunResult evaluate_analytic(const ExperimentSpec& spec, const Network& net) {
   const ArrayGeometry geom = spec.arch.geometry();
   RunResult r;
   r.run_id = run_id(spec);

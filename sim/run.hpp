@@ -23,6 +23,8 @@ struct RunResult {
 
 // Maps the workload with every mapper of the spec. Nothing is written.
 RunResult evaluate_analytic(const ExperimentSpec& spec);
+// The same, on a network already loaded from spec.workload_file (sweeps load each once).
+RunResult evaluate_analytic(const ExperimentSpec& spec, const Network& net);
 // evaluate_analytic + atomic write of the run folder under `output_root`.
 RunResult run_analytic(const ExperimentSpec& spec, const std::string& output_root);
 
