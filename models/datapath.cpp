@@ -35,6 +35,7 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
   t.planes.assign(static_cast<size_t>(t.n_phys * p.cell_bits * t.words), 0);
   t.mapped.assign(static_cast<size_t>(t.n_wcols * t.words), 0);
   t.polarity.resize(static_cast<size_t>(t.n_phys));
+  t.weight_sum.assign(static_cast<size_t>(t.n_wcols), 0);
   t.slice.resize(static_cast<size_t>(t.n_phys));
   const int64_t qmax = (int64_t{1} << (p.weight_bits - 1)) - 1;
   const int64_t cell_mask = (int64_t{1} << p.cell_bits) - 1;
@@ -63,6 +64,7 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
                                        qmax, p.weight_bits));
       }
       t.mapped[static_cast<size_t>(j * t.words + word)] |= bit;
+      t.weight_sum[static_cast<size_t>(j)] += w;
       t.mapped_cells += cpw;
       for (int64_t q = 0; q < pol; ++q) {
         // Stored magnitude of this polarity: offset encoding stores w + 2^(b-1) >= 1;
@@ -128,6 +130,11 @@ void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
     const int64_t v = codes[c] << shift;
     acc[c / cpw] += cells.polarity[static_cast<size_t>(c)] > 0 ? v : -v;
   }
+}
+
+void signed_input_correction(const TileCells& cells, const DatapathParams& p, int64_t* acc) {
+  const int64_t offset = int64_t{1} << (p.input_bits - 1);
+  for (int64_t j = 0; j < cells.n_wcols; ++j) acc[j] -= offset * cells.weight_sum[static_cast<size_t>(j)];
 }
 
 void offset_correction(const TileCells& cells, const std::vector<uint64_t>& in_planes,

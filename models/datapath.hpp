@@ -45,6 +45,7 @@ struct TileCells {
   std::vector<uint64_t> mapped;    // [wcol * words + w]: rows that hold a weight of the column
   std::vector<int8_t> polarity;    // per physical column: +1, or -1 (differential negative)
   std::vector<int8_t> slice;       // per physical column: slice index (bits slice*cell_bits..)
+  std::vector<int64_t> weight_sum; // per weight column: sum of its quantized weights
   int64_t nonzero_cells = 0;       // cells with a nonzero stored value
   int64_t mapped_cells = 0;        // cells that hold (a slice of) a weight
 };
@@ -73,6 +74,12 @@ inline int64_t adc_convert(int64_t sum, int lsb_shift, int64_t adc_bits) {
 // Shift-add of one phase's ADC codes into per-weight-column accumulators.
 void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
                const DatapathParams& p, int64_t* acc);
+
+// Signed inputs (two's-complement codes of a tensor that can be negative, e.g. the output of
+// a low-rank R factor) are driven with an offset, x + 2^(input_bits-1), so the DACs see
+// unsigned codes; the digital correction subtracts 2^(input_bits-1) * (sum of the column's
+// weights). Padding pixels are x = 0, i.e. driven as the offset.
+void signed_input_correction(const TileCells& cells, const DatapathParams& p, int64_t* acc);
 
 // Offset encoding stores q + 2^(w-1): subtract 2^(w-1) * (sum of the column's inputs),
 // computed digitally and exactly from the input planes.

@@ -140,6 +140,7 @@ struct Chip : sc_core::sc_module {
   std::vector<int64_t>* output = nullptr;
   std::vector<TileCells> cells;
   bool reprogram = false;
+  bool signed_inputs = false;
   int64_t digital_ops = 0;
   bool trace_layer = false;
   int layer_index = 0;
@@ -181,12 +182,13 @@ void ArrayUnit::fetch_thread() {
         const int64_t y0 = py * m.win_h * s.s_h - sched->pad_h;
         const int64_t x0 = px * m.win_w * s.s_w - sched->pad_w;
         const int64_t c0 = tile->group * s.ic;
+        const int64_t offset = chip->signed_inputs ? int64_t{1} << (p.input_bits - 1) : 0;
         for (size_t r = 0; r < tile->rows.size(); ++r) {
           const RowSlot& row = tile->rows[r];
           const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
-          x[r] = (iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w)
-                     ? 0
-                     : (*chip->input)[static_cast<size_t>(((c0 + row.c) * s.in_h + iy) * s.in_w + ix)];
+          x[r] = offset + ((iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w)
+                               ? 0
+                               : (*chip->input)[static_cast<size_t>(((c0 + row.c) * s.in_h + iy) * s.in_w + ix)]);
         }
         input_planes(x, cells->words, p.input_bits, planes[k % kRing]);
       }
@@ -237,6 +239,7 @@ void ArrayUnit::compute_thread() {
         // Offset encoding: the digital correction uses the window's inputs, which the
         // input register releases after the last phase.
         offset_correction(*cells, planes[kk % kRing], p, acc[kk % kRing].data());
+        if (chip->signed_inputs) signed_input_correction(*cells, p, acc[kk % kRing].data());
       }
       --input_regs;
       if (chip->tracing()) sig_input_regs.write(input_regs);
@@ -436,7 +439,7 @@ void Engine::finish() { impl_->finish(); }
 
 LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_t>& input_codes,
                                  const std::vector<int32_t>& wq, std::vector<int64_t>& out,
-                                 bool reprogram) {
+                                 bool reprogram, bool signed_inputs) {
   Chip& c = *impl_->chip;
   const ConvShape& shape = s.mapping.shape;
   const int64_t ic = shape.ic * shape.groups, oc = shape.oc * shape.groups;
@@ -447,12 +450,14 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
                                      ic, shape.in_h, shape.in_w));
     if (static_cast<int64_t>(wq.size()) != oc * shape.ic * shape.k_h * shape.k_w)
       throw MappingError("", 0, s.layer, "quantized weights do not match the layer shape");
-    const int64_t top = (int64_t{1} << c.cfg.datapath.input_bits) - 1;
+    const int64_t bits = c.cfg.datapath.input_bits;
+    const int64_t lo = signed_inputs ? -((int64_t{1} << (bits - 1)) - 1) : 0;
+    const int64_t hi = signed_inputs ? (int64_t{1} << (bits - 1)) - 1 : (int64_t{1} << bits) - 1;
     for (int64_t v : input_codes) {
-      if (v < 0 || v > top)
+      if (v < lo || v > hi)
         throw MappingError("", 0, s.layer,
-                           fmt::format("input code {} outside 0..{} ({}-bit unsigned)", v, top,
-                                       c.cfg.datapath.input_bits));
+                           fmt::format("input code {} outside {}..{} ({}-bit {})", v, lo, hi, bits,
+                                       signed_inputs ? "signed" : "unsigned"));
     }
     out.assign(static_cast<size_t>(oc * shape.o_h * shape.o_w), 0);
   }
@@ -477,6 +482,7 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
   c.input = &input_codes;
   c.output = &out;
   c.reprogram = reprogram;
+  c.signed_inputs = signed_inputs;
   const auto& layers = c.cfg.trace.layers;
   c.trace_layer = layers.empty() || std::find(layers.begin(), layers.end(), s.layer) != layers.end();
   ++c.layer_index;

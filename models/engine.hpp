@@ -62,10 +62,12 @@ class Engine {
   // Executes one conv/fc layer. `input_codes`: unsigned codes, CHW, all input channels of
   // the layer at its unpadded size; `wq`: int32 OIHW quantized weights. `out` receives the
   // int64 accumulators, OC x O_h x O_w (untouched when functional is off). `reprogram`:
-  // the arrays must be written before the layer (weights not resident).
+  // the arrays must be written before the layer (weights not resident). `signed_inputs`:
+  // the codes are two's complement in +-(2^(input_bits-1) - 1), driven with an offset
+  // (datapath.hpp, signed_input_correction).
   LayerRun run_array_layer(const TileSchedule& s, const std::vector<int64_t>& input_codes,
                            const std::vector<int32_t>& wq, std::vector<int64_t>& out,
-                           bool reprogram);
+                           bool reprogram, bool signed_inputs = false);
   // Digital units (residual add, pooling, activation, requantization): `ops` elements.
   LayerRun run_digital(const std::string& name, int64_t ops);
 

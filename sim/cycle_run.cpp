@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "mappers/compress/expand.hpp"
 #include "mappers/mapper.hpp"
 #include "mappers/schedule.hpp"
 #include "sim/version.hpp"
@@ -41,9 +42,11 @@ ref::FloatTensor load_input(const ExperimentSpec& spec, const Network& net) {
 }
 
 WeightSet load_weights(const ExperimentSpec& spec, const Network& net) {
-  if (spec.engine.weights == "synthetic")
-    return synthetic_weights(net, static_cast<uint64_t>(spec.seed));
-  WeightSet w = load_npy_weights(net, spec.engine.weights, spec.engine.weight_map);
+  // engine.weights, else the compression section's weights, else seeded synthetic ones.
+  std::string dir = spec.engine.weights == "synthetic" ? "" : spec.engine.weights;
+  if (dir.empty() && spec.compression) dir = spec.compression->weights;
+  if (dir.empty()) return synthetic_weights(net, static_cast<uint64_t>(spec.seed));
+  WeightSet w = load_npy_weights(net, dir, spec.engine.weight_map);
   check_weights(net, w);
   return w;
 }
@@ -103,9 +106,9 @@ Json energy_json(const EventCounts& events, const EnergyTable& table, int64_t ar
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                     const CycleOptions& options) {
   const auto wall0 = std::chrono::steady_clock::now();
-  const Network net = load_workload_file(spec.workload_file);
-  const WeightSet weights = load_weights(spec, net);
-  const ref::FloatTensor input = load_input(spec, net);
+  const Network original = load_workload_file(spec.workload_file);
+  const WeightSet original_weights = load_weights(spec, original);
+  const ref::FloatTensor input = load_input(spec, original);
   const ArchSpec& arch = spec.arch;
   if (arch.weight_bits < 2) {
     throw ConfigError(spec.file, 0, "arch.weight_bits",
@@ -114,6 +117,39 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   }
   const ArrayGeometry geom = arch.geometry();
   const MapperInfo& mapper = find_mapper(spec.mappers.front());
+
+  // Compression: low-rank layers execute as their R and L convolutions (L on tiles of its
+  // own; mappers/compress/expand.hpp). The analytic plan's costs are reported beside.
+  Network net = original;
+  WeightSet weights = original_weights;
+  Json compression = Json::array();
+  std::vector<std::string> compression_notes;
+  if (spec.compression) {
+    const compress::CompressionSpec& cs = spec.compression->spec;
+    if (cs.method == compress::Method::Prune) {
+      throw ConfigError(spec.file, 0, "compression.method",
+                        "mode cycle executes low-rank and group low-rank layers (as their R and "
+                        "L convolutions); pattern pruning with row skipping is costed by mode "
+                        "analytic only (the engine does not compact skipped rows)");
+    }
+    const compress::CompressionResult plan =
+        compress::compress_network(original, original_weights, cs, geom, spec.convention);
+    compress::ExpandedNetwork ex = compress::expand_lowrank(original, original_weights, plan);
+    net = std::move(ex.net);
+    weights = std::move(ex.weights);
+    compression_notes = std::move(ex.notes);
+    for (const auto& cl : plan.layers) {
+      compression.push_back({{"layer", cl.layer},
+                             {"method", cl.method},
+                             {"ranks", cl.ranks},
+                             {"rel_error", cl.rel_error},
+                             {"params", cl.params},
+                             {"params_dense", cl.params_dense},
+                             {"analytic_cycles", cl.mapping.cycles},
+                             {"analytic_dense_cycles", cl.dense.cycles},
+                             {"l_placement", cl.lowrank ? to_string(cl.lowrank->placement) : ""}});
+    }
+  }
 
   // Mapping and schedules of every conv/fc layer.
   std::vector<LayerMapping> mappings;
@@ -197,7 +233,8 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     rec.sched = &sched;
     std::vector<int32_t> wq(q.q.begin(), q.q.end());
     std::vector<int64_t> acc;
-    rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident);
+    rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident,
+                                     ref::input_is_signed(net, layer));
     rec.analytic_clocks = analytic_layer_clocks(sched, cfg, !resident);
     rec.requant = engine.run_digital(layer.name + ".requant", layer.out.elements());
     const ref::IntTensor want = ref::accumulate_int(layer, codes, q);
@@ -225,6 +262,9 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   engine.finish();
   const ref::IntRun reference = ref::run_int(net, qweights, input, iopt);
   const ref::FloatRun floating = ref::run_float(net, weights, input);
+  // The uncompressed network in float: what compression costs in output accuracy.
+  const ref::FloatRun uncompressed = spec.compression ? ref::run_float(original, original_weights, input)
+                                                      : ref::FloatRun{};
 
   // ---- summary -------------------------------------------------------------------------
   const EnergyTable table = spec.engine.tech.table_for(arch.adc_bits);
@@ -372,6 +412,14 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                     {"top1_int_reference", argmax(out_int)},
                     {"top1_float", argmax(out_float)},
                     {"activation_values_clamped", simulated.clamped}};
+  if (spec.compression) {
+    s["numerical"]["output_max_abs_diff_vs_uncompressed_float"] = max_diff(out_sim, uncompressed.output());
+    s["numerical"]["top1_uncompressed_float"] = argmax(uncompressed.output());
+    s["compression"] = {{"method", compress::to_string(spec.compression->spec.method)},
+                        {"executed_l_placement", "im2col (L on tiles of its own)"},
+                        {"notes", compression_notes},
+                        {"layers", compression}};
+  }
   s["layers"] = layers;
 
   RunResult r;

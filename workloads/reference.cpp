@@ -350,6 +350,29 @@ IntTensor quantize_activations(const FloatTensor& x, double scale, int bits, int
   return out;
 }
 
+IntTensor quantize_activations_signed(const FloatTensor& x, double scale, int bits,
+                                      int64_t* clamped) {
+  if (!(scale > 0.0) || bits < 2 || bits > 32)
+    throw std::invalid_argument(fmt::format("reference: activation scale {} / bits {}", scale, bits));
+  const double top = std::ldexp(1.0, bits - 1) - 1.0;
+  IntTensor out(x.c, x.h, x.w);
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    const double v = std::round(x.data[i] / scale);  // half away from zero
+    if ((v < -top || v > top) && clamped) ++*clamped;
+    out.data[i] = static_cast<int64_t>(std::min(top, std::max(-top, v)));
+  }
+  return out;
+}
+
+bool input_is_signed(const Network& net, const Layer& layer) {
+  if (!layer.on_arrays() || layer.inputs.empty()) return false;
+  const Layer* src = net.find(layer.inputs.front());
+  if (!src) return false;  // the network input: an image in [0, 1]
+  const bool linear = src->type == LayerType::Conv || src->type == LayerType::Fc ||
+                      src->type == LayerType::Add;
+  return linear && src->act == Activation::None;
+}
+
 FloatTensor dequantize_activations(const IntTensor& codes, double scale) {
   FloatTensor out(codes.c, codes.h, codes.w);
   for (size_t i = 0; i < codes.data.size(); ++i) out.data[i] = static_cast<double>(codes.data[i]) * scale;
@@ -411,6 +434,14 @@ IntRun run_int(const Network& net, const std::map<std::string, QuantizedLayer>& 
       if (src.quantized) {
         r.input_scale = src.scale;
         r.input_codes = src.codes;
+      } else if (input_is_signed(net, l)) {
+        // Signed symmetric scale (file comment).
+        const double stop = std::ldexp(1.0, opt.input_bits - 1) - 1.0;
+        double vmax = 0.0;
+        for (double v : src.value.data) vmax = std::max(vmax, std::abs(v));
+        r.input_scale = vmax > 0.0 ? vmax / stop : 1.0 / stop;
+        r.input_codes =
+            quantize_activations_signed(src.value, r.input_scale, opt.input_bits, &run.clamped);
       } else {
         // Dynamic per-tensor max scale (file comment); an all-zero tensor keeps scale 1/top.
         double vmax = 0.0;

@@ -17,9 +17,12 @@
 //    hi / (2^a - 1). These tensors are quantized where they are produced, so every consumer
 //    (array layer, residual add, pooling) reads the same codes, as a chip's buffer holds them;
 //  - pooling output: the scale of its input (max/avg of codes stay in the input's range);
-//  - any other tensor feeding a conv/fc (relu or no activation): dynamic per-tensor max,
-//    max(x) / (2^a - 1), computed on the tensor itself. Negative values cannot be held by
-//    unsigned codes: they are clamped to 0 and counted in IntRun::clamped.
+//  - the output of a conv/fc/add without activation feeding a conv/fc (e.g. the R factor of a
+//    low-rank layer feeding its L factor) can be negative: signed codes in
+//    +-(2^(a-1) - 1), symmetric scale max|x| / (2^(a-1) - 1) (input_is_signed());
+//  - any other tensor feeding a conv/fc (relu): dynamic per-tensor max, max(x) / (2^a - 1),
+//    computed on the tensor itself. Negative values cannot be held by unsigned codes: they
+//    are clamped to 0 and counted in IntRun::clamped.
 // Digital units (add, pooling, requantization) compute in double between array layers.
 //
 // Tensors are one image, CHW order. An fc layer reads its input flattened in CHW order (as
@@ -108,6 +111,12 @@ IntTensor accumulate_int(const Layer& layer, const IntTensor& in, const Quantize
 IntTensor quantize_activations(const FloatTensor& x, double scale, int bits,
                                int64_t* clamped = nullptr);
 FloatTensor dequantize_activations(const IntTensor& codes, double scale);
+// Signed codes: round(x / scale) clamped to +-(2^(bits-1) - 1).
+IntTensor quantize_activations_signed(const FloatTensor& x, double scale, int bits,
+                                      int64_t* clamped = nullptr);
+// Whether the conv/fc `layer` of `net` reads signed codes (its input is the output of a
+// conv, fc or add without activation); the engine drives such inputs with an offset.
+bool input_is_signed(const Network& net, const Layer& layer);
 // Accumulators -> the layer's output value: acc * in_scale * w_scale[oc], then mul/shift
 // (bias, BN), then the layer's activation.
 FloatTensor dequantize_accumulators(const IntTensor& acc, const Layer& layer,

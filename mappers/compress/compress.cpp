@@ -156,6 +156,7 @@ CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w, const 
   out.theorem1 = f.theorem1_holds(1e-9);
   out.mapping = m.combined;
   out.lowrank = std::move(m);
+  out.factors = std::move(f);
   return out;
 }
 

@@ -74,6 +74,7 @@ struct CompressedLayer {
   std::optional<LowRankMapping> lowrank;  // R/L details
   std::optional<RowSkipMapping> rowskip;  // row-skipping details
   std::vector<double> folded_bias;    // BN folded into L (low-rank layers with BN)
+  std::optional<LowRankFactors> factors;  // R and L (BN folded when fold_bn), for executors
 };
 
 struct CompressionResult {

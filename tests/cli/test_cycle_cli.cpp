@@ -199,3 +199,26 @@ TEST_F(CycleCli, TrainedResNet20IsExactEndToEnd) {
   // 8-bit weights and activations stay close to the float network (ReLU1, logits within +-5).
   EXPECT_LT(s["numerical"]["output_max_abs_diff_vs_float"].get<double>(), 0.5);
 }
+
+TEST_F(CycleCli, LowRankLayersRunAsRAndLExactly) {
+  const fs::path data = fs::path(IMCSIM_SOURCE_DIR) / "../shared/data/resnet20-cifar10";
+  const std::string weights = fs::exists(data / "manifest.yaml") ? fs::canonical(data).string() : "";
+  const fs::path exp = tmp_ / "lr.yaml";
+  std::ofstream(exp) << "name: lr\nworkload: resnet20\narch: " << kLosslessArch
+                     << "\nmappers: [sdk]\nmode: cycle\nengine: {tech: rram-28nm-survey}\n"
+                     << "compression: {method: group-lowrank, groups: 2, rank: 4"
+                     << (weights.empty() ? "" : ", weights: " + weights) << "}\n";
+  std::string err;
+  ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "o").string(), &err), 0) << err;
+  const Json s = summary_of(tmp_ / "o");
+  // R's signed outputs feed L: the engine equals the integer reference on every layer.
+  EXPECT_TRUE(s["numerical"]["exact"].get<bool>());
+  int r_layers = 0;
+  for (const auto& l : s["layers"]) {
+    const std::string name = l["name"];
+    if (name.size() > 2 && name.substr(name.size() - 2) == ".R") ++r_layers;
+  }
+  EXPECT_EQ(r_layers, 20);  // every conv but the first
+  EXPECT_EQ(s["compression"]["layers"].size(), 22u);
+  EXPECT_TRUE(s["numerical"].contains("output_max_abs_diff_vs_uncompressed_float"));
+}

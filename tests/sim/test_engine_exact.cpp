@@ -91,6 +91,25 @@ TEST(EngineExact, MoreTilesThanArraysReprogramsInRounds) {
   EXPECT_EQ(run.clock_cycles, analytic_layer_clocks(sched, cfg, false));
 }
 
+TEST(EngineExact, SignedInputsThroughAnOffset) {
+  // The output of a low-rank R factor is signed: codes in +-(2^(b-1) - 1), driven as
+  // x + 2^(b-1) with a digital correction; padding stays exact.
+  const EngineConfig& cfg = g_engine->config();
+  for (const char* mapper : {"im2col", "sdk", "vwsdk"}) {
+    ConvShape s = ConvShape::make("signed", 7, 7, 3, 3, 6, 5, 1, 1, Convention::Framework);
+    const LayerMapping m = map_layer(find_mapper(mapper), s, test::geometry_of(cfg));
+    const TileSchedule sched = make_schedule(m, test::geometry_of(cfg), cfg.num_arrays);
+    SeededStream rng(21);
+    const int64_t q = (int64_t{1} << (cfg.datapath.input_bits - 1)) - 1;
+    std::vector<int64_t> in(6 * 49);
+    for (auto& v : in) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * q + 1)) - q;
+    const auto w = test::random_weights(rng, 5 * 6 * 9, cfg.datapath.weight_bits);
+    std::vector<int64_t> out;
+    g_engine->run_array_layer(sched, in, w, out, false, true);
+    EXPECT_EQ(out, test::conv_oracle(s, in, w)) << mapper;
+  }
+}
+
 }  // namespace
 
 int sc_main(int argc, char** argv) {
