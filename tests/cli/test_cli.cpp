@@ -2,53 +2,18 @@
 // folder of `imcsim run`, determinism, and the catalogue of bad configurations in
 // tests/bad_configs (each file's first line: "# expect: <error text>").
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "cli_test_util.hpp"
+
 namespace fs = std::filesystem;
 
-namespace {
-
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    tmp_ = fs::temp_directory_path() /
-           (std::string("imcsim-cli-") + info->name() + "-" + std::to_string(::getpid()));
-    fs::remove_all(tmp_);
-    fs::create_directories(tmp_);
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
-
-  // Runs imcsim from the source root with `args` (shell words).
-  Result run(const std::string& args) {
-    const std::string cmd = std::string("cd ") + IMCSIM_SOURCE_DIR + " && " + IMCSIM_BIN + " " +
-                            args + " >" + (tmp_ / "stdout").string() + " 2>" +
-                            (tmp_ / "stderr").string();
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(tmp_ / "stdout"),
-            slurp(tmp_ / "stderr")};
-  }
-
-  fs::path tmp_;
-};
-
-}  // namespace
+using imcsim::test::slurp;
+using Result = imcsim::test::CliResult;
+using Cli = imcsim::test::CliTest;
 
 TEST_F(Cli, MapCsvHeaderIsTheContract) {
   const Result r = run("map --layer I=224,K=3,IC=3,OC=64 --array 512x512 --mapper all "

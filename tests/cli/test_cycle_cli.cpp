@@ -3,8 +3,6 @@
 // uncontended configuration for every layer and mapper, determinism, schedule.yaml,
 // trace.vcd accepted by vcd2fst, re-pricing, and the trained ResNet-20 weights.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,36 +10,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_test_util.hpp"
+
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using imcsim::test::slurp;
 
-class CycleCli : public ::testing::Test {
+class CycleCli : public imcsim::test::CliTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    tmp_ = fs::temp_directory_path() /
-           (std::string("imcsim-cycle-") + info->name() + "-" + std::to_string(::getpid()));
-    fs::remove_all(tmp_);
-    fs::create_directories(tmp_);
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
-
   int run(const std::string& args, std::string* err = nullptr) {
-    const std::string cmd = std::string("cd ") + IMCSIM_SOURCE_DIR + " && " + IMCSIM_BIN + " " +
-                            args + " >" + (tmp_ / "stdout").string() + " 2>" +
-                            (tmp_ / "stderr").string();
-    const int status = std::system(cmd.c_str());
-    if (err) *err = slurp(tmp_ / "stderr");
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    const imcsim::test::CliResult r = CliTest::run(args);
+    if (err) *err = r.err;
+    return r.code;
   }
 
   // Writes an experiment (and an uncontended technology when asked) and returns its path.
@@ -81,7 +64,6 @@ class CycleCli : public ::testing::Test {
     return {};
   }
 
-  fs::path tmp_;
 };
 
 // 128 rows x (2^2 - 1) x (2^1 - 1) = 384 -> a 9-bit ADC is lossless (REFERENCE §10).

@@ -16,23 +16,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_test_util.hpp"
+
 extern char** environ;
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using imcsim::test::slurp;
+using Result = imcsim::test::CliResult;
 
 // Finished point folders (hidden temporaries excluded).
 size_t finished_points(const fs::path& dir) {
@@ -43,26 +36,11 @@ size_t finished_points(const fs::path& dir) {
   return n;
 }
 
-class SweepCli : public ::testing::Test {
+class SweepCli : public imcsim::test::CliTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    tmp_ = fs::temp_directory_path() /
-           (std::string("imcsim-sweep-") + info->name() + "-" + std::to_string(::getpid()));
-    fs::remove_all(tmp_);
-    fs::create_directories(tmp_);
-  }
+  // Keeps the folder of a failed test for inspection.
   void TearDown() override {
     if (!HasFailure()) fs::remove_all(tmp_);
-  }
-
-  Result run(const std::string& args) {
-    const std::string cmd = std::string("cd ") + IMCSIM_SOURCE_DIR + " && " + IMCSIM_BIN + " " +
-                            args + " >" + (tmp_ / "stdout").string() + " 2>" +
-                            (tmp_ / "stderr").string();
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(tmp_ / "stdout"),
-            slurp(tmp_ / "stderr")};
   }
 
   // Starts imcsim in the background; returns its process id.
@@ -144,8 +122,6 @@ class SweepCli : public ::testing::Test {
     EXPECT_EQ(slurp(dir / "results.json"), slurp(tmp_ / "whole" / "results.json"));
     EXPECT_EQ(slurp(dir / "layers.csv"), slurp(tmp_ / "whole" / "layers.csv"));
   }
-
-  fs::path tmp_;
 };
 
 const std::string kAxes =

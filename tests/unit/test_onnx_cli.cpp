@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../cli/cli_test_util.hpp"
 #include "workloads/onnx/tensor_proto.hpp"
 
 namespace fs = std::filesystem;
@@ -18,36 +19,12 @@ namespace {
 const fs::path kResNet = fs::path(IMCSIM_SOURCE_DIR) / ".." / "shared" / "data" / "resnet20-cifar10";
 const fs::path kConv = "/usr/share/libonnx-testdata/data/pytorch-converted/test_Conv2d";
 
-struct Result {
-  int code;
-  std::string err;
-};
+using imcsim::test::slurp;
+using Result = imcsim::test::CliResult;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-class OnnxCli : public ::testing::Test {
+class OnnxCli : public imcsim::test::CliTest {
  protected:
-  void SetUp() override {
-    tmp_ = fs::temp_directory_path() /
-           ("imcsim-onnx-cli-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-            "-" + std::to_string(::getpid()));
-    fs::remove_all(tmp_);
-    fs::create_directories(tmp_);
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
-  Result run(const std::string& args) {
-    const std::string cmd = std::string("cd ") + IMCSIM_SOURCE_DIR + " && " + IMCSIM_BIN + " " + args +
-                            " >/dev/null 2>" + (tmp_ / "stderr").string();
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(tmp_ / "stderr")};
-  }
-  std::string p(const std::string& name) const { return (tmp_ / name).string(); }
-  fs::path tmp_;
+  std::string p(const std::string& name) const { return path(name); }
 };
 
 #define REQUIRE_RESNET()                                                                   \
