@@ -7,6 +7,7 @@
 #include "mappers/mapper.hpp"
 #include "sim/cli.hpp"
 #include "sim/config.hpp"
+#include "sim/config_engine.hpp"
 #include "workloads/loader.hpp"
 
 namespace imcsim::cli {
@@ -54,6 +55,20 @@ int cmd_list(const std::string& what) {
                                p.description, p.source);
     }
   }
+  if (what.empty() || what == "tech") {
+    std::cout << "technologies (engine.tech: a name or a .yaml path; timing in clocks, energy in pJ):\n";
+    for (const auto& name : builtin_techs()) {
+      const TechSpec t = load_tech_file(resolve_tech(name, "./"));
+      std::cout << fmt::format("  {:<18} clock {} ns, read {} + {} clocks/phase, ADC {} clocks, "
+                               "{}\n",
+                               name, t.timing.clock_ns, t.timing.t_dac, t.timing.t_read,
+                               t.timing.t_adc,
+                               t.adc_fom_fj > 0
+                                   ? fmt::format("ADC {} fJ x 2^bits", t.adc_fom_fj)
+                                   : fmt::format("ADC {} pJ/conversion",
+                                                 t.energy.pj[static_cast<size_t>(Event::AdcConversion)]));
+    }
+  }
   return 0;
 }
 
@@ -61,9 +76,10 @@ int cmd_list(const std::string& what) {
 
 void register_list_command(CLI::App& app, CommandContext& ctx) {
   auto what = std::make_shared<std::string>();
-  auto* list = app.add_subcommand("list", "list mappers, workloads and architecture parameters");
-  list->add_option("what", *what, "mappers, workloads or arch (default: all)")
-      ->check(CLI::IsMember({"mappers", "workloads", "arch", "compression"}));
+  auto* list = app.add_subcommand(
+      "list", "list mappers, workloads, compression methods, architecture parameters, technologies");
+  list->add_option("what", *what, "mappers, workloads, compression, arch or tech (default: all)")
+      ->check(CLI::IsMember({"mappers", "workloads", "arch", "compression", "tech"}));
   list->callback([what, &ctx] { ctx.exit_code = cmd_list(*what); });
 }
 

@@ -159,3 +159,12 @@ TEST_F(Cli, BadConfigCatalogue) {
     EXPECT_FALSE(fs::exists(out)) << rel << ": output written despite the error";
   }
 }
+
+TEST_F(Cli, ListShowsEveryRegistry) {
+  const Result r = run("list");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* want : {"vwsdk", "resnet20", "wrn16_4", "adc_share", "isaac-rram-32nm",
+                           "rram-28nm-survey", "group-lowrank"})
+    EXPECT_NE(r.out.find(want), std::string::npos) << want;
+  EXPECT_EQ(run("list techs").code, 2);
+}
