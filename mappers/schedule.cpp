@@ -35,10 +35,32 @@ RowSlot row_of(int64_t g, int64_t pw_h, int64_t pw_w) {
           static_cast<int32_t>(g % pw_w)};
 }
 
-}  // namespace
+// Checks a tile fits the array, counts its mapped weights and reused rows, assigns it to an
+// array of a programming round (tiles in order, num_arrays per round) and appends it.
+void add_tile(TileSchedule& t, TileSpec tile, const ArrayGeometry& a, int64_t num_arrays) {
+  const LayerMapping& m = t.mapping;
+  if (static_cast<int64_t>(tile.rows.size()) > a.rows ||
+      static_cast<int64_t>(tile.cols.size()) > a.weight_cols() || tile.rows.empty() ||
+      tile.cols.empty()) {
+    throw MappingError("", 0, m.layer,
+                       fmt::format("tile ({}, {}) of {} rows x {} weight columns does not "
+                                   "fit a {}x{} array",
+                                   tile.row_tile, tile.col_tile, tile.rows.size(),
+                                   tile.cols.size(), a.rows, a.weight_cols()));
+  }
+  const int64_t shift = m.win_w * m.shape.s_w;  // pixels a window steps to the right
+  for (const auto& r : tile.rows) {
+    if (r.pw >= m.pw_w - shift) ++tile.rows_new_on_shift;
+    for (const auto& c : tile.cols) tile.mapped_weights += t.holds_weight(r, c) ? 1 : 0;
+  }
+  const int64_t index = static_cast<int64_t>(t.tiles.size());
+  tile.round = static_cast<int>(index / num_arrays);
+  tile.array = static_cast<int>(index % num_arrays);
+  t.tiles.push_back(std::move(tile));
+}
 
-TileSchedule make_schedule(const LayerMapping& m, const ArrayGeometry& a, int64_t num_arrays) {
-  using detail::ceil_div;
+// A schedule's geometry from its mapping, without tiles.
+TileSchedule schedule_frame(const LayerMapping& m, const ArrayGeometry& a) {
   const ConvShape& s = m.shape;
   TileSchedule t;
   t.layer = m.layer;
@@ -46,17 +68,25 @@ TileSchedule make_schedule(const LayerMapping& m, const ArrayGeometry& a, int64_
   t.array = a;
   t.pad_h = (s.ext_h - s.in_h) / 2;
   t.pad_w = (s.ext_w - s.in_w) / 2;
-  t.pos_h = ceil_div(s.o_h, m.win_h);
-  t.pos_w = ceil_div(s.o_w, m.win_w);
+  t.pos_h = detail::ceil_div(s.o_h, m.win_h);
+  t.pos_w = detail::ceil_div(s.o_w, m.win_w);
   if (t.pos_h * t.pos_w != m.positions) {
     throw MappingError("", 0, m.layer,
                        fmt::format("schedule has {} window positions, the mapping {}",
                                    t.pos_h * t.pos_w, m.positions));
   }
+  return t;
+}
+
+}  // namespace
+
+TileSchedule make_schedule(const LayerMapping& m, const ArrayGeometry& a, int64_t num_arrays) {
+  using detail::ceil_div;
+  const ConvShape& s = m.shape;
+  TileSchedule t = schedule_frame(m, a);
   const int64_t area = m.pw_h * m.pw_w;
   const int64_t n_dup = m.win_h * m.win_w;
   const bool channel_tiled = m.method == "vwsdk";  // REFERENCE §4; im2col/SDK tile flat (§2, §3)
-  const int64_t shift = m.win_w * s.s_w;           // pixels a window steps to the right
 
   for (int64_t g = 0; g < s.groups; ++g) {
     for (int64_t rt = 0; rt < m.row_tiles; ++rt) {
@@ -86,27 +116,58 @@ TileSchedule make_schedule(const LayerMapping& m, const ArrayGeometry& a, int64_
                                  static_cast<int32_t>(col % s.oc)});
           }
         }
-        if (static_cast<int64_t>(tile.rows.size()) > a.rows ||
-            static_cast<int64_t>(tile.cols.size()) > a.weight_cols() || tile.rows.empty() ||
-            tile.cols.empty()) {
-          throw MappingError("", 0, m.layer,
-                             fmt::format("tile ({}, {}) of {} rows x {} weight columns does not "
-                                         "fit a {}x{} array",
-                                         rt, ct, tile.rows.size(), tile.cols.size(), a.rows,
-                                         a.weight_cols()));
-        }
-        for (const auto& r : tile.rows) {
-          if (r.pw >= m.pw_w - shift) ++tile.rows_new_on_shift;
-          for (const auto& c : tile.cols) tile.mapped_weights += t.holds_weight(r, c) ? 1 : 0;
-        }
-        const int64_t index = static_cast<int64_t>(t.tiles.size());
-        tile.round = static_cast<int>(index / num_arrays);
-        tile.array = static_cast<int>(index % num_arrays);
-        t.tiles.push_back(std::move(tile));
+        add_tile(t, std::move(tile), a, num_arrays);
       }
     }
   }
   t.rounds = static_cast<int>(ceil_div(static_cast<int64_t>(t.tiles.size()), num_arrays));
+  return t;
+}
+
+TileSchedule make_row_skip_schedule(
+    const LayerMapping& m, const ArrayGeometry& a, int64_t num_arrays,
+    const std::function<bool(int64_t oc, int64_t c, int64_t kh, int64_t kw)>& nonzero) {
+  const ConvShape& s = m.shape;
+  TileSchedule t = schedule_frame(m, a);
+  const int64_t area = m.pw_h * m.pw_w;
+  const int64_t n_dup = m.win_h * m.win_w;
+  for (int64_t g = 0; g < s.groups; ++g) {
+    for (int64_t ct = 0; ct * m.oc_tile < s.oc; ++ct) {
+      const int64_t o0 = ct * m.oc_tile, o1 = std::min(s.oc, o0 + m.oc_tile);
+      std::vector<ColSlot> cols;
+      for (int64_t n = 0; n < n_dup; ++n)
+        for (int64_t oc = o0; oc < o1; ++oc)
+          cols.push_back({static_cast<int32_t>(n / m.win_w), static_cast<int32_t>(n % m.win_w),
+                          static_cast<int32_t>(oc)});
+      // Wordlines (channel-major, REFERENCE §5) that meet a surviving weight of this tile.
+      std::vector<RowSlot> rows;
+      for (int64_t r = 0; r < s.ic * area; ++r) {
+        const RowSlot row = row_of(r, m.pw_h, m.pw_w);
+        bool needed = false;
+        for (const auto& col : cols) {
+          if (!t.holds_weight(row, col)) continue;
+          const int64_t kh = row.ph - col.dy * s.s_h, kw = row.pw - col.dx * s.s_w;
+          if (nonzero(g * s.oc + col.oc, row.c, kh, kw)) {
+            needed = true;
+            break;
+          }
+        }
+        if (needed) rows.push_back(row);
+      }
+      if (rows.empty()) continue;  // every weight of the tile pruned: its outputs stay 0
+      for (size_t r0 = 0, rt = 0; r0 < rows.size(); r0 += static_cast<size_t>(a.rows), ++rt) {
+        TileSpec tile;
+        tile.group = g;
+        tile.row_tile = static_cast<int64_t>(rt);
+        tile.col_tile = ct;
+        tile.rows.assign(rows.begin() + static_cast<std::ptrdiff_t>(r0),
+                         rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), r0 + static_cast<size_t>(a.rows))));
+        tile.cols = cols;
+        add_tile(t, std::move(tile), a, num_arrays);
+      }
+    }
+  }
+  t.rounds = static_cast<int>(detail::ceil_div(static_cast<int64_t>(t.tiles.size()), num_arrays));
   return t;
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,15 @@ struct TileSchedule {
 // Builds the schedule of a mapping on `num_arrays` arrays (more tiles than arrays:
 // rounds of reprogramming, tiles assigned in order).
 TileSchedule make_schedule(const LayerMapping& m, const ArrayGeometry& a, int64_t num_arrays);
+
+// Row skipping (REFERENCE §8) for a channel-aligned square-window layout (a mapping of
+// compress::map_row_skipping: oc_tile output channels per column tile, win_h x win_w
+// duplicates, window-major columns): per column tile only the wordlines whose pixel meets a
+// nonzero weight of the tile are driven, packed `rows` to an array; column tiles may need
+// different numbers of row tiles. `nonzero(oc, c, kh, kw)` says which weights survived.
+TileSchedule make_row_skip_schedule(
+    const LayerMapping& m, const ArrayGeometry& a, int64_t num_arrays,
+    const std::function<bool(int64_t oc, int64_t c, int64_t kh, int64_t kw)>& nonzero);
 
 // schedule.yaml text: the tiles with their row/column maps summarized and the first
 // `max_cycles` computing cycles listed (array, position, tile, new rows, outputs).

@@ -124,20 +124,25 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   WeightSet weights = original_weights;
   Json compression = Json::array();
   std::vector<std::string> compression_notes;
+  std::map<std::string, LayerMapping> rowskip;  // pruned layers: their row-skipping mapping
   if (spec.compression) {
     const compress::CompressionSpec& cs = spec.compression->spec;
-    if (cs.method == compress::Method::Prune) {
-      throw ConfigError(spec.file, 0, "compression.method",
-                        "mode cycle executes low-rank and group low-rank layers (as their R and "
-                        "L convolutions); pattern pruning with row skipping is costed by mode "
-                        "analytic only (the engine does not compact skipped rows)");
-    }
     const compress::CompressionResult plan =
         compress::compress_network(original, original_weights, cs, geom, spec.convention);
-    compress::ExpandedNetwork ex = compress::expand_lowrank(original, original_weights, plan);
-    net = std::move(ex.net);
-    weights = std::move(ex.weights);
-    compression_notes = std::move(ex.notes);
+    if (cs.method == compress::Method::Prune) {
+      // Pruned weights in the original layers; their schedules skip the rows that meet only
+      // zeros (make_row_skip_schedule), as the analytic plan costs them.
+      for (const auto& cl : plan.layers) {
+        if (!cl.pruned_weight) continue;
+        weights.layers.at(cl.layer).weight = *cl.pruned_weight;
+        rowskip[cl.layer] = cl.mapping;
+      }
+    } else {
+      compress::ExpandedNetwork ex = compress::expand_lowrank(original, original_weights, plan);
+      net = std::move(ex.net);
+      weights = std::move(ex.weights);
+      compression_notes = std::move(ex.notes);
+    }
     for (const auto& cl : plan.layers) {
       compression.push_back({{"layer", cl.layer},
                              {"method", cl.method},
@@ -158,8 +163,19 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   int64_t total_tiles = 0;
   for (const auto& l : net.layers) {
     if (!l.on_arrays()) continue;
-    mappings.push_back(map_layer(mapper, conv_shape(l, spec.convention), geom));
-    schedules.push_back(make_schedule(mappings.back(), geom, arch.arrays));
+    auto rs = rowskip.find(l.name);
+    if (rs != rowskip.end()) {
+      const Tensor& w = weights.at(l.name).weight;
+      const int64_t icg = w.shape[1], kh = w.shape[2], kw = w.shape[3];
+      mappings.push_back(rs->second);
+      schedules.push_back(make_row_skip_schedule(
+          rs->second, geom, arch.arrays, [&w, icg, kh, kw](int64_t oc, int64_t c, int64_t y, int64_t x) {
+            return w.data[static_cast<size_t>(((oc * icg + c) * kh + y) * kw + x)] != 0.0f;
+          }));
+    } else {
+      mappings.push_back(map_layer(mapper, conv_shape(l, spec.convention), geom));
+      schedules.push_back(make_schedule(mappings.back(), geom, arch.arrays));
+    }
     sched_of[l.name] = schedules.size() - 1;
     total_tiles += static_cast<int64_t>(schedules.back().tiles.size());
   }
@@ -416,7 +432,9 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     s["numerical"]["output_max_abs_diff_vs_uncompressed_float"] = max_diff(out_sim, uncompressed.output());
     s["numerical"]["top1_uncompressed_float"] = argmax(uncompressed.output());
     s["compression"] = {{"method", compress::to_string(spec.compression->spec.method)},
-                        {"executed_l_placement", "im2col (L on tiles of its own)"},
+                        {"executed", spec.compression->spec.method == compress::Method::Prune
+                                         ? "pruned weights, rows meeting only zeros skipped"
+                                         : "R and L layers, L on tiles of its own"},
                         {"notes", compression_notes},
                         {"layers", compression}};
   }

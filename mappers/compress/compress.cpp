@@ -130,6 +130,7 @@ CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w, const 
     out.rel_error = p.rel_error;
     out.mapping = rs.mapping;
     out.rowskip = std::move(rs);
+    out.pruned_weight = p.weight;
     return out;
   }
 

@@ -75,6 +75,7 @@ struct CompressedLayer {
   std::optional<RowSkipMapping> rowskip;  // row-skipping details
   std::vector<double> folded_bias;    // BN folded into L (low-rank layers with BN)
   std::optional<LowRankFactors> factors;  // R and L (BN folded when fold_bn), for executors
+  std::optional<Tensor> pruned_weight;    // the pattern-pruned weight (OIHW), for executors
 };
 
 struct CompressionResult {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -203,4 +204,26 @@ TEST_F(CycleCli, LowRankLayersRunAsRAndLExactly) {
   EXPECT_EQ(r_layers, 20);  // every conv but the first
   EXPECT_EQ(s["compression"]["layers"].size(), 22u);
   EXPECT_TRUE(s["numerical"].contains("output_max_abs_diff_vs_uncompressed_float"));
+}
+
+TEST_F(CycleCli, PrunedLayersSkipRowsAsTheAnalyticPlan) {
+  const fs::path exp = tmp_ / "pr.yaml";
+  std::ofstream(exp) << "name: pr\nworkload: resnet20\narch: " << kLosslessArch
+                     << "\nmappers: [sdk]\nmode: cycle\nengine: {tech: rram-28nm-survey}\n"
+                     << "compression: {method: prune, patterns: pat4}\n";
+  std::string err;
+  ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "o").string(), &err), 0) << err;
+  const Json s = summary_of(tmp_ / "o");
+  EXPECT_TRUE(s["numerical"]["exact"].get<bool>());
+  std::map<std::string, Json> plan;
+  for (const auto& c : s["compression"]["layers"]) plan[c["layer"]] = c;
+  int pruned = 0;
+  for (const auto& l : s["layers"]) {
+    if (!l.contains("method") || l["method"].get<std::string>().rfind("prune", 0) != 0) continue;
+    ++pruned;
+    // The engine's row-skipping tiles activate exactly as often as the analytic plan says.
+    EXPECT_EQ(l["computing_cycles"], plan.at(l["name"])["analytic_cycles"]) << l["name"];
+    EXPECT_LE(l["computing_cycles"].get<int64_t>(), plan.at(l["name"])["analytic_dense_cycles"].get<int64_t>());
+  }
+  EXPECT_EQ(pruned, 18);  // every 3x3 conv but the first
 }
