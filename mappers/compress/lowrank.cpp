@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <memory>
+#include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -27,11 +31,10 @@ Eigen::MatrixXd weight_matrix(const Tensor& w) {
                                     w.shape_str()));
   const int64_t oc = w.shape[0];
   const int64_t cols = w.size() / oc;
-  Eigen::MatrixXd m(oc, cols);
   // OIHW is row-major with O outermost, so row o of W_m is the contiguous slice o.
-  for (int64_t o = 0; o < oc; ++o)
-    for (int64_t j = 0; j < cols; ++j) m(o, j) = static_cast<double>(w.data[o * cols + j]);
-  return m;
+  using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Map<const RowMajorF> src(w.data.data(), oc, cols);
+  return src.cast<double>();
 }
 
 std::vector<int64_t> split_even(int64_t n, int64_t g) {
@@ -81,7 +84,7 @@ struct Svd {
   std::vector<double> s;
 };
 
-Svd svd_of(const Eigen::MatrixXd& m) {
+Svd compute_svd(const Eigen::MatrixXd& m) {
   // BDCSVD switches to Jacobi for small blocks itself; thin factors are all we need.
   Eigen::BDCSVD<Eigen::MatrixXd> svd(m, Eigen::ComputeThinU | Eigen::ComputeThinV);
   Svd out;
@@ -90,6 +93,38 @@ Svd svd_of(const Eigen::MatrixXd& m) {
   const auto& sv = svd.singularValues();
   out.s.assign(sv.data(), sv.data() + sv.size());
   return out;
+}
+
+// Sweeps and studies decompose the same weight blocks for many ranks, arrays and methods:
+// the SVD of a block is computed once per process and reused (keyed by its exact contents;
+// a pure function, so results are the same bits either way). Shared by sweep threads.
+std::shared_ptr<const Svd> svd_of(const Eigen::MatrixXd& m) {
+  static std::mutex mutex;
+  static std::map<std::pair<std::pair<int64_t, int64_t>, uint64_t>, std::shared_ptr<const Svd>> cache;
+  static size_t cached_values = 0;
+  constexpr size_t kMaxCachedValues = size_t{1} << 25;  // ~256 MiB of doubles, then start over
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the values' 64-bit patterns
+  for (Eigen::Index i = 0; i < m.size(); ++i) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, m.data() + i, sizeof bits);
+    h = (h ^ bits) * 1099511628211ULL;
+  }
+  const auto key = std::make_pair(std::make_pair(static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())), h);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  auto svd = std::make_shared<const Svd>(compute_svd(m));
+  std::lock_guard<std::mutex> lock(mutex);
+  const size_t values = static_cast<size_t>(svd->u.size() + svd->v.size());
+  if (cached_values + values > kMaxCachedValues) {
+    cache.clear();
+    cached_values = 0;
+  }
+  cache.emplace(key, svd);
+  cached_values += values;
+  return svd;
 }
 
 }  // namespace
@@ -183,7 +218,8 @@ LowRankFactors decompose(const Tensor& w, const LowRankOptions& o, const std::st
     begin += size;
     const Eigen::MatrixXd block =
         wm.block(g.out_begin, g.in_begin * kk, g.out_count, g.in_count * kk);
-    const Svd svd = svd_of(block);
+    const std::shared_ptr<const Svd> shared = svd_of(block);
+    const Svd& svd = *shared;
     g.singular_values = svd.s;
     g.rank = select_rank(o.rank, svd.s, block.rows(), block.cols());
     // REFERENCE §6: L = U_r S_r^a, R = S_r^(1-a) V_r^T (a = 0.5 by default).
@@ -204,7 +240,7 @@ LowRankFactors decompose(const Tensor& w, const LowRankOptions& o, const std::st
   if (o.groups == 1) {
     f.dense_rel_error = f.rel_error;
   } else {
-    f.dense_rel_error = truncation_error(svd_of(wm).s, f.theorem1_rank);
+    f.dense_rel_error = truncation_error(svd_of(wm)->s, f.theorem1_rank);
   }
   return f;
 }
