@@ -1,0 +1,758 @@
+// paper_study: the analytic part of the paper study (issue 9, scripts/paper-study).
+// For every workload x array size x method variant of configs/experiments/paper/study.yaml:
+//  - computing cycles on paper-level arrays (one weight per column, REFERENCE §9), per layer
+//    with row/column utilization (REFERENCE §12);
+//  - computing cycles and activity-based event counts on the energy arrays (bit-sliced
+//    weights, study/paper.hpp), priced with the study's technology table (REFERENCE §11);
+//  - weight reconstruction error, and on the workload with trained weights the logit error
+//    and top-1 agreement of the compressed network vs the uncompressed one on seeded inputs
+//    (REFERENCE §13; there are no dataset images here).
+// Writes DIR/results.csv, DIR/layers.csv, DIR/energy_tables.json. --pin FILE writes the
+// headline numbers of the pinned variants; --check FILE recomputes only those and compares.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "mappers/compress/compress.hpp"
+#include "mappers/mapper.hpp"
+#include "mappers/schedule.hpp"
+#include "sim/config_engine.hpp"
+#include "study/paper.hpp"
+#include "workloads/error.hpp"
+#include "workloads/loader.hpp"
+#include "workloads/npy_weights.hpp"
+#include "workloads/reference.hpp"
+
+namespace imcsim::paper {
+namespace {
+
+using Json = nlohmann::ordered_json;
+using namespace compress;
+
+// ---- configuration ----------------------------------------------------------------------
+
+struct Variant {
+  std::string label;   // sdk, lowrank-r4, group-in-g4-r2, prune-pat6, ...
+  std::string method;  // im2col | sdk | vwsdk | lowrank | group-lowrank | prune
+  int64_t rank = 0, groups = 1;
+  std::string axis, patterns;
+  bool dense() const { return method == "im2col" || method == "sdk" || method == "vwsdk"; }
+};
+
+struct WorkloadCfg {
+  std::string name;
+  std::string weights;  // .npy folder (absolute) or empty = synthetic from the seed
+};
+
+struct StudyCfg {
+  std::string file;
+  std::vector<WorkloadCfg> workloads;
+  uint64_t seed = 1;
+  Convention convention = Convention::Framework;
+  std::vector<int64_t> arrays;
+  std::string base_mapper = "sdk";
+  std::vector<Variant> variants;
+  // Energy arrays (REFERENCE §9-§11): weights bit-sliced, offset encoding, ADC lossless.
+  int64_t weight_bits = 8, cell_bits = 2, input_bits = 8, dac_bits = 1, chip_arrays = 64;
+  std::string tech;  // resolved path
+  std::string accuracy_workload;
+  int64_t accuracy_inputs = 16;
+  std::vector<std::string> pin;
+};
+
+[[noreturn]] void fail(const StudyCfg& c, const YAML::Node& n, const std::string& key, const std::string& what) {
+  throw ConfigError(c.file, n.Mark().line + 1, key, what);
+}
+
+void check_keys(const StudyCfg& c, const YAML::Node& n, const std::string& where,
+                const std::vector<std::string>& allowed) {
+  if (!n.IsMap()) fail(c, n, where, "expected a mapping");
+  for (const auto& kv : n) {
+    const std::string k = kv.first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+      fail(c, kv.first, where.empty() ? k : where + "." + k,
+           fmt::format("unknown key (expected one of: {})", fmt::join(allowed, ", ")));
+  }
+}
+
+template <typename T>
+std::vector<T> list_of(const StudyCfg& c, const YAML::Node& n, const std::string& key) {
+  if (!n || !n.IsSequence() || n.size() == 0) fail(c, n ? n : YAML::Node(), key, "expected a non-empty list");
+  std::vector<T> v;
+  for (const auto& x : n) {
+    try {
+      v.push_back(x.as<T>());
+    } catch (const YAML::Exception&) {
+      fail(c, x, key, "bad list element");
+    }
+  }
+  return v;
+}
+
+std::string dir_of(const std::string& f) {
+  const auto p = f.find_last_of('/');
+  return p == std::string::npos ? std::string(".") : f.substr(0, p);
+}
+
+StudyCfg load_study(const std::string& file) {
+  StudyCfg c;
+  c.file = file;
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file, e.mark.line + 1, "", e.msg);
+  }
+  check_keys(c, root, "", {"study"});
+  const YAML::Node s = root["study"];
+  check_keys(c, s, "study",
+             {"workloads", "seed", "convention", "arrays", "dense", "base_mapper", "lowrank", "group_lowrank",
+              "prune", "energy", "accuracy", "pin"});
+  const std::string base = dir_of(file);
+  for (const auto& kv : s["workloads"]) {
+    WorkloadCfg w;
+    w.name = kv.first.as<std::string>();
+    check_keys(c, kv.second, "study.workloads." + w.name, {"weights"});
+    const std::string wt = kv.second["weights"].as<std::string>();
+    if (wt != "synthetic") w.weights = wt.front() == '/' ? wt : base + "/" + wt;
+    c.workloads.push_back(w);
+  }
+  if (c.workloads.empty()) fail(c, s, "study.workloads", "expected at least one workload");
+  if (s["seed"]) c.seed = s["seed"].as<uint64_t>();
+  if (s["convention"]) c.convention = s["convention"].as<std::string>() == "vwsdk" ? Convention::VwSdk : Convention::Framework;
+  c.arrays = list_of<int64_t>(c, s["arrays"], "study.arrays");
+  if (s["base_mapper"]) c.base_mapper = s["base_mapper"].as<std::string>();
+  for (const auto& m : list_of<std::string>(c, s["dense"], "study.dense")) {
+    if (m != "im2col" && m != "sdk" && m != "vwsdk") fail(c, s["dense"], "study.dense", "im2col, sdk or vwsdk");
+    c.variants.push_back({m, m, 0, 1, "", ""});
+  }
+  const YAML::Node lr = s["lowrank"];
+  check_keys(c, lr, "study.lowrank", {"ranks"});
+  for (int64_t r : list_of<int64_t>(c, lr["ranks"], "study.lowrank.ranks"))
+    c.variants.push_back({fmt::format("lowrank-r{}", r), "lowrank", r, 1, "", ""});
+  const YAML::Node g = s["group_lowrank"];
+  check_keys(c, g, "study.group_lowrank", {"ranks", "groups", "axes"});
+  for (const auto& ax : list_of<std::string>(c, g["axes"], "study.group_lowrank.axes")) {
+    if (ax != "in" && ax != "out") fail(c, g["axes"], "study.group_lowrank.axes", "in or out");
+    for (int64_t n : list_of<int64_t>(c, g["groups"], "study.group_lowrank.groups"))
+      for (int64_t r : list_of<int64_t>(c, g["ranks"], "study.group_lowrank.ranks"))
+        c.variants.push_back({fmt::format("group-{}-g{}-r{}", ax, n, r), "group-lowrank", r, n, ax, ""});
+  }
+  const YAML::Node p = s["prune"];
+  check_keys(c, p, "study.prune", {"patterns"});
+  for (const auto& ps : list_of<std::string>(c, p["patterns"], "study.prune.patterns"))
+    c.variants.push_back({"prune-" + ps, "prune", 0, 1, "", ps});
+  const YAML::Node e = s["energy"];
+  check_keys(c, e, "study.energy", {"tech", "weight_bits", "cell_bits", "input_bits", "dac_bits", "arrays"});
+  c.tech = resolve_tech(e["tech"].as<std::string>(), file);
+  if (e["weight_bits"]) c.weight_bits = e["weight_bits"].as<int64_t>();
+  if (e["cell_bits"]) c.cell_bits = e["cell_bits"].as<int64_t>();
+  if (e["input_bits"]) c.input_bits = e["input_bits"].as<int64_t>();
+  if (e["dac_bits"]) c.dac_bits = e["dac_bits"].as<int64_t>();
+  if (e["arrays"]) c.chip_arrays = e["arrays"].as<int64_t>();
+  const YAML::Node a = s["accuracy"];
+  check_keys(c, a, "study.accuracy", {"workload", "inputs"});
+  c.accuracy_workload = a["workload"].as<std::string>();
+  if (a["inputs"]) c.accuracy_inputs = a["inputs"].as<int64_t>();
+  c.pin = list_of<std::string>(c, s["pin"], "study.pin");
+  for (const auto& l : c.pin) {
+    if (std::none_of(c.variants.begin(), c.variants.end(), [&](const Variant& v) { return v.label == l; }))
+      fail(c, s["pin"], "study.pin", fmt::format("no variant \"{}\" in the study", l));
+  }
+  return c;
+}
+
+// ---- one point ---------------------------------------------------------------------------
+
+struct Workload {
+  WorkloadCfg cfg;
+  Network net;
+  WeightSet weights;
+  std::map<std::string, double> norm2;  // ||W||_F^2 per on-array layer
+};
+
+struct LayerRow {
+  std::string layer, method, placement;
+  int64_t cycles = 0, cycles_dense = 0;
+  int64_t r_cycles = 0;      // low-rank: R's share of `cycles` (the rest is L)
+  std::string layout;        // method and parallel window, e.g. "sdk 3x3" or "R-sdk 4x4+L-im2col"
+  double row_util = 0, col_util = 0, util = 0, rel_error = 0;
+  int64_t rank = 0;
+};
+
+struct PointResult {
+  const Workload* w = nullptr;
+  int64_t array = 0;
+  const Variant* v = nullptr;
+  int64_t cycles = 0, params = 0, params_dense = 0, compressed_layers = 0;
+  double weight_rel_error = 0;  // over the compressed layers, Frobenius
+  int64_t energy_cycles = 0;
+  EventCounts events{};
+  int64_t digital_ops = 0;
+  std::vector<LayerRow> layers;
+  CompressionSpec spec;  // for the accuracy pass (compressed variants)
+};
+
+CompressionSpec spec_of(const Variant& v, const Network& net, const std::string& base_mapper) {
+  CompressionSpec s;
+  s.mapper = base_mapper;
+  s.l_placement = LPlacement::Auto;
+  if (v.method == "prune") {
+    s.method = Method::Prune;
+    s.prune.patterns = builtin_patterns(v.patterns);
+  } else {
+    s.method = v.method == "group-lowrank" ? Method::GroupLowRank : Method::LowRank;
+    s.rank.rule = RankRule::Fixed;
+    s.rank.rank = v.rank;
+    s.groups = v.groups;
+    s.axis = v.axis == "out" ? GroupAxis::Out : GroupAxis::In;
+  }
+  // Choice: 1x1 convolutions (projection shortcuts) stay dense for every method; the first
+  // conv and the classifier stay dense (CompressionSpec defaults).
+  for (const auto& l : net.layers)
+    if (l.type == LayerType::Conv && l.k_h == 1 && l.k_w == 1) s.layers[l.name].skip = true;
+  return s;
+}
+
+EventParams event_params(const StudyCfg& c, const TechSpec& tech) {
+  EventParams p;
+  p.input_bits = c.input_bits;
+  p.phases = (c.input_bits + c.dac_bits - 1) / c.dac_bits;
+  p.cols_per_weight = (c.weight_bits + c.cell_bits - 1) / c.cell_bits;
+  p.accumulator_bits = tech.timing.accumulator_bits;
+  return p;
+}
+
+ArrayGeometry energy_geometry(const StudyCfg& c, int64_t n) {
+  return ArrayGeometry::sliced(n, n, c.weight_bits, c.cell_bits, false);
+}
+
+// A compression result re-mapped on another array: the decomposition (ranks, group sizes,
+// errors) does not depend on the array, so the SVDs run once per variant and only the
+// placement is recomputed (map_lowrank costs a structure without weights). Pruning blocks
+// follow the column tile, so pruning is recomputed by compress_network (no SVD).
+CompressionResult on_array(const CompressionResult& base, const Workload& w, const CompressionSpec& spec,
+                           const ArrayGeometry& a, Convention conv) {
+  if (spec.method == Method::Prune) return compress_network(w.net, w.weights, spec, a, conv);
+  CompressionResult r = base;
+  r.array = a;
+  const MapperInfo& mapper = find_mapper(spec.mapper);
+  for (CompressedLayer& cl : r.layers) {
+    const ConvShape shape = conv_shape(*w.net.find(cl.layer), conv);
+    cl.dense = map_layer(mapper, shape, a);
+    if (cl.method == "dense") {
+      cl.mapping = cl.dense;
+      continue;
+    }
+    LowRankStructure st;
+    st.axis = cl.groups > 1 ? (cl.axis == "out" ? GroupAxis::Out : GroupAxis::In) : spec.axis;
+    st.sizes = cl.group_sizes;
+    st.ranks = cl.ranks;
+    cl.lowrank = map_lowrank(shape, st, a, mapper, spec.l_placement);
+    cl.mapping = cl.lowrank->combined;
+  }
+  return r;
+}
+
+PointResult run_point(const StudyCfg& c, const TechSpec& tech, const Workload& w, int64_t n, const Variant& v,
+                      const CompressionResult* base_result) {
+  PointResult r;
+  r.w = &w;
+  r.array = n;
+  r.v = &v;
+  const ArrayGeometry paper_geom = ArrayGeometry::ideal(n, n);
+  const ArrayGeometry egeom = energy_geometry(c, n);
+  const EventParams ep = event_params(c, tech);
+  const MapperInfo& sdk = find_mapper("sdk");
+  double err_num = 0, err_den = 0;
+  for (const auto& l : w.net.layers)
+    if (!l.on_arrays()) r.digital_ops += l.out.elements();
+
+  if (v.dense()) {
+    const NetworkMapping nm = map_network(w.net, find_mapper(v.method), paper_geom, c.convention);
+    const NetworkMapping base = map_network(w.net, sdk, paper_geom, c.convention);
+    r.cycles = nm.total_cycles();
+    for (size_t i = 0; i < nm.layers.size(); ++i) {
+      const LayerMapping& m = nm.layers[i];
+      LayerRow row;
+      row.layer = m.layer;
+      row.method = m.method;
+      row.cycles = m.cycles;
+      row.cycles_dense = base.layers[i].cycles;
+      row.row_util = m.row_utilization;
+      row.col_util = m.col_utilization;
+      row.util = m.utilization;
+      row.layout = fmt::format("{} {}x{}", m.method, m.win_h, m.win_w);
+      r.layers.push_back(row);
+      r.params += w.weights.at(m.layer).weight.size();
+    }
+    r.params_dense = r.params;
+    const NetworkMapping em = map_network(w.net, find_mapper(v.method), egeom, c.convention);
+    r.energy_cycles = em.total_cycles();
+    for (const auto& m : em.layers) {
+      add_events(r.events, schedule_events(make_schedule(m, egeom, c.chip_arrays), ep));
+      r.digital_ops += m.shape.oc * m.shape.groups * m.shape.o_h * m.shape.o_w;
+    }
+    return r;
+  }
+
+  r.spec = spec_of(v, w.net, c.base_mapper);
+  const CompressionResult cr = on_array(*base_result, w, r.spec, paper_geom, c.convention);
+  r.cycles = cr.cycles();
+  r.params = cr.params();
+  r.params_dense = cr.params_dense();
+  const NetworkMapping base = map_network(w.net, sdk, paper_geom, c.convention);
+  for (size_t i = 0; i < cr.layers.size(); ++i) {
+    const CompressedLayer& cl = cr.layers[i];
+    const LayerMapping& m = cl.mapping;
+    LayerRow row;
+    row.layer = cl.layer;
+    row.method = cl.method;
+    row.cycles = m.cycles;
+    row.cycles_dense = base.layers[i].cycles;
+    row.row_util = m.row_utilization;
+    row.col_util = m.col_utilization;
+    row.util = m.utilization;
+    row.rel_error = cl.rel_error;
+    row.layout = fmt::format("{} {}x{}", m.method, m.win_h, m.win_w);
+    if (cl.lowrank) {
+      row.placement = to_string(cl.lowrank->placement);
+      row.r_cycles = cl.lowrank->r_cycles;
+    }
+    for (int64_t k : cl.ranks) row.rank += k;
+    r.layers.push_back(row);
+    if (cl.method != "dense") {
+      ++r.compressed_layers;
+      const double nn = w.norm2.at(cl.layer);
+      err_num += cl.rel_error * cl.rel_error * nn;
+      err_den += nn;
+    }
+  }
+  r.weight_rel_error = err_den > 0 ? std::sqrt(err_num / err_den) : 0.0;
+
+  // Energy arrays: the same decomposition, placed again (tiles and pruning blocks follow
+  // the array).
+  const CompressionResult er = on_array(*base_result, w, r.spec, egeom, c.convention);
+  r.energy_cycles = er.cycles();
+  for (const CompressedLayer& cl : er.layers) {
+    const LayerMapping& m = cl.mapping;
+    const ConvShape& s = cl.dense.shape;
+    r.digital_ops += s.oc * s.groups * s.o_h * s.o_w;  // requantization of the layer output
+    if (cl.lowrank) {
+      const LowRankMapping& lm = *cl.lowrank;
+      add_events(r.events, schedule_events(make_schedule(lm.r, egeom, c.chip_arrays), ep, lm.r_active));
+      // L: its own 1x1 layer (im2col placement) or I_N (x) L beside R (idle placement). The
+      // idle blocks see the same rows, cells and columns per output pixel as the 1x1 layer,
+      // so both are counted from L's im2col schedule (an estimate for "idle").
+      add_events(r.events, schedule_events(make_schedule(lm.l, egeom, c.chip_arrays), ep));
+      r.digital_ops += lm.r.shape.oc * s.o_h * s.o_w;  // R's outputs requantized for L
+    } else if (cl.rowskip) {
+      const int64_t block_oc = std::min(s.oc, egeom.weight_cols());
+      const PrunedWeights pw = prune_patterns(w.weights.at(cl.layer).weight, r.spec.prune, block_oc, cl.layer);
+      add_events(r.events, rowskip_events(*cl.rowskip, pw, s, ep));
+    } else {
+      add_events(r.events, schedule_events(make_schedule(m, egeom, c.chip_arrays), ep));
+    }
+  }
+  return r;
+}
+
+// ---- accuracy ----------------------------------------------------------------------------
+
+struct AccuracyResult {
+  double logit_rel_error = 0;  // mean over inputs of ||z' - z|| / ||z||
+  double top1_agreement = 0;   // fraction of inputs with the same arg max
+};
+
+std::vector<ref::FloatTensor> seeded_inputs(const Network& net, uint64_t seed, int64_t count) {
+  std::vector<ref::FloatTensor> v;
+  for (int64_t k = 0; k < count; ++k) {
+    ref::FloatTensor x(net.input.c, net.input.h, net.input.w);
+    SeededStream rng = SeededStream::for_name(seed, fmt::format("paper-input-{}", k));
+    for (auto& e : x.data) e = rng.uniform();
+    v.push_back(std::move(x));
+  }
+  return v;
+}
+
+size_t argmax(const std::vector<double>& z) {
+  return static_cast<size_t>(std::max_element(z.begin(), z.end()) - z.begin());
+}
+
+AccuracyResult accuracy(const Network& net, const WeightSet& wc, const std::vector<ref::FloatTensor>& inputs,
+                        const std::vector<std::vector<double>>& dense_logits) {
+  AccuracyResult a;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const std::vector<double> z = ref::run_float(net, wc, inputs[k]).output().data;
+    const std::vector<double>& z0 = dense_logits[k];
+    double num = 0, den = 0;
+    for (size_t i = 0; i < z.size(); ++i) {
+      num += (z[i] - z0[i]) * (z[i] - z0[i]);
+      den += z0[i] * z0[i];
+    }
+    a.logit_rel_error += std::sqrt(num / den);
+    a.top1_agreement += argmax(z) == argmax(z0) ? 1.0 : 0.0;
+  }
+  a.logit_rel_error /= static_cast<double>(inputs.size());
+  a.top1_agreement /= static_cast<double>(inputs.size());
+  return a;
+}
+
+// ---- output ------------------------------------------------------------------------------
+
+std::string g9(double x) { return fmt::format("{:.9g}", x); }
+
+const char* const kComponents[] = {"dac", "array", "adc", "shift_add", "accumulator",
+                                   "buffer", "router", "programming", "digital"};
+
+int64_t lossless_adc_bits(const StudyCfg& c, int64_t rows) {
+  // REFERENCE §10: ceil(log2(rows (2^c - 1)(2^d - 1) + 1)).
+  const int64_t full = rows * ((int64_t{1} << c.cell_bits) - 1) * ((int64_t{1} << c.dac_bits) - 1);
+  int64_t b = 0;
+  while ((int64_t{1} << b) < full + 1) ++b;
+  return b;
+}
+
+std::map<std::string, double> price(const EventCounts& e, int64_t digital_ops, const EnergyTable& t) {
+  std::map<std::string, double> out;
+  for (const char* k : kComponents) out[k] = 0;
+  EventCounts all = e;
+  all[static_cast<size_t>(Event::DigitalOp)] += digital_ops;
+  for (int i = 0; i < kEventCount; ++i)
+    out[component_of(static_cast<Event>(i))] += static_cast<double>(all[static_cast<size_t>(i)]) * t.pj[static_cast<size_t>(i)];
+  return out;
+}
+
+// Runs fn(0..n-1) on `threads` threads; rethrows the first error.
+template <typename Fn>
+void parallel(size_t n, int threads, Fn fn) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::string first_error;
+  auto worker = [&] {
+    for (;;) {
+      const size_t i = next++;
+      if (i >= n) return;
+      try {
+        fn(i);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lk(mu);
+        if (first_error.empty()) first_error = e.what();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  if (!first_error.empty()) throw std::runtime_error(first_error);
+}
+
+struct Outputs {
+  std::vector<PointResult> points;
+  std::map<std::pair<std::string, int64_t>, AccuracyResult> acc;  // (label, array)
+};
+
+// Points and accuracy of `variants` (labels; empty = all), `threads` at a time.
+Outputs run_study(const StudyCfg& c, const TechSpec& tech, const std::vector<Workload>& wls,
+                  const std::vector<std::string>& only, int threads, bool progress) {
+  struct Task {
+    const Workload* w;
+    int64_t n;
+    const Variant* v;
+  };
+  std::vector<Task> tasks;
+  for (const auto& w : wls)
+    for (int64_t n : c.arrays)
+      for (const auto& v : c.variants)
+        if (only.empty() || std::find(only.begin(), only.end(), v.label) != only.end()) tasks.push_back({&w, n, &v});
+  Outputs out;
+  out.points.resize(tasks.size());
+  // Phase 1: one decomposition per (workload, compressed variant), on the first array.
+  std::vector<std::pair<const Workload*, const Variant*>> base_keys;
+  for (const auto& w : wls)
+    for (const auto& v : c.variants)
+      if (!v.dense() && (only.empty() || std::find(only.begin(), only.end(), v.label) != only.end()))
+        base_keys.push_back({&w, &v});
+  std::vector<CompressionResult> bases(base_keys.size());
+  parallel(base_keys.size(), threads, [&](size_t i) {
+    const auto& [w, v] = base_keys[i];
+    bases[i] = compress_network(w->net, w->weights, spec_of(*v, w->net, c.base_mapper),
+                                ArrayGeometry::ideal(c.arrays.front(), c.arrays.front()), c.convention);
+  });
+  auto base_of = [&](const Workload* w, const Variant* v) -> const CompressionResult* {
+    for (size_t i = 0; i < base_keys.size(); ++i)
+      if (base_keys[i].first == w && base_keys[i].second == v) return &bases[i];
+    return nullptr;
+  };
+  // Self-check: re-placing a decomposition on its own array gives compress_network's cycles.
+  for (size_t i = 0; i < base_keys.size(); ++i) {
+    const auto& [w, v] = base_keys[i];
+    const CompressionSpec spec = spec_of(*v, w->net, c.base_mapper);
+    const ArrayGeometry g = ArrayGeometry::ideal(c.arrays.front(), c.arrays.front());
+    if (on_array(bases[i], *w, spec, g, c.convention).cycles() != bases[i].cycles())
+      throw MappingError("", 0, v->label, "re-placed decomposition differs from compress_network");
+  }
+
+  // Accuracy tasks: the trained workload; low-rank W' does not depend on the array (one
+  // task per variant), pruning blocks follow the column tile (one task per array).
+  const Workload* aw = nullptr;
+  for (const auto& w : wls)
+    if (w.cfg.name == c.accuracy_workload) aw = &w;
+  std::vector<ref::FloatTensor> inputs;
+  std::vector<std::vector<double>> dense_logits;
+  std::vector<std::pair<const Variant*, int64_t>> acc_tasks;
+  if (aw) {
+    inputs = seeded_inputs(aw->net, c.seed, c.accuracy_inputs);
+    for (const auto& x : inputs) dense_logits.push_back(ref::run_float(aw->net, aw->weights, x).output().data);
+    for (const auto& v : c.variants) {
+      if (v.dense() || !(only.empty() || std::find(only.begin(), only.end(), v.label) != only.end())) continue;
+      if (v.method == "prune") {
+        for (int64_t n : c.arrays) acc_tasks.push_back({&v, n});
+      } else {
+        acc_tasks.push_back({&v, c.arrays.front()});
+      }
+    }
+  }
+  std::vector<AccuracyResult> acc(acc_tasks.size());
+
+  // Phase 2: points and accuracy tasks.
+  const size_t total = tasks.size() + acc_tasks.size();
+  parallel(total, threads, [&](size_t i) {
+    if (i < tasks.size()) {
+      out.points[i] = run_point(c, tech, *tasks[i].w, tasks[i].n, *tasks[i].v, base_of(tasks[i].w, tasks[i].v));
+    } else {
+      const auto& [v, n] = acc_tasks[i - tasks.size()];
+      const CompressionSpec spec = spec_of(*v, aw->net, c.base_mapper);
+      const CompressionResult cr = on_array(*base_of(aw, v), *aw, spec, ArrayGeometry::ideal(n, n), c.convention);
+      acc[i - tasks.size()] = accuracy(aw->net, compressed_weights(aw->net, aw->weights, spec, cr), inputs, dense_logits);
+    }
+    if (progress && (i + 1) % 100 == 0) std::cerr << fmt::format("paper_study: {}/{} tasks\n", i + 1, total);
+  });
+  for (size_t i = 0; i < acc_tasks.size(); ++i) {
+    const auto& [v, n] = acc_tasks[i];
+    if (v->method == "prune") {
+      out.acc[{v->label, n}] = acc[i];
+    } else {
+      for (int64_t a : c.arrays) out.acc[{v->label, a}] = acc[i];
+    }
+  }
+  return out;
+}
+
+Json point_json(const StudyCfg& c, const TechSpec& tech, const Outputs& o, const PointResult& p) {
+  Json j;
+  j["workload"] = p.w->cfg.name;
+  j["array"] = p.array;
+  j["variant"] = p.v->label;
+  j["cycles"] = p.cycles;
+  j["energy_cycles"] = p.energy_cycles;
+  const auto e = price(p.events, p.digital_ops, tech.table_for(lossless_adc_bits(c, p.array)));
+  double compute = 0;
+  for (const auto& [k, x] : e) compute += k == "programming" ? 0 : x;
+  j["energy_pj"] = compute;
+  j["adc_pj"] = e.at("adc");
+  j["weight_rel_error"] = p.weight_rel_error;
+  const auto a = o.acc.find({p.v->label, p.array});
+  if (p.w->cfg.name == c.accuracy_workload && a != o.acc.end()) {
+    j["logit_rel_error"] = a->second.logit_rel_error;
+    j["top1_agreement"] = a->second.top1_agreement;
+  }
+  return j;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f) throw ConfigError(path, 0, "", "cannot write");
+  f << text;
+}
+
+void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o, const std::string& dir) {
+  std::ostringstream rc, lc;
+  rc << "workload,weights,array,variant,method,rank,groups,axis,patterns,cycles,cycles_sdk,speedup_vs_sdk,"
+        "params,params_dense,compressed_layers,weight_rel_error,logit_rel_error,top1_agreement,"
+        "energy_array_cols_per_weight,adc_bits,energy_cycles,digital_ops";
+  for (int i = 0; i < kEventCount; ++i) rc << ",ev_" << to_string(static_cast<Event>(i));
+  for (const char* k : kComponents) rc << ",e_" << k << "_pj";
+  rc << ",energy_compute_pj\n";
+  lc << "workload,array,variant,layer,method,placement,rank,cycles,cycles_sdk,row_utilization,"
+        "col_utilization,utilization,rel_error,r_cycles,layout\n";
+  std::map<std::pair<std::string, int64_t>, int64_t> sdk_cycles;
+  for (const auto& p : o.points)
+    if (p.v->label == "sdk") sdk_cycles[{p.w->cfg.name, p.array}] = p.cycles;
+  const int64_t cpw = (c.weight_bits + c.cell_bits - 1) / c.cell_bits;
+  for (const auto& p : o.points) {
+    const Variant& v = *p.v;
+    const int64_t base = sdk_cycles.count({p.w->cfg.name, p.array}) ? sdk_cycles.at({p.w->cfg.name, p.array}) : 0;
+    const auto a = o.acc.find({v.label, p.array});
+    const bool has_acc = p.w->cfg.name == c.accuracy_workload && a != o.acc.end();
+    const bool dense_acc = p.w->cfg.name == c.accuracy_workload && v.dense();
+    const int64_t adc_bits = lossless_adc_bits(c, p.array);
+    rc << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", p.w->cfg.name,
+                      p.w->cfg.weights.empty() ? "synthetic" : "trained", p.array, v.label, v.method, v.rank,
+                      v.groups, v.axis, v.patterns, p.cycles, base,
+                      base > 0 ? g9(static_cast<double>(base) / static_cast<double>(p.cycles)) : "",
+                      p.params, p.params_dense, p.compressed_layers, g9(p.weight_rel_error),
+                      has_acc ? g9(a->second.logit_rel_error) : (dense_acc ? "0" : ""),
+                      has_acc ? g9(a->second.top1_agreement) : (dense_acc ? "1" : ""), cpw, adc_bits,
+                      p.energy_cycles, p.digital_ops);
+    for (int i = 0; i < kEventCount; ++i) rc << "," << p.events[static_cast<size_t>(i)];
+    const auto e = price(p.events, p.digital_ops, tech.table_for(adc_bits));
+    double compute = 0;
+    for (const char* k : kComponents) {
+      rc << "," << g9(e.at(k));
+      if (std::string(k) != "programming") compute += e.at(k);
+    }
+    rc << "," << g9(compute) << "\n";
+    for (const auto& l : p.layers)
+      lc << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", p.w->cfg.name, p.array, v.label,
+                        l.layer, l.method, l.placement, l.rank, l.cycles, l.cycles_dense, g9(l.row_util),
+                        g9(l.col_util), g9(l.util), g9(l.rel_error), l.r_cycles, l.layout);
+  }
+  write_file(dir + "/results.csv", rc.str());
+  write_file(dir + "/layers.csv", lc.str());
+  // The per-event energies used, per array size (ADC bits follow the rows), for repricing.
+  Json t;
+  t["tech"] = tech.name;
+  t["adc_fom_fj"] = tech.adc_fom_fj;
+  for (int64_t n : c.arrays) {
+    const EnergyTable et = tech.table_for(lossless_adc_bits(c, n));
+    Json row;
+    for (int i = 0; i < kEventCount; ++i) row[to_string(static_cast<Event>(i))] = et.pj[static_cast<size_t>(i)];
+    t["tables"][std::to_string(n)] = row;
+  }
+  write_file(dir + "/energy_tables.json", t.dump(2) + "\n");
+}
+
+// ---- pin / check -------------------------------------------------------------------------
+
+constexpr double kEnergyRelTol = 1e-9;   // energy: same event counts x same table
+constexpr double kErrorAbsTol = 1e-9;    // reconstruction / logit errors (SVD round-off)
+
+int check_pins(const Json& golden, const Json& now) {
+  int bad = 0;
+  std::map<std::string, Json> by_key;
+  for (const auto& p : now) by_key[fmt::format("{}/{}/{}", p["workload"].get<std::string>(), p["array"].get<int64_t>(), p["variant"].get<std::string>())] = p;
+  for (const auto& g : golden["points"]) {
+    const std::string key = fmt::format("{}/{}/{}", g["workload"].get<std::string>(), g["array"].get<int64_t>(),
+                                        g["variant"].get<std::string>());
+    const auto it = by_key.find(key);
+    if (it == by_key.end()) {
+      std::cerr << fmt::format("paper_study: pinned point {} not computed\n", key);
+      ++bad;
+      continue;
+    }
+    for (const auto& [metric, want] : g.items()) {
+      if (metric == "workload" || metric == "array" || metric == "variant") continue;
+      if (!it->second.contains(metric)) {
+        std::cerr << fmt::format("paper_study: {} {}: missing\n", key, metric);
+        ++bad;
+        continue;
+      }
+      const Json& got = it->second[metric];
+      bool ok;
+      if (want.is_number_integer()) {
+        ok = got.is_number_integer() && got.get<int64_t>() == want.get<int64_t>();
+      } else {
+        const double w = want.get<double>(), x = got.get<double>();
+        ok = metric.find("_pj") != std::string::npos
+                 ? std::abs(x - w) <= kEnergyRelTol * std::max(std::abs(w), 1.0)
+                 : std::abs(x - w) <= kErrorAbsTol;
+      }
+      if (!ok) {
+        std::cerr << fmt::format("paper_study: {} {}: pinned {} now {}\n", key, metric, want.dump(), got.dump());
+        ++bad;
+      }
+    }
+  }
+  return bad;
+}
+
+int main_impl(int argc, char** argv) {
+  CLI::App app{"paper study (issue 9): analytic cycles, energy estimates and accuracy proxy"};
+  std::string config, out_dir, pin_file, check_file;
+  int threads = 2;
+  bool quiet = false, skip_missing = false;
+  app.add_option("--config", config, "study YAML (configs/experiments/paper/study.yaml)")->required();
+  app.add_option("-o,--out", out_dir, "write results.csv, layers.csv, energy_tables.json here");
+  app.add_option("--pin", pin_file, "write the pinned points' headline numbers to this JSON");
+  app.add_option("--check", check_file, "recompute the points pinned in this JSON and compare");
+  app.add_option("-j,--threads", threads, "worker threads")->capture_default_str();
+  app.add_flag("-q,--quiet", quiet, "no progress on stderr");
+  app.add_flag("--skip-missing-weights", skip_missing, "exit 77 (a skipped test) when a weights folder is absent");
+  CLI11_PARSE(app, argc, argv);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const StudyCfg c = load_study(config);
+  const TechSpec tech = load_tech_file(c.tech);
+  std::vector<Workload> wls;
+  for (const auto& wc : c.workloads) {
+    if (skip_missing && !wc.weights.empty() && !std::ifstream(wc.weights + "/manifest.yaml")) {
+      std::cerr << fmt::format("paper_study: skipped: weights folder {} is absent\n", wc.weights);
+      return 77;
+    }
+    Workload w;
+    w.cfg = wc;
+    w.net = load_workload(wc.name);
+    w.weights = wc.weights.empty() ? synthetic_weights(w.net, c.seed) : load_npy_weights(w.net, wc.weights);
+    for (const auto& l : w.net.layers) {
+      if (!l.on_arrays()) continue;
+      double s = 0;
+      for (float x : w.weights.at(l.name).weight.data) s += static_cast<double>(x) * static_cast<double>(x);
+      w.norm2[l.name] = s;
+    }
+    wls.push_back(std::move(w));
+  }
+  const bool pinned_only = !check_file.empty() && out_dir.empty() && pin_file.empty();
+  const Outputs o = run_study(c, tech, wls, pinned_only ? c.pin : std::vector<std::string>{}, threads, !quiet);
+  if (!out_dir.empty()) write_outputs(c, tech, o, out_dir);
+  Json pinned = Json::array();
+  for (const auto& p : o.points)
+    if (std::find(c.pin.begin(), c.pin.end(), p.v->label) != c.pin.end()) pinned.push_back(point_json(c, tech, o, p));
+  if (!pin_file.empty()) {
+    Json g;
+    g["generated_by"] = "scripts/paper-study --pin (study/paper_study.cpp); do not edit by hand";
+    g["config"] = "configs/experiments/paper/study.yaml";
+    g["tolerance"] = {{"cycles", "exact"}, {"energy_pj_relative", kEnergyRelTol}, {"errors_absolute", kErrorAbsTol}};
+    g["points"] = pinned;
+    write_file(pin_file, g.dump(2) + "\n");
+  }
+  int rc = 0;
+  if (!check_file.empty()) {
+    std::ifstream f(check_file);
+    if (!f) throw ConfigError(check_file, 0, "", "cannot read");
+    const Json golden = Json::parse(f);
+    const int bad = check_pins(golden, pinned);
+    std::cerr << fmt::format("paper_study: {} pinned points checked, {} differences\n", golden["points"].size(), bad);
+    rc = bad == 0 ? 0 : 1;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!quiet) std::cerr << fmt::format("paper_study: {} points, {:.1f} s\n", o.points.size(), secs);
+  return rc;
+}
+
+}  // namespace
+}  // namespace imcsim::paper
+
+int main(int argc, char** argv) {
+  try {
+    return imcsim::paper::main_impl(argc, argv);
+  } catch (const imcsim::Error& e) {
+    std::cerr << "paper_study: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "paper_study: error: " << e.what() << "\n";
+    return 3;
+  }
+}
