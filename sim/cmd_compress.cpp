@@ -7,10 +7,12 @@
 #include <fmt/format.h>
 
 #include "mappers/compress/compress.hpp"
+#include "mappers/compress/expand.hpp"
 #include "sim/cli.hpp"
 #include "sim/compress_report.hpp"
 #include "workloads/loader.hpp"
 #include "workloads/npy_weights.hpp"
+#include "workloads/onnx/onnx_export.hpp"
 
 namespace imcsim::cli {
 
@@ -36,6 +38,7 @@ struct CompressOptions {
   bool include_first = false, include_last = false;
   std::string format = "table";
   std::string output;
+  std::string export_onnx;
 };
 
 int cmd_compress(const CompressOptions& o) {
@@ -90,6 +93,19 @@ int cmd_compress(const CompressOptions& o) {
                                               : load_npy_weights(net, o.weights);
   const CompressionResult r = compress_network(
       net, weights, spec, geom, o.convention == "vwsdk" ? Convention::VwSdk : Convention::Framework);
+  if (!o.export_onnx.empty()) {
+    // The compressed network as ONNX: R and L as two Conv nodes (low-rank), or the pruned
+    // weights in the original layers.
+    if (spec.method == Method::Prune) {
+      WeightSet pruned = weights;
+      for (const auto& cl : r.layers)
+        if (cl.pruned_weight) pruned.layers.at(cl.layer).weight = *cl.pruned_weight;
+      onnx_io::write_onnx(o.export_onnx, net, pruned);
+    } else {
+      const ExpandedNetwork ex = expand_lowrank(net, weights, r);
+      onnx_io::write_onnx(o.export_onnx, ex.net, ex.weights);
+    }
+  }
   if (o.format == "csv") {
     emit(compression_csv(r), o.output);
   } else if (o.format == "json") {
@@ -145,6 +161,8 @@ void register_compress_command(CLI::App& app, CommandContext& ctx) {
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
   c->add_option("-o,--output", o->output, "write to this file instead of standard output");
+  c->add_option("--export", o->export_onnx,
+                "also write the compressed network as ONNX (R and L as two Conv nodes)");
   c->callback([o, &ctx] { ctx.exit_code = cmd_compress(*o); });
 }
 

@@ -168,3 +168,18 @@ TEST_F(Cli, ListShowsEveryRegistry) {
     EXPECT_NE(r.out.find(want), std::string::npos) << want;
   EXPECT_EQ(run("list techs").code, 2);
 }
+
+TEST_F(Cli, CompressExportsAnOnnxModelThatRuns) {
+  const std::string model = path("lr.onnx");
+  Result r = run("compress --workload resnet20 --method lowrank --rank 4 --array 128x128 --format csv "
+                 "--export " + model);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(model));
+  // A seeded input through the exported model (imcsim infer reads the ONNX it wrote).
+  const fs::path input = fs::path(IMCSIM_SOURCE_DIR) /
+                         "../shared/data/resnet20-cifar10/onnx/test_data_set_0/input_0.pb";
+  if (!fs::exists(input)) GTEST_SKIP() << "no test input at " << input;
+  r = run("infer --model " + model + " --input " + input.string() + " --output " + path("out.pb"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(path("out.pb")));
+}
