@@ -13,6 +13,7 @@
 #include "workloads/loader.hpp"
 #include "workloads/npy_weights.hpp"
 #include "workloads/onnx/onnx_export.hpp"
+#include "workloads/onnx/onnx_import.hpp"
 
 namespace imcsim::cli {
 
@@ -20,6 +21,7 @@ namespace {
 
 struct CompressOptions {
   std::string workload;
+  std::string model;  // an ONNX model instead of --workload (+ --weights)
   std::string weights;
   int64_t seed = 1;
   std::string method = "lowrank";
@@ -88,9 +90,21 @@ int cmd_compress(const CompressOptions& o) {
     throw UsageError("", 0, "--patterns", e.message());
   }
 
-  const Network net = load_workload(o.workload);
-  const WeightSet weights = o.weights.empty() ? synthetic_weights(net, static_cast<uint64_t>(o.seed))
-                                              : load_npy_weights(net, o.weights);
+  if (o.workload.empty() == o.model.empty())
+    throw UsageError("", 0, "compress", "give either --workload NAME|FILE or --model M.onnx");
+  if (!o.model.empty() && !o.weights.empty())
+    throw UsageError("", 0, "--weights", "an ONNX model carries its own weights");
+  Network net;
+  WeightSet weights;
+  if (!o.model.empty()) {
+    onnx_io::OnnxModel m = onnx_io::import_onnx(o.model);
+    net = std::move(m.net);
+    weights = std::move(m.weights);
+  } else {
+    net = load_workload(o.workload);
+    weights = o.weights.empty() ? synthetic_weights(net, static_cast<uint64_t>(o.seed))
+                                : load_npy_weights(net, o.weights);
+  }
   const CompressionResult r = compress_network(
       net, weights, spec, geom, o.convention == "vwsdk" ? Convention::VwSdk : Convention::Framework);
   if (!o.export_onnx.empty()) {
@@ -122,7 +136,8 @@ void register_compress_command(CLI::App& app, CommandContext& ctx) {
   auto o = std::make_shared<CompressOptions>();
   auto* c = app.add_subcommand(
       "compress", "low-rank / group low-rank / pattern-pruning compression of a workload, mapped and costed per layer");
-  c->add_option("--workload", o->workload, "built-in workload name or workload .yaml path")->required();
+  c->add_option("--workload", o->workload, "built-in workload name or workload .yaml path");
+  c->add_option("--model", o->model, "an ONNX model (network and trained weights) instead of --workload");
   c->add_option("--weights", o->weights, "folder of .npy weights (default: seeded synthetic weights)");
   c->add_option("--seed", o->seed, "seed of the synthetic weights")->capture_default_str();
   c->add_option("--method", o->method, "compression method")

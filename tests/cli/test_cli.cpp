@@ -183,3 +183,12 @@ TEST_F(Cli, CompressExportsAnOnnxModelThatRuns) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(fs::exists(path("out.pb")));
 }
+
+TEST_F(Cli, CompressReadsAnOnnxModel) {
+  EXPECT_EQ(run("compress --method lowrank").code, 2);  // neither --workload nor --model
+  const fs::path model = fs::path(IMCSIM_SOURCE_DIR) / "../shared/data/resnet20-cifar10/onnx/model.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "no trained ResNet-20 model at " << model;
+  const Result r = run("compress --model " + model.string() + " --method lowrank --rank 4 --format csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(",lowrank,4,"), std::string::npos) << r.out.substr(0, 400);
+}
