@@ -37,21 +37,26 @@ void write_weights_dir(const onnx_io::OnnxModel& m, const std::string& dir) {
     t.data = v;
     return t;
   };
-  for (const auto& [name, lw] : m.weights.layers) {
-    write_npy((tmp / (name + ".weight.npy")).string(), lw.weight);
-    if (!lw.bias.empty()) write_npy((tmp / (name + ".bias.npy")).string(), vec(lw.bias));
-    if (lw.bn) {
-      write_npy((tmp / (name + ".bn.weight.npy")).string(), vec(lw.bn->gamma));
-      write_npy((tmp / (name + ".bn.bias.npy")).string(), vec(lw.bn->beta));
-      write_npy((tmp / (name + ".bn.running_mean.npy")).string(), vec(lw.bn->mean));
-      write_npy((tmp / (name + ".bn.running_var.npy")).string(), vec(lw.bn->var));
+  try {
+    for (const auto& [name, lw] : m.weights.layers) {
+      write_npy((tmp / (name + ".weight.npy")).string(), lw.weight);
+      if (!lw.bias.empty()) write_npy((tmp / (name + ".bias.npy")).string(), vec(lw.bias));
+      if (lw.bn) {
+        write_npy((tmp / (name + ".bn.weight.npy")).string(), vec(lw.bn->gamma));
+        write_npy((tmp / (name + ".bn.bias.npy")).string(), vec(lw.bn->beta));
+        write_npy((tmp / (name + ".bn.running_mean.npy")).string(), vec(lw.bn->mean));
+        write_npy((tmp / (name + ".bn.running_var.npy")).string(), vec(lw.bn->var));
+      }
     }
+    const std::string map = fmt::format(
+        "# written by imcsim import from {}: tensors use the default names <layer>.weight,\n"
+        "# <layer>.bias, <layer>.bn.* (workloads/npy_weights.hpp)\nbn_eps: {}\nlayers: {{}}\n",
+        m.file, eps.empty() ? 1e-5f : *eps.begin());
+    write_file_atomic((tmp / "weight_map.yaml").string(), map);
+  } catch (...) {
+    fs::remove_all(tmp, ec);  // a failed write leaves no half-written folder behind
+    throw;
   }
-  const std::string map = fmt::format(
-      "# written by imcsim import from {}: tensors use the default names <layer>.weight,\n"
-      "# <layer>.bias, <layer>.bn.* (workloads/npy_weights.hpp)\nbn_eps: {}\nlayers: {{}}\n",
-      m.file, eps.empty() ? 1e-5f : *eps.begin());
-  write_file_atomic((tmp / "weight_map.yaml").string(), map);
   fs::remove_all(final_dir, ec);
   fs::rename(tmp, final_dir, ec);
   if (ec) throw ConfigError("", 0, "--weights-dir", fmt::format("cannot write {}: {}", dir, ec.message()));
@@ -78,8 +83,18 @@ void register_import_command(CLI::App& app, CommandContext& ctx) {
     const std::string yaml = onnx_io::workload_yaml(
         m.net, fmt::format("imported from {} ({} layers)", fs::path(o->model).filename().string(),
                            m.net.layers.size()));
-    if (!o->weights_dir.empty()) write_weights_dir(m, o->weights_dir);
+    // The YAML first: an unwritable -o then fails before any weight is written, and a
+    // failure writing the weights takes the YAML away again (no partial output).
     emit(yaml, o->output);
+    if (!o->weights_dir.empty()) {
+      try {
+        write_weights_dir(m, o->weights_dir);
+      } catch (...) {
+        std::error_code ec;
+        if (!o->output.empty()) fs::remove(o->output, ec);
+        throw;
+      }
+    }
     if (!o->output.empty())
       std::cerr << fmt::format("imcsim: wrote {} ({} layers, {} MACs)\n", o->output,
                                m.net.layers.size(), m.net.total_macs());

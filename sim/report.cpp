@@ -185,6 +185,10 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     std::error_code ec;
     fs::remove(tmp, ec);
     throw ConfigError(path, 0, "output", std::string("cannot write: ") + e.code().message());
+  } catch (const ConfigError& e) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw ConfigError(path, 0, "output", e.message());  // the file asked for, not its temporary
   } catch (...) {
     std::error_code ec;
     fs::remove(tmp, ec);

@@ -52,8 +52,8 @@ int64_t window_out(const YamlNode& where, int64_t in, int64_t k, int64_t s, int6
                    const char* axis) {
   const int64_t padded = in + 2 * p;
   if (k > padded)
-    where.fail(fmt::format("kernel {} ({}) is larger than the padded input {} ({} + 2x{})", axis,
-                           k, axis, padded, in, p));
+    where.fail(fmt::format("kernel {} ({}) is larger than the padded input {} ({} = {} + 2x{})",
+                           axis, k, axis, padded, in, p));
   return (padded - k) / s + 1;
 }
 

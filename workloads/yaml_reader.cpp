@@ -43,14 +43,21 @@ YamlNode YamlNode::load_file(const std::string& file, ErrorKind kind) {
 }
 
 YamlNode YamlNode::load_string(const std::string& text, const std::string& file, ErrorKind kind) {
-  YAML::Node root;
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(text);
+    documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     throw_error(kind, file, e.mark.is_null() ? 0 : e.mark.line + 1, "",
                 "YAML syntax error: " + e.msg);
   }
-  return YamlNode(root, file, "", kind, 1);
+  // A second document (after a '---' line) would otherwise be ignored without a word.
+  for (size_t i = 1; i < documents.size(); ++i) {
+    if (documents[i].IsNull()) continue;  // a trailing '---' or '...'
+    const YAML::Mark m = documents[i].Mark();
+    throw_error(kind, file, m.is_null() ? 0 : m.line + 1, "",
+                "a second YAML document ('---'): an imcsim file holds one document");
+  }
+  return YamlNode(documents.empty() ? YAML::Node() : documents.front(), file, "", kind, 1);
 }
 
 int YamlNode::line() const {

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Regenerates the binary inputs of the bad-input catalogue (tests/bad_inputs/*.case):
+# small ONNX models and TensorProtos written from text with protoc and the system's
+# onnx.proto, .npy files written byte by byte. Run from this folder; the outputs are
+# committed so the catalogue needs neither protoc nor Python.
+set -euo pipefail
+cd "$(dirname "$0")"
+proto=/usr/include/onnx/onnx.proto
+enc() { protoc --proto_path=/usr/include --encode="onnx.$1" "$proto"; }
+
+floats() { python3 -c "import sys; print(' '.join(['float_data: %g' % (((i * 37) % 17 - 8) / 8.0) for i in range(int(sys.argv[1]))]))" "$1"; }
+
+value_info() {  # name dims...
+  local name=$1; shift
+  printf 'name: "%s" type { tensor_type { elem_type: 1 shape {' "$name"
+  for d in "$@"; do printf ' dim { dim_value: %s }' "$d"; done
+  printf ' } } }'
+}
+
+# conv(3->4, 3x3, pad 1) + Relu on a 1x3x8x8 input: a model the importer accepts.
+model() {  # extra_node extra_output
+  cat <<TXT
+ir_version: 7
+opset_import { domain: "" version: 13 }
+producer_name: "imcsim tests/bad_inputs/data/make.sh"
+graph {
+  name: "tiny"
+  node { input: "x" input: "w" output: "c" name: "conv" op_type: "Conv"
+         attribute { name: "kernel_shape" ints: 3 ints: 3 type: INTS }
+         attribute { name: "pads" ints: 1 ints: 1 ints: 1 ints: 1 type: INTS } }
+  node { input: "c" output: "r" name: "relu" op_type: "Relu" }
+  $1
+  initializer { name: "w" data_type: 1 dims: 4 dims: 3 dims: 3 dims: 3 $(floats 108) }
+  input { $(value_info x 1 3 8 8) }
+  output { $(value_info "$2" 1 4 8 8) }
+}
+TXT
+}
+model "" r | enc ModelProto > tiny_conv.onnx
+model 'node { input: "r" output: "y" name: "softmax" op_type: "Softmax" attribute { name: "axis" i: 1 type: INT } }' y \
+  | enc ModelProto > softmax.onnx
+head -c 100 tiny_conv.onnx > truncated.onnx
+: > empty.onnx
+
+echo "dims: 1 dims: 3 dims: 8 dims: 8 data_type: 1 name: \"x\" $(floats 192)" | enc TensorProto > input.pb
+head -c $(( $(stat -c %s input.pb) - 7 )) input.pb > truncated_input.pb
+echo "dims: 1 dims: 3 dims: 4 dims: 4 data_type: 1 name: \"x\" $(floats 48)" | enc TensorProto > input_4x4.pb
+
+# .npy version 1.0, little-endian float32, C order.
+npy() {  # file shape-tuple count [truncate-bytes]
+  python3 - "$@" <<'PY'
+import struct, sys
+path, shape, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cut = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+header = "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % shape
+pad = 64 - (10 + len(header) + 1) % 64
+header += " " * pad + "\n"
+data = b"".join(struct.pack("<f", ((i * 37) % 17 - 8) / 8.0) for i in range(count))
+blob = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + data
+open(path, "wb").write(blob[: len(blob) - cut] if cut else blob)
+PY
+}
+mkdir -p weights_wrong_shape weights_truncated weights_not_npy
+npy weights_wrong_shape/c1.weight.npy "(4, 3, 5, 5)" 300
+npy weights_truncated/c1.weight.npy "(4, 3, 3, 3)" 108 9
+printf 'this is not a numpy file\n' > weights_not_npy/c1.weight.npy

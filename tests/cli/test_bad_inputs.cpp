@@ -1,0 +1,117 @@
+// The bad-input catalogue (tests/bad_inputs/): every case is a file whose leading comment
+// lines say what must happen,
+//   # expect: <text the error message must contain>
+//   # command: <imcsim arguments>      (optional; default: run {file} -q -o {out})
+//   # exit: <code>                      (optional; default 1)
+// where {file} is the case's path from the source root, {out} an output path in a fresh
+// scratch folder {tmp}. A `.yaml` case is itself the bad input; a `.case` file only holds
+// the header and points at inputs in tests/bad_inputs/data (made by data/make.sh).
+// Each case must exit with its code, print "imcsim: error: " and the expected text on
+// standard error, and leave nothing behind: {out} absent, {tmp} empty, and the catalogue's
+// own folder unchanged.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/cli/cli_test_util.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Case {
+  fs::path file;
+  std::string expect, command;
+  int exit_code = 1;
+};
+
+Case parse_case(const fs::path& file) {
+  Case c;
+  c.file = file;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line) && line.rfind('#', 0) == 0;) {
+    for (const auto& [tag, field] : {std::pair<std::string, std::string*>{"# expect: ", &c.expect},
+                                     {"# command: ", &c.command}}) {
+      if (line.rfind(tag, 0) == 0) *field = line.substr(tag.size());
+    }
+    if (line.rfind("# exit: ", 0) == 0) c.exit_code = std::stoi(line.substr(8));
+  }
+  if (c.command.empty()) c.command = "run {file} -q -o {out}";
+  return c;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+// Every file under `dir` with its size: a case must not add, remove or change any.
+std::map<std::string, uintmax_t> listing(const fs::path& dir) {
+  std::map<std::string, uintmax_t> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    out[e.path().string()] = e.is_regular_file() ? e.file_size() : 0;
+  return out;
+}
+
+const fs::path kSource = IMCSIM_SOURCE_DIR;
+const fs::path kCatalogue = kSource / "tests/bad_inputs";
+
+std::vector<fs::path> case_files() {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(kCatalogue))
+    if (e.path().extension() == ".yaml" || e.path().extension() == ".case")
+      files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+class BadInputs : public imcsim::test::CliTest, public ::testing::WithParamInterface<fs::path> {};
+
+}  // namespace
+
+TEST(BadInputCatalogue, HasEnoughWellFormedCases) {
+  const auto files = case_files();
+  EXPECT_GE(files.size(), 40u);
+  for (const auto& f : files) {
+    const Case c = parse_case(f);
+    EXPECT_FALSE(c.expect.empty()) << f << " has no '# expect: ' line";
+    EXPECT_NE(c.expect, "?") << f << " has no expected error text yet";
+  }
+}
+
+TEST_P(BadInputs, FailsWithANamedErrorAndWritesNothing) {
+  const Case c = parse_case(GetParam());
+  const fs::path tmp = tmp_ / "scratch";
+  fs::create_directories(tmp);
+  const fs::path out = tmp / "out";
+  std::string args = replace_all(c.command, "{file}", fs::relative(c.file, kSource).string());
+  args = replace_all(args, "{out}", out.string());
+  args = replace_all(args, "{tmp}", tmp.string());
+
+  const auto before = listing(kCatalogue);
+  const imcsim::test::CliResult r = run(args);
+  const int code = r.code;
+  const std::string& err = r.err;
+
+  EXPECT_EQ(code, c.exit_code) << args << "\n" << err;
+  EXPECT_EQ(err.rfind("imcsim: error: ", 0), 0u) << args << "\n" << err;
+  EXPECT_NE(err.find(c.expect), std::string::npos)
+      << args << "\n  expected: " << c.expect << "\n  got: " << err;
+  EXPECT_FALSE(fs::exists(out)) << args << ": output written despite the error";
+  EXPECT_TRUE(fs::is_empty(tmp)) << args << ": files left in " << tmp;
+  EXPECT_EQ(listing(kCatalogue), before) << args << ": the catalogue folder changed";
+}
+
+INSTANTIATE_TEST_SUITE_P(Catalogue, BadInputs, ::testing::ValuesIn(case_files()),
+                         [](const ::testing::TestParamInfo<fs::path>& param) {
+                           std::string name = param.param.stem().string();
+                           std::replace_if(
+                               name.begin(), name.end(), [](char ch) { return !std::isalnum(ch); },
+                               '_');
+                           return name + (param.param.extension() == ".case" ? "_case" : "");
+                         });
