@@ -25,6 +25,7 @@ ConvShape ConvShape::make(std::string name, int64_t in_h, int64_t in_w, int64_t 
   } else {
     s.ext_h = in_h + 2 * pad;
     s.ext_w = in_w + 2 * pad;
+    s.pad_top = s.pad_left = pad;
     s.s_h = s.s_w = stride;
   }
   if (k_h > s.ext_h || k_w > s.ext_w) {
@@ -68,8 +69,16 @@ ConvShape conv_shape(const Layer& l, Convention convention) {
     s.o_h = s.ext_h - l.k_h + 1;
     s.o_w = s.ext_w - l.k_w + 1;
   } else {
-    s.ext_h = l.in.h + 2 * l.pad_h;
-    s.ext_w = l.in.w + 2 * l.pad_w;
+    if (l.dilation_h != 1 || l.dilation_w != 1) {
+      throw MappingError("", l.source_line, l.name,
+                         fmt::format("dilation {}x{}: the mappers place undilated kernels only",
+                                     l.dilation_h, l.dilation_w));
+    }
+    // Asymmetric padding (ONNX pads): the window may cover pad_top + in + pad_bottom.
+    s.ext_h = l.in.h + l.pad_h + l.pad_bottom();
+    s.ext_w = l.in.w + l.pad_w + l.pad_right();
+    s.pad_top = l.pad_h;
+    s.pad_left = l.pad_w;
     s.s_h = l.stride_h;
     s.s_w = l.stride_w;
     s.o_h = l.out.h;

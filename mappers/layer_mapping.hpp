@@ -22,6 +22,7 @@ struct ConvShape {
   std::string layer;
   int64_t in_h = 1, in_w = 1;    // layer input extent (unpadded), as reported
   int64_t ext_h = 1, ext_w = 1;  // extent windows may cover: padded input (framework) or in_h/in_w
+  int64_t pad_top = 0, pad_left = 0;  // padding before the input (the rest of ext is after it)
   int64_t k_h = 1, k_w = 1;
   int64_t ic = 1, oc = 1;        // channels of one group
   int64_t o_h = 1, o_w = 1;

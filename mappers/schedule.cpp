@@ -66,8 +66,8 @@ TileSchedule schedule_frame(const LayerMapping& m, const ArrayGeometry& a) {
   t.layer = m.layer;
   t.mapping = m;
   t.array = a;
-  t.pad_h = (s.ext_h - s.in_h) / 2;
-  t.pad_w = (s.ext_w - s.in_w) / 2;
+  t.pad_h = s.pad_top;
+  t.pad_w = s.pad_left;
   t.pos_h = detail::ceil_div(s.o_h, m.win_h);
   t.pos_w = detail::ceil_div(s.o_w, m.win_w);
   if (t.pos_h * t.pos_w != m.positions) {

@@ -15,7 +15,7 @@ namespace imcsim::test {
 // out[oc][oy][ox] = sum_{c,kh,kw} w[oc][c][kh][kw] * in[g*icg + c][oy*s + kh - p][ox*s + kw - p]
 inline std::vector<int64_t> conv_oracle(const ConvShape& s, const std::vector<int64_t>& in,
                                         const std::vector<int32_t>& w) {
-  const int64_t pad_h = (s.ext_h - s.in_h) / 2, pad_w = (s.ext_w - s.in_w) / 2;
+  const int64_t pad_h = s.pad_top, pad_w = s.pad_left;
   const int64_t oc_total = s.oc * s.groups;
   std::vector<int64_t> out(static_cast<size_t>(oc_total * s.o_h * s.o_w), 0);
   for (int64_t oc = 0; oc < oc_total; ++oc) {
