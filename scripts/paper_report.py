@@ -51,6 +51,8 @@ def variant_of(resolved):
         return y["mappers"][0]
     if c["method"] == "lowrank":
         return f"lowrank-r{c['rank']}"
+    if c["method"] == "prune":
+        return f"prune-{c['patterns']}"
     return f"group-{c['group_axis']}-g{c['groups']}-r{c['rank']}"
 
 
@@ -205,11 +207,12 @@ def report(d, analytic_s, cycle_s, jobs):
       "`auto`).")
     P("- Energy (section 2): the same array sizes with 8-bit weights on 2-bit cells (offset encoding, 4 columns per "
       "weight), 8-bit inputs through 1-bit DACs, lossless ADC bits per size (8/9/10/11), one ADC per 8 columns, 64 "
-      "arrays; technology `rram-28nm-survey` (ADC energy = Walden FoM 10 fJ × 2^bits). Dense and low-rank points "
-      "are run on the **cycle-accurate engine** (`mode: cycle`); every point also has an **analytic estimate** "
-      "(event counts from the tile schedules, `study/paper.hpp`). Pattern pruning cannot run on the engine (a named "
-      "error), so its energy is the analytic estimate only. Compute energy excludes weight programming and leakage "
-      "(reported apart).")
+      "arrays; technology `rram-28nm-survey` (ADC energy = Walden FoM 10 fJ × 2^bits). Dense, low-rank and "
+      "pattern-pruning points are run on the **cycle-accurate engine** (`mode: cycle`; pruned layers on row-skipping "
+      "tiles that drive only the wordlines meeting a surviving weight); every point also has an **analytic estimate** "
+      "(event counts from the tile schedules, `study/paper.hpp`). Points without an engine run use the estimate and "
+      "are marked `est.`. Compute energy excludes weight programming and leakage (reported apart); the index/mux "
+      "periphery of row skipping is not priced (no sourced figure), which slightly favours pruning.")
     P("- Accuracy proxy (section 4): **no CIFAR-10 images are available on this machine**. The proxy is the weight "
       "reconstruction error ‖W−W'‖/‖W‖ over the compressed layers and, on the trained ResNet-20, the relative logit "
       "error and the top-1 agreement of the compressed vs the uncompressed network (float reference executor) on "
