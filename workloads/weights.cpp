@@ -59,6 +59,13 @@ SeededStream SeededStream::for_name(uint64_t seed, const std::string& name) {
   return s;
 }
 
+Tensor uniform_tensor(std::vector<int64_t> shape, uint64_t seed, double lo, double hi) {
+  Tensor t(std::move(shape));
+  SeededStream s(seed);
+  for (auto& v : t.data) v = static_cast<float>(s.uniform(lo, hi));
+  return t;
+}
+
 WeightSet synthetic_weights(const Network& net, uint64_t seed) {
   WeightSet w;
   w.source = fmt::format("synthetic(seed={})", seed);

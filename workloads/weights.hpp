@@ -55,6 +55,9 @@ std::vector<int64_t> expected_weight_shape(const Layer& layer);
 // (SplitMix64, no std:: distributions).
 WeightSet synthetic_weights(const Network& net, uint64_t seed);
 
+// A tensor of `shape` filled with U(lo, hi) from SeededStream(seed) (tests, synthetic data).
+Tensor uniform_tensor(std::vector<int64_t> shape, uint64_t seed, double lo, double hi);
+
 // Checks every conv/fc layer has weights of the right shape (and bias / BN sizes).
 // WorkloadError naming the layer, the expected and the actual shape otherwise.
 void check_weights(const Network& net, const WeightSet& weights);

@@ -21,10 +21,7 @@ using namespace imcsim::compress;
 namespace {
 
 Tensor random_tensor(std::vector<int64_t> shape, uint64_t seed) {
-  Tensor t(std::move(shape));
-  SeededStream s(seed);
-  for (auto& v : t.data) v = static_cast<float>(s.uniform(-1, 1));
-  return t;
+  return uniform_tensor(std::move(shape), seed, -1, 1);
 }
 
 Eigen::MatrixXd random_matrix(int64_t rows, int64_t cols, SeededStream& s) {
