@@ -126,7 +126,8 @@ NpyArray parse_npy(const std::string& bytes, const std::string& file) {
   const std::string width_text = t.substr(2);
   if (width_text.find_first_not_of("0123456789") != std::string::npos)
     bad(file, fmt::format("dtype '{}' is not a plain numeric dtype", t));
-  const int width = std::stoi(width_text);
+  // At most 3 digits: std::stoi would throw std::out_of_range on a 20-digit width (fuzzing).
+  const int width = width_text.size() <= 3 ? std::stoi(width_text) : 0;
   const bool ok = (kind == 'f' && (width == 4 || width == 8)) ||
                   ((kind == 'i' || kind == 'u') && (width == 1 || width == 2 || width == 4 ||
                                                     width == 8)) ||

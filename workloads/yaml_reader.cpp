@@ -164,7 +164,9 @@ std::vector<std::pair<std::string, YamlNode>> YamlNode::entries() const {
   std::vector<std::pair<std::string, YamlNode>> out;
   std::set<std::string> seen;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
-    const YAML::Node& k = it->first;
+    // A copy: it->first lives in a proxy destroyed at the end of this statement (ASan found
+    // the reference dangling).
+    const YAML::Node k = it->first;
     YamlNode key_node(k, file_, path_, kind_, line());
     if (!k.IsScalar()) key_node.fail_expected("a plain key");
     const std::string key = k.Scalar();

@@ -100,7 +100,9 @@ class Importer {
  private:
   // --- helpers -----------------------------------------------------------------------------
   std::string label(const onnx::NodeProto& n) const {
-    return fmt::format("node \"{}\" ({})", n.name().empty() ? n.output(0) : n.name(), n.op_type());
+    // A node may have no name and no outputs (fuzzing found output(0) read out of range).
+    const std::string& id = !n.name().empty() || n.output_size() == 0 ? n.name() : n.output(0);
+    return fmt::format("node \"{}\" ({})", id, n.op_type());
   }
   [[noreturn]] void fail(const onnx::NodeProto& n, const std::string& msg) const {
     throw WorkloadError(file_, 0, label(n), msg);

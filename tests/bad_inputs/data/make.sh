@@ -40,6 +40,9 @@ model "" r | enc ModelProto > tiny_conv.onnx
 model 'node { input: "r" output: "y" name: "softmax" op_type: "Softmax" attribute { name: "axis" i: 1 type: INT } }' y \
   | enc ModelProto > softmax.onnx
 head -c 100 tiny_conv.onnx > truncated.onnx
+# An unsupported node with neither a name nor outputs (a fuzzing finding: the error message
+# read output(0) of an empty list).
+model 'node { input: "r" op_type: "Foo" }' r | enc ModelProto > nameless_node.onnx
 : > empty.onnx
 
 echo "dims: 1 dims: 3 dims: 8 dims: 8 data_type: 1 name: \"x\" $(floats 192)" | enc TensorProto > input.pb
@@ -47,12 +50,13 @@ head -c $(( $(stat -c %s input.pb) - 7 )) input.pb > truncated_input.pb
 echo "dims: 1 dims: 3 dims: 4 dims: 4 data_type: 1 name: \"x\" $(floats 48)" | enc TensorProto > input_4x4.pb
 
 # .npy version 1.0, little-endian float32, C order.
-npy() {  # file shape-tuple count [truncate-bytes]
+npy() {  # file shape-tuple count [truncate-bytes] [descr]
   python3 - "$@" <<'PY'
 import struct, sys
 path, shape, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 cut = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-header = "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % shape
+descr = sys.argv[5] if len(sys.argv) > 5 else "<f4"
+header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
 pad = 64 - (10 + len(header) + 1) % 64
 header += " " * pad + "\n"
 data = b"".join(struct.pack("<f", ((i * 37) % 17 - 8) / 8.0) for i in range(count))
@@ -60,7 +64,9 @@ blob = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() +
 open(path, "wb").write(blob[: len(blob) - cut] if cut else blob)
 PY
 }
-mkdir -p weights_wrong_shape weights_truncated weights_not_npy
+mkdir -p weights_wrong_shape weights_truncated weights_not_npy weights_huge_dtype
 npy weights_wrong_shape/c1.weight.npy "(4, 3, 5, 5)" 300
 npy weights_truncated/c1.weight.npy "(4, 3, 3, 3)" 108 9
 printf 'this is not a numpy file\n' > weights_not_npy/c1.weight.npy
+# A dtype width of 20 digits (a fuzzing finding: std::stoi threw std::out_of_range).
+npy weights_huge_dtype/c1.weight.npy "(4, 3, 3, 3)" 108 0 "<f99999999999999999999"
