@@ -1,5 +1,6 @@
 #include "workloads/yaml_reader.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -42,22 +43,56 @@ YamlNode YamlNode::load_file(const std::string& file, ErrorKind kind) {
   return load_string(text.str(), file, kind);
 }
 
+namespace {
+
+// Line (1-based) where a second YAML document starts, 0 if there is none. Document markers
+// ("---", "...") stand at column 0 (YAML 1.2 §9.1); the first document may open with "---".
+// A text scan instead of YAML::LoadAll, which loops without end on some malformed input
+// (tests/fuzz/findings).
+int second_document_line(const std::string& text) {
+  bool content = false, ended = false;
+  int line = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t end = std::min(text.find('\n', pos), text.size());
+    const std::string l = text.substr(pos, end - pos);
+    ++line;
+    const bool marker = (l.rfind("---", 0) == 0 || l.rfind("...", 0) == 0) &&
+                        (l.size() == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r');
+    const size_t first = l.find_first_not_of(" \t\r");
+    const bool blank = first == std::string::npos || l[first] == '#';
+    if (marker) {
+      if (content) ended = true;
+      if (content && l.rfind("---", 0) == 0) {
+        // "--- value" on the marker line is content of the new document.
+        const size_t rest = l.find_first_not_of(" \t\r", 3);
+        if (rest != std::string::npos && l[rest] != '#') return line;
+      }
+    } else if (!blank && l[0] != '%') {
+      if (ended) return line;
+      content = true;
+    }
+    pos = end + 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
 YamlNode YamlNode::load_string(const std::string& text, const std::string& file, ErrorKind kind) {
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(text);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw_error(kind, file, e.mark.is_null() ? 0 : e.mark.line + 1, "",
                 "YAML syntax error: " + e.msg);
   }
-  // A second document (after a '---' line) would otherwise be ignored without a word.
-  for (size_t i = 1; i < documents.size(); ++i) {
-    if (documents[i].IsNull()) continue;  // a trailing '---' or '...'
-    const YAML::Mark m = documents[i].Mark();
-    throw_error(kind, file, m.is_null() ? 0 : m.line + 1, "",
+  // A second document would otherwise be ignored without a word.
+  if (const int line = second_document_line(text)) {
+    throw_error(kind, file, line, "",
                 "a second YAML document ('---'): an imcsim file holds one document");
   }
-  return YamlNode(documents.empty() ? YAML::Node() : documents.front(), file, "", kind, 1);
+  return YamlNode(root, file, "", kind, 1);
 }
 
 int YamlNode::line() const {

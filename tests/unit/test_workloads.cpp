@@ -195,3 +195,28 @@ TEST(Weights, ShapeMismatchIsNamed) {
         << e.what();
   }
 }
+
+TEST(WorkloadErrors, MalformedFileFoundByFuzzingIsANamedErrorNotAHang) {
+  // A mangled VGG-13 file (scripts/fuzz): yaml-cpp's LoadAll looped on it without end; the
+  // reader must answer with an error naming the file.
+  const std::string file =
+      std::string(IMCSIM_SOURCE_DIR) + "/tests/bad_configs/workloads/fuzz-loadall-hang.yaml";
+  try {
+    load_workload_file(file);
+    FAIL() << "expected a WorkloadError";
+  } catch (const WorkloadError& e) {
+    EXPECT_EQ(e.file(), file);
+    EXPECT_GT(e.line(), 0);
+  }
+}
+
+TEST(WorkloadErrors, SecondYamlDocumentIsNamed) {
+  EXPECT_NE(error_of("name: x\ninput: {h: 8, w: 8, c: 3}\nlayers:\n"
+                     "  - {name: a, type: fc, out_features: 8}\n---\nname: y\n")
+                .find("net.yaml:6: a second YAML document"),
+            std::string::npos);
+  // An explicit start marker and a trailing end marker are one document.
+  EXPECT_EQ(error_of("---\nname: x\ninput: {h: 8, w: 8, c: 3}\nlayers:\n"
+                     "  - {name: a, type: fc, out_features: 8}\n...\n"),
+            "(no error)");
+}
