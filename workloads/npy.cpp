@@ -64,6 +64,14 @@ std::vector<int64_t> parse_shape(const std::string& text, const std::string& fil
       bad(file, fmt::format("shape entry \"{}\" is not a non-negative integer", item));
     shape.push_back(std::stoll(digits));
   }
+  // The element count must fit comfortably in int64 (the data-length check multiplies it by
+  // the element width): at most 2^40 elements, checked before each multiplication.
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d != 0 && n > (int64_t{1} << 40) / d)
+      bad(file, fmt::format("shape {} has more than 2^40 elements", text));
+    n *= d;
+  }
   return shape;
 }
 

@@ -230,3 +230,15 @@ TEST_F(TempDir, MapNamingAnUnknownLayerIsAnError) {
     EXPECT_NE(std::string(e.what()).find("\"nosuch\" is not a conv or fc layer"), std::string::npos);
   }
 }
+
+TEST(NpyFuzzFindings, ShapeProductOverflowIsANamedError) {
+  // scripts/fuzz: a header whose shape product overflows int64 (UBSan signed overflow before
+  // the data-length check); now refused while parsing the shape.
+  const std::string file = std::string(IMCSIM_SOURCE_DIR) + "/tests/fuzz/findings/npy-shape-overflow.npy";
+  try {
+    imcsim::read_npy(file);
+    FAIL() << "expected a WorkloadError";
+  } catch (const imcsim::WorkloadError& e) {
+    EXPECT_EQ(e.file(), file);
+  }
+}

@@ -394,3 +394,10 @@ TEST(OnnxImport, WorkloadYamlRoundTrip) {
     EXPECT_EQ(a.pad_h, b.pad_h) << a.name;
   }
 }
+
+TEST(OnnxFuzzFindings, DimsProductOverflowIsANamedError) {
+  // scripts/fuzz: a model whose initializer dims multiply past int64; the size bound is now
+  // checked before each multiplication.
+  const std::string file = std::string(IMCSIM_SOURCE_DIR) + "/tests/fuzz/findings/onnx-dims-overflow.bin";
+  EXPECT_THROW(imcsim::onnx_io::import_onnx(file), imcsim::Error);
+}

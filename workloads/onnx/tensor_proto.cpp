@@ -92,8 +92,8 @@ ProtoTensor from_proto(const onnx::TensorProto& p, const std::string& file, cons
   for (int64_t d : p.dims()) {
     if (d < 0 || d > (int64_t{1} << 32)) fail(fmt::format("dimension {} is not a valid size", d));
     t.dims.push_back(d);
+    if (d != 0 && n > (int64_t{1} << 34) / d) fail("tensor is too large");  // before multiplying
     n *= d;
-    if (n > (int64_t{1} << 34)) fail("tensor is too large");
   }
   if (p.has_raw_data()) {
     const std::string& raw = p.raw_data();
