@@ -24,7 +24,7 @@ int DatapathParams::lsb_shift() const {
 }
 
 TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_t* wq,
-                       const DatapathParams& p) {
+                       const DatapathParams& p, const uint8_t* odd_grid) {
   const ConvShape& shape = s.mapping.shape;
   TileCells t;
   t.n_rows = static_cast<int64_t>(tile.rows.size());
@@ -37,7 +37,19 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
   t.polarity.resize(static_cast<size_t>(t.n_phys));
   t.weight_sum.assign(static_cast<size_t>(t.n_wcols), 0);
   t.slice.resize(static_cast<size_t>(t.n_phys));
-  const int64_t qmax = (int64_t{1} << (p.weight_bits - 1)) - 1;
+  t.col_mul.assign(static_cast<size_t>(t.n_wcols), 1);
+  t.col_offset.assign(static_cast<size_t>(t.n_wcols), p.offset());
+  const int64_t sym_max = (int64_t{1} << (p.weight_bits - 1)) - 1;
+  const int64_t odd_max = (int64_t{1} << p.weight_bits) - 1;
+  auto is_odd = [&](const ColSlot& col) {
+    return odd_grid && odd_grid[tile.group * shape.oc + col.oc] != 0;
+  };
+  for (int64_t j = 0; j < t.n_wcols; ++j) {
+    if (!p.differential && is_odd(tile.cols[static_cast<size_t>(j)])) {
+      t.col_mul[static_cast<size_t>(j)] = 2;
+      t.col_offset[static_cast<size_t>(j)] = odd_max;
+    }
+  }
   const int64_t cell_mask = (int64_t{1} << p.cell_bits) - 1;
   for (int64_t j = 0; j < t.n_wcols; ++j) {
     for (int64_t q = 0; q < pol; ++q) {
@@ -58,20 +70,26 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
       const int64_t kh = row.ph - col.dy * shape.s_h, kw = row.pw - col.dx * shape.s_w;
       const int64_t oc = tile.group * shape.oc + col.oc;
       const int64_t w = wq[((oc * shape.ic + row.c) * shape.k_h + kh) * shape.k_w + kw];
-      if (w > qmax || w < -qmax) {
+      const bool odd = is_odd(col);
+      const int64_t qmax = odd ? odd_max : sym_max;
+      if (w > qmax || w < -qmax || (odd && w % 2 == 0)) {
         throw MappingError("", 0, s.layer,
-                           fmt::format("quantized weight {} outside +-{} ({}-bit signed)", w,
-                                       qmax, p.weight_bits));
+                           fmt::format("quantized weight {} outside {} ({}-bit {})", w,
+                                       odd ? fmt::format("the odd values +-1..{}", qmax)
+                                           : fmt::format("+-{}", qmax),
+                                       p.weight_bits, odd ? "odd grid" : "signed"));
       }
       t.mapped[static_cast<size_t>(j * t.words + word)] |= bit;
       t.weight_sum[static_cast<size_t>(j)] += w;
       t.mapped_cells += cpw;
       for (int64_t q = 0; q < pol; ++q) {
-        // Stored magnitude of this polarity: offset encoding stores w + 2^(b-1) >= 1;
-        // a differential pair stores max(w, 0) and max(-w, 0).
+        // Stored magnitude of this polarity: offset encoding stores
+        // (w + col_offset) / col_mul >= 0; a differential pair stores max(w, 0) and
+        // max(-w, 0).
+        const size_t uj = static_cast<size_t>(j);
         const int64_t stored = p.differential ? (q == 0 ? std::max<int64_t>(w, 0)
                                                         : std::max<int64_t>(-w, 0))
-                                              : w + p.offset();
+                                              : (w + t.col_offset[uj]) / t.col_mul[uj];
         for (int64_t k = 0; k < slices; ++k) {
           const int64_t cell = (stored >> (k * p.cell_bits)) & cell_mask;
           if (cell == 0) continue;
@@ -127,14 +145,15 @@ void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
   const int64_t cpw = p.cols_per_weight();
   for (int64_t c = 0; c < cells.n_phys; ++c) {
     const int64_t shift = phase * p.dac_bits + cells.slice[static_cast<size_t>(c)] * p.cell_bits + lsb;
-    const int64_t v = codes[c] << shift;
+    // col_mul: an odd-grid column holds (w + 2^b - 1) / 2, so its sums count twice.
+    const int64_t v = (codes[c] << shift) * cells.col_mul[static_cast<size_t>(c / cpw)];
     acc[c / cpw] += cells.polarity[static_cast<size_t>(c)] > 0 ? v : -v;
   }
 }
 
-void signed_input_correction(const TileCells& cells, const DatapathParams& p, int64_t* acc) {
-  const int64_t offset = int64_t{1} << (p.input_bits - 1);
-  for (int64_t j = 0; j < cells.n_wcols; ++j) acc[j] -= offset * cells.weight_sum[static_cast<size_t>(j)];
+void input_offset_correction(const TileCells& cells, int64_t zero_point, int64_t* acc) {
+  for (int64_t j = 0; j < cells.n_wcols; ++j)
+    acc[j] -= zero_point * cells.weight_sum[static_cast<size_t>(j)];
 }
 
 void offset_correction(const TileCells& cells, const std::vector<uint64_t>& in_planes,
@@ -150,7 +169,8 @@ void offset_correction(const TileCells& cells, const std::vector<uint64_t>& in_p
       for (int64_t w = 0; w < words; ++w) count += __builtin_popcountll(x[w] & m[w]);
       sum += count << b;
     }
-    acc[j] -= p.offset() * sum;
+    const size_t uj = static_cast<size_t>(j);
+    acc[j] -= cells.col_offset[uj] * sum;
   }
 }
 

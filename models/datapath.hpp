@@ -46,15 +46,22 @@ struct TileCells {
   std::vector<int8_t> polarity;    // per physical column: +1, or -1 (differential negative)
   std::vector<int8_t> slice;       // per physical column: slice index (bits slice*cell_bits..)
   std::vector<int64_t> weight_sum; // per weight column: sum of its quantized weights
+  // Per weight column, offset encoding: the column sum S of stored values gives
+  // sum w x = col_mul * S - col_offset * (sum of the inputs); (1, 2^(b-1)) for symmetric
+  // weights stored as w + 2^(b-1), (2, 2^b - 1) for odd-grid weights stored as
+  // (w + 2^b - 1) / 2 (2^b levels in b bits: a 2-bit layer's four levels in one 2-bit cell).
+  std::vector<int64_t> col_mul, col_offset;
   int64_t nonzero_cells = 0;       // cells with a nonzero stored value
   int64_t mapped_cells = 0;        // cells that hold (a slice of) a weight
 };
 
 // Programs a tile from quantized weights: int32 OIHW (OC, IC/groups, K_h, K_w) of the
 // whole layer (REFERENCE §5: cell (r, col) holds W[oc, c, kh, kw] where the row's pixel
-// lies under the column's duplicate, else it is empty).
+// lies under the column's duplicate, else it is empty). `odd_grid` (null, or one flag per
+// output channel of the layer): the channel's weights are odd, |w| <= 2^b - 1
+// (ref::QuantizedLayer::odd_grid).
 TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_t* wq,
-                       const DatapathParams& p);
+                       const DatapathParams& p, const uint8_t* odd_grid = nullptr);
 
 // Bit planes of the tile's input codes: planes[bit * words + w] for bit < input_bits.
 void input_planes(const std::vector<int64_t>& codes, int64_t words, int64_t input_bits,
@@ -71,18 +78,19 @@ inline int64_t adc_convert(int64_t sum, int lsb_shift, int64_t adc_bits) {
   return rounded > top ? top : rounded;
 }
 
-// Shift-add of one phase's ADC codes into per-weight-column accumulators.
+// Shift-add of one phase's ADC codes into per-weight-column accumulators (times col_mul).
 void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
                const DatapathParams& p, int64_t* acc);
 
-// Signed inputs (two's-complement codes of a tensor that can be negative, e.g. the output of
-// a low-rank R factor) are driven with an offset, x + 2^(input_bits-1), so the DACs see
-// unsigned codes; the digital correction subtracts 2^(input_bits-1) * (sum of the column's
-// weights). Padding pixels are x = 0, i.e. driven as the offset.
-void signed_input_correction(const TileCells& cells, const DatapathParams& p, int64_t* acc);
+// Inputs with a zero point (centered codes x = code - zp, which can be negative: GELU
+// outputs, a low-rank R factor's outputs) are driven as the unsigned code x + zp, so the
+// DACs see unsigned codes; the digital correction subtracts zp * (sum of the column's
+// weights). Padding pixels are x = 0, i.e. driven as zp.
+void input_offset_correction(const TileCells& cells, int64_t zero_point, int64_t* acc);
 
-// Offset encoding stores q + 2^(w-1): subtract 2^(w-1) * (sum of the column's inputs),
-// computed digitally and exactly from the input planes.
+// Offset encoding stores (w + col_offset) / col_mul (shift_add scales the column's sums by
+// col_mul): subtract col_offset * (sum of the column's inputs), computed digitally and
+// exactly from the input planes. Additive, so the pipeline may apply it in any order.
 void offset_correction(const TileCells& cells, const std::vector<uint64_t>& in_planes,
                        const DatapathParams& p, int64_t* acc);
 

@@ -140,7 +140,8 @@ struct Chip : sc_core::sc_module {
   std::vector<int64_t>* output = nullptr;
   std::vector<TileCells> cells;
   bool reprogram = false;
-  bool signed_inputs = false;
+  int64_t input_offset = 0;         // activation zero point the DACs add to centered codes
+  std::vector<uint8_t> odd_grid;    // per output channel, or empty
   int64_t digital_ops = 0;
   bool trace_layer = false;
   int layer_index = 0;
@@ -182,7 +183,7 @@ void ArrayUnit::fetch_thread() {
         const int64_t y0 = py * m.win_h * s.s_h - sched->pad_h;
         const int64_t x0 = px * m.win_w * s.s_w - sched->pad_w;
         const int64_t c0 = tile->group * s.ic;
-        const int64_t offset = chip->signed_inputs ? int64_t{1} << (p.input_bits - 1) : 0;
+        const int64_t offset = chip->input_offset;
         for (size_t r = 0; r < tile->rows.size(); ++r) {
           const RowSlot& row = tile->rows[r];
           const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
@@ -239,7 +240,8 @@ void ArrayUnit::compute_thread() {
         // Offset encoding: the digital correction uses the window's inputs, which the
         // input register releases after the last phase.
         offset_correction(*cells, planes[kk % kRing], p, acc[kk % kRing].data());
-        if (chip->signed_inputs) signed_input_correction(*cells, p, acc[kk % kRing].data());
+        if (chip->input_offset != 0)
+          input_offset_correction(*cells, chip->input_offset, acc[kk % kRing].data());
       }
       --input_regs;
       if (chip->tracing()) sig_input_regs.write(input_regs);
@@ -439,7 +441,8 @@ void Engine::finish() { impl_->finish(); }
 
 LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_t>& input_codes,
                                  const std::vector<int32_t>& wq, std::vector<int64_t>& out,
-                                 bool reprogram, bool signed_inputs) {
+                                 bool reprogram, int64_t input_offset,
+                                 const std::vector<uint8_t>& odd_grid) {
   Chip& c = *impl_->chip;
   const ConvShape& shape = s.mapping.shape;
   const int64_t ic = shape.ic * shape.groups, oc = shape.oc * shape.groups;
@@ -451,14 +454,20 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
     if (static_cast<int64_t>(wq.size()) != oc * shape.ic * shape.k_h * shape.k_w)
       throw MappingError("", 0, s.layer, "quantized weights do not match the layer shape");
     const int64_t bits = c.cfg.datapath.input_bits;
-    const int64_t lo = signed_inputs ? -((int64_t{1} << (bits - 1)) - 1) : 0;
-    const int64_t hi = signed_inputs ? (int64_t{1} << (bits - 1)) - 1 : (int64_t{1} << bits) - 1;
+    if (input_offset < 0 || input_offset > (int64_t{1} << bits) - 1)
+      throw MappingError("", 0, s.layer,
+                         fmt::format("input offset (zero point) {} outside 0..{}", input_offset,
+                                     (int64_t{1} << bits) - 1));
+    const int64_t lo = -input_offset;
+    const int64_t hi = (int64_t{1} << bits) - 1 - input_offset;
     for (int64_t v : input_codes) {
       if (v < lo || v > hi)
         throw MappingError("", 0, s.layer,
-                           fmt::format("input code {} outside {}..{} ({}-bit {})", v, lo, hi, bits,
-                                       signed_inputs ? "signed" : "unsigned"));
+                           fmt::format("input code {} outside {}..{} ({}-bit codes, zero point {})",
+                                       v, lo, hi, bits, input_offset));
     }
+    if (!odd_grid.empty() && static_cast<int64_t>(odd_grid.size()) != oc)
+      throw MappingError("", 0, s.layer, "odd-grid flags do not match the output channels");
     out.assign(static_cast<size_t>(oc * shape.o_h * shape.o_w), 0);
   }
   for (const auto& tile : s.tiles) {
@@ -472,7 +481,8 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
   std::vector<int32_t> zero;
   if (!c.cfg.functional) zero.assign(static_cast<size_t>(oc * shape.ic * shape.k_h * shape.k_w), 1);
   for (const auto& tile : s.tiles) {
-    c.cells.push_back(program_tile(s, tile, c.cfg.functional ? wq.data() : zero.data(), c.cfg.datapath));
+    c.cells.push_back(program_tile(s, tile, c.cfg.functional ? wq.data() : zero.data(), c.cfg.datapath,
+                                   c.cfg.functional && !odd_grid.empty() ? odd_grid.data() : nullptr));
     c.run.mapped_cells += c.cells.back().mapped_cells;
     c.run.used_rows += c.cells.back().n_rows;
     c.run.used_cols += c.cells.back().n_phys;
@@ -482,7 +492,7 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
   c.input = &input_codes;
   c.output = &out;
   c.reprogram = reprogram;
-  c.signed_inputs = signed_inputs;
+  c.input_offset = input_offset;
   const auto& layers = c.cfg.trace.layers;
   c.trace_layer = layers.empty() || std::find(layers.begin(), layers.end(), s.layer) != layers.end();
   ++c.layer_index;

@@ -59,15 +59,20 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Executes one conv/fc layer. `input_codes`: unsigned codes, CHW, all input channels of
-  // the layer at its unpadded size; `wq`: int32 OIHW quantized weights. `out` receives the
+  // Executes one conv/fc layer. `input_codes`: centered codes (code - input_offset), CHW,
+  // all input channels of the layer at its unpadded size, each in
+  // [-input_offset, 2^input_bits - 1 - input_offset]; the DACs drive code + input_offset
+  // (padding: a centered 0, i.e. the offset) and the digital correction subtracts
+  // input_offset * (sum of the column's weights) (datapath.hpp, input_offset_correction).
+  // input_offset is an activation zero point (0 for unsigned codes). `wq`: int32 OIHW
+  // quantized weights; `odd_grid` (empty, or one flag per output channel): the channel's
+  // weights are odd multiples held as (q + 2^b - 1) / 2 (datapath.hpp). `out` receives the
   // int64 accumulators, OC x O_h x O_w (untouched when functional is off). `reprogram`:
-  // the arrays must be written before the layer (weights not resident). `signed_inputs`:
-  // the codes are two's complement in +-(2^(input_bits-1) - 1), driven with an offset
-  // (datapath.hpp, signed_input_correction).
+  // the arrays must be written before the layer (weights not resident).
   LayerRun run_array_layer(const TileSchedule& s, const std::vector<int64_t>& input_codes,
                            const std::vector<int32_t>& wq, std::vector<int64_t>& out,
-                           bool reprogram, bool signed_inputs = false);
+                           bool reprogram, int64_t input_offset = 0,
+                           const std::vector<uint8_t>& odd_grid = {});
   // Digital units (residual add, pooling, activation, requantization): `ops` elements.
   LayerRun run_digital(const std::string& name, int64_t ops);
 

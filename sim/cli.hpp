@@ -38,5 +38,7 @@ void register_compress_command(CLI::App& app, CommandContext& ctx);
 void register_reprice_command(CLI::App& app, CommandContext& ctx);
 void register_import_command(CLI::App& app, CommandContext& ctx);
 void register_infer_command(CLI::App& app, CommandContext& ctx);
+void register_eval_command(CLI::App& app, CommandContext& ctx);
+void register_calibrate_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace imcsim::cli

@@ -38,6 +38,7 @@ struct CompressOptions {
   std::string patterns = "pat4";
   std::string pattern_scope = "block";
   bool include_first = false, include_last = false;
+  bool keep_1x1 = false;
   std::string format = "table";
   std::string output;
   std::string export_onnx;
@@ -105,6 +106,9 @@ int cmd_compress(const CompressOptions& o) {
     weights = o.weights.empty() ? synthetic_weights(net, static_cast<uint64_t>(o.seed))
                                 : load_npy_weights(net, o.weights);
   }
+  if (o.keep_1x1)
+    for (const auto& l : net.layers)
+      if (l.type == LayerType::Conv && l.k_h == 1 && l.k_w == 1) spec.layers[l.name].skip = true;
   const CompressionResult r = compress_network(
       net, weights, spec, geom, o.convention == "vwsdk" ? Convention::VwSdk : Convention::Framework);
   if (!o.export_onnx.empty()) {
@@ -172,6 +176,8 @@ void register_compress_command(CLI::App& app, CommandContext& ctx) {
       ->capture_default_str();
   c->add_flag("--include-first", o->include_first, "compress the first layer too");
   c->add_flag("--include-last", o->include_last, "compress the last layer too");
+  c->add_flag("--keep-1x1", o->keep_1x1,
+              "1x1 convolutions (projection shortcuts) stay dense, as in the paper study");
   c->add_option("--format", o->format, "output format")
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();

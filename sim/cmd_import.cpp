@@ -5,6 +5,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include "sim/cli.hpp"
 #include "sim/report.hpp"
@@ -17,16 +18,28 @@ namespace imcsim::cli {
 
 namespace {
 
-// Weights under the default names of a weight map (workloads/npy_weights.hpp), plus a
-// weight_map.yaml carrying the BatchNorm epsilon. Written into a temporary sibling folder
-// renamed into place, so a failure leaves nothing half-written.
+// A layer name as a file name stem: characters outside [A-Za-z0-9_.-] become '_' and a
+// leading '.' becomes '_', so a name taken from a model ("../../x", "/etc/y") can never
+// leave the weights folder; `used` keeps the stems of one folder distinct.
+std::string file_stem(const std::string& name, std::set<std::string>& used) {
+  std::string s;
+  for (char ch : name) {
+    const bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                    ch == '_' || ch == '.' || ch == '-';
+    s += ok ? ch : '_';
+  }
+  if (s.empty() || s.front() == '.') s.insert(s.begin(), '_');
+  if (s.size() > 200) s.resize(200);
+  std::string stem = s;
+  for (int k = 1; used.count(stem); ++k) stem = fmt::format("{}_{}", s, k);
+  used.insert(stem);
+  return stem;
+}
+
+// Weights of every layer as .npy files named after the layer (file_stem), plus a
+// weight_map.yaml naming each layer's tensors and its BatchNorm epsilon. Written into a
+// temporary sibling folder renamed into place, so a failure leaves nothing half-written.
 void write_weights_dir(const onnx_io::OnnxModel& m, const std::string& dir) {
-  std::set<float> eps;
-  for (const auto& [name, lw] : m.weights.layers)
-    if (lw.bn) eps.insert(lw.bn->eps);
-  if (eps.size() > 1)
-    throw WorkloadError(m.file, 0, "BatchNormalization.epsilon",
-                        "layers use different epsilons; a weight map holds one (bn_eps)");
   const fs::path final_dir(dir), tmp(dir + ".tmp");
   std::error_code ec;
   fs::remove_all(tmp, ec);
@@ -38,21 +51,34 @@ void write_weights_dir(const onnx_io::OnnxModel& m, const std::string& dir) {
     return t;
   };
   try {
+    YAML::Emitter map;
+    map << YAML::BeginMap << YAML::Key << "layers" << YAML::Value << YAML::BeginMap;
+    std::set<std::string> used;
     for (const auto& [name, lw] : m.weights.layers) {
-      write_npy((tmp / (name + ".weight.npy")).string(), lw.weight);
-      if (!lw.bias.empty()) write_npy((tmp / (name + ".bias.npy")).string(), vec(lw.bias));
-      if (lw.bn) {
-        write_npy((tmp / (name + ".bn.weight.npy")).string(), vec(lw.bn->gamma));
-        write_npy((tmp / (name + ".bn.bias.npy")).string(), vec(lw.bn->beta));
-        write_npy((tmp / (name + ".bn.running_mean.npy")).string(), vec(lw.bn->mean));
-        write_npy((tmp / (name + ".bn.running_var.npy")).string(), vec(lw.bn->var));
+      const std::string stem = file_stem(name, used);
+      map << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginMap;
+      map << YAML::Key << "weight" << YAML::Value << stem + ".weight";
+      write_npy((tmp / (stem + ".weight.npy")).string(), lw.weight);
+      if (!lw.bias.empty()) {
+        map << YAML::Key << "bias" << YAML::Value << stem + ".bias";
+        write_npy((tmp / (stem + ".bias.npy")).string(), vec(lw.bias));
       }
+      if (lw.bn) {
+        map << YAML::Key << "bn" << YAML::Value << stem + ".bn";
+        map << YAML::Key << "bn_eps" << YAML::Value << fmt::format("{}", lw.bn->eps);
+        write_npy((tmp / (stem + ".bn.weight.npy")).string(), vec(lw.bn->gamma));
+        write_npy((tmp / (stem + ".bn.bias.npy")).string(), vec(lw.bn->beta));
+        write_npy((tmp / (stem + ".bn.running_mean.npy")).string(), vec(lw.bn->mean));
+        write_npy((tmp / (stem + ".bn.running_var.npy")).string(), vec(lw.bn->var));
+      }
+      map << YAML::EndMap;
     }
-    const std::string map = fmt::format(
-        "# written by imcsim import from {}: tensors use the default names <layer>.weight,\n"
-        "# <layer>.bias, <layer>.bn.* (workloads/npy_weights.hpp)\nbn_eps: {}\nlayers: {{}}\n",
-        m.file, eps.empty() ? 1e-5f : *eps.begin());
-    write_file_atomic((tmp / "weight_map.yaml").string(), map);
+    map << YAML::EndMap << YAML::EndMap;
+    write_file_atomic((tmp / "weight_map.yaml").string(),
+                      fmt::format("# written by imcsim import from {}: each layer's tensors (file names\n"
+                                  "# are layer names restricted to [A-Za-z0-9_.-]) and its BatchNorm\n"
+                                  "# epsilon (workloads/npy_weights.hpp)\n{}\n",
+                                  m.file, map.c_str()));
   } catch (...) {
     fs::remove_all(tmp, ec);  // a failed write leaves no half-written folder behind
     throw;

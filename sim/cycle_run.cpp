@@ -103,6 +103,23 @@ Json energy_json(const EventCounts& events, const EnergyTable& table, int64_t ar
   return j;
 }
 
+EngineConfig engine_config(const ArchSpec& arch, const EngineSpec& engine) {
+  EngineConfig cfg;
+  cfg.datapath.rows = arch.rows;
+  cfg.datapath.cell_bits = arch.cell_bits;
+  cfg.datapath.weight_bits = arch.weight_bits;
+  cfg.datapath.input_bits = arch.input_bits;
+  cfg.datapath.dac_bits = arch.dac_bits;
+  cfg.datapath.adc_bits = arch.adc_bits;
+  cfg.datapath.differential = arch.signed_encoding == "differential";
+  cfg.timing = engine.tech.timing;
+  cfg.cols = arch.cols;
+  cfg.adc_share = arch.adc_share;
+  cfg.num_arrays = arch.arrays;
+  cfg.functional = engine.functional;
+  return cfg;
+}
+
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                     const CycleOptions& options) {
   const auto wall0 = std::chrono::steady_clock::now();
@@ -186,19 +203,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   const std::string id = run_id(spec);
   RunDir dir(output_root, id);
 
-  EngineConfig cfg;
-  cfg.datapath.rows = arch.rows;
-  cfg.datapath.cell_bits = arch.cell_bits;
-  cfg.datapath.weight_bits = arch.weight_bits;
-  cfg.datapath.input_bits = arch.input_bits;
-  cfg.datapath.dac_bits = arch.dac_bits;
-  cfg.datapath.adc_bits = arch.adc_bits;
-  cfg.datapath.differential = arch.signed_encoding == "differential";
-  cfg.timing = spec.engine.tech.timing;
-  cfg.cols = arch.cols;
-  cfg.adc_share = arch.adc_share;
-  cfg.num_arrays = arch.arrays;
-  cfg.functional = spec.engine.functional;
+  EngineConfig cfg = engine_config(arch, spec.engine);
   const bool trace = spec.engine.trace || options.trace;
   if (trace) {
     cfg.trace.vcd_path = dir.path("trace.vcd");
@@ -239,7 +244,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   const auto qweights = ref::quantize_weights(net, weights, iopt.weight_bits);
 
   ref::AccumulatorHook hook = [&](const Layer& layer, const ref::IntTensor& codes,
-                                  const ref::QuantizedLayer& q) -> ref::IntTensor {
+                                  const ref::QuantizedLayer& q, int64_t zero_point) -> ref::IntTensor {
     size_t index = 0;
     while (&net.layers[index] != &layer && net.layers[index].name != layer.name) ++index;
     time_digital_until(index);
@@ -249,8 +254,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     rec.sched = &sched;
     std::vector<int32_t> wq(q.q.begin(), q.q.end());
     std::vector<int64_t> acc;
-    rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident,
-                                     ref::input_is_signed(net, layer));
+    rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident, zero_point, q.odd_grid);
     rec.analytic_clocks = analytic_layer_clocks(sched, cfg, !resident);
     rec.requant = engine.run_digital(layer.name + ".requant", layer.out.elements());
     const ref::IntTensor want = ref::accumulate_int(layer, codes, q);

@@ -22,6 +22,9 @@ struct CycleOptions {
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                     const CycleOptions& options);
 
+// The engine configuration of an architecture and an `engine:` section (no trace).
+EngineConfig engine_config(const ArchSpec& arch, const EngineSpec& engine);
+
 // Energy by component (REFERENCE §11) of `events` priced with `table`, plus leakage of
 // `arrays` arrays over `latency_ns`: {"dac": .., "array": .., ..., "leakage": .., "total": ..}.
 Json energy_json(const EventCounts& events, const EnergyTable& table, int64_t arrays,

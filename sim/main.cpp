@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   cli::register_reprice_command(app, ctx);
   cli::register_import_command(app, ctx);
   cli::register_infer_command(app, ctx);
+  cli::register_eval_command(app, ctx);
+  cli::register_calibrate_command(app, ctx);
 
   // Name an unknown command word instead of CLI11's generic "A subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {

@@ -44,6 +44,7 @@ LayerType layer_type(const std::string& s) {
 Activation activation(const std::string& s) {
   if (s == "relu") return Activation::Relu;
   if (s == "relu1") return Activation::Relu1;
+  if (s == "gelu") return Activation::Gelu;
   return Activation::None;
 }
 
@@ -106,7 +107,7 @@ Layer parse_layer(const YamlNode& n, const std::map<std::string, TensorShape>& s
                                                     : "this layer type takes exactly one input");
   }
   l.in = shapes.at(l.inputs.front());
-  l.act = activation(n.get_choice("act", {"none", "relu", "relu1"}, "none"));
+  l.act = activation(n.get_choice("act", {"none", "relu", "relu1", "gelu"}, "none"));
 
   switch (l.type) {
     case LayerType::Conv: {

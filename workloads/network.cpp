@@ -20,6 +20,7 @@ const char* to_string(Activation a) {
     case Activation::Relu: return "relu";
     case Activation::Relu1: return "relu1";
     case Activation::Clip: return "clip";
+    case Activation::Gelu: return "gelu";
   }
   return "?";
 }

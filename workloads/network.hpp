@@ -9,7 +9,9 @@
 namespace imcsim {
 
 enum class LayerType { Conv, Fc, Add, MaxPool, AvgPool, GlobalAvgPool };
-enum class Activation { None, Relu, Relu1, Clip };  // relu1 = clip(x, 0, 1); clip: clip_lo..clip_hi
+// relu1 = clip(x, 0, 1); clip: clip_lo..clip_hi; gelu = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)),
+// the exact (erf) form, signed (minimum about -0.17) and unbounded above.
+enum class Activation { None, Relu, Relu1, Clip, Gelu };
 
 const char* to_string(LayerType t);
 const char* to_string(Activation a);

@@ -1,5 +1,7 @@
 #include "workloads/npy_weights.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -34,12 +36,13 @@ WeightMap load_weight_map(const std::string& path, const Network& net) {
     if (!l || !l->on_arrays())
       node.fail(fmt::format("\"{}\" is not a conv or fc layer of workload {}", name, net.name));
     node.expect_map();
-    node.allow_only({"weight", "bias", "bn", "onnx"});
+    node.allow_only({"weight", "bias", "bn", "bn_eps", "onnx"});
     WeightMapEntry e;
     e.weight = node.get_string("weight", "");
     e.bias = node.get_string("bias", "");
     e.bn = node.get_string("bn", "");
     e.onnx = node.get_string("onnx", "");
+    e.bn_eps = static_cast<float>(node.get_number("bn_eps", 0.0, 1.0, m.bn_eps));
     m.layers[name] = e;
   }
   return m;
@@ -67,6 +70,16 @@ WeightSet load_npy_weights(const Network& net, const std::string& dir,
   WeightSet ws;
   ws.source = dir;
   auto tensor = [&](const std::string& layer, const std::string& name, const char* role) {
+    // A tensor name becomes a file name inside `dir` only: no separators, no leading '.'.
+    const bool safe = !name.empty() && name.front() != '.' &&
+                      std::all_of(name.begin(), name.end(), [](char ch) {
+                        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-';
+                      });
+    if (!safe)
+      throw WorkloadError(map_path.empty() ? dir : map_path, 0, layer,
+                          fmt::format("{} tensor name \"{}\" is not a plain file name (expected characters "
+                                      "A-Z a-z 0-9 _ . - and no leading '.')",
+                                      role, name.substr(0, 120)));
     const fs::path p = fs::path(dir) / (name + ".npy");
     if (!fs::exists(p))
       throw WorkloadError(map_path.empty() ? dir : map_path, 0, layer,
@@ -93,7 +106,7 @@ WeightSet load_npy_weights(const Network& net, const std::string& dir,
       bn.beta = vector(l, e.bn + ".bias", "batch-norm bias (beta)");
       bn.mean = vector(l, e.bn + ".running_mean", "batch-norm running_mean");
       bn.var = vector(l, e.bn + ".running_var", "batch-norm running_var");
-      bn.eps = map.bn_eps;
+      bn.eps = e.bn_eps >= 0.0f ? e.bn_eps : map.bn_eps;
       lw.bn = std::move(bn);
     }
     ws.layers.emplace(l.name, std::move(lw));

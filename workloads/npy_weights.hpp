@@ -4,13 +4,13 @@
 //
 //   bn_eps: 1.0e-5                 # optional, BatchNorm epsilon (default 1e-5, PyTorch's)
 //   layers:
-//     layers.0: {weight: layers.0.weight, bn: layers.1.bn_dict.2, onnx: stem.conv}
+//     layers.0: {weight: layers.0.weight, bn: layers.1.bn_dict.2, bn_eps: 1.0e-4, onnx: stem.conv}
 //     fc:       {weight: fc.weight, bias: fc.bias}
 //
 // `weight` / `bias` name tensors (file <name>.npy in the folder); `bn: P` names the four
 // BatchNorm tensors P.weight (gamma), P.bias (beta), P.running_mean, P.running_var (PyTorch's
 // state-dict names); `onnx` optionally names the same layer in an ONNX export, so the two
-// sources can be compared. A layer not in the map uses <layer>.weight, <layer>.bias and
+// sources can be compared; `bn_eps` overrides the file's epsilon for that layer. A layer not in the map uses <layer>.weight, <layer>.bias and
 // BN prefix <layer>.bn.
 #pragma once
 
@@ -24,6 +24,7 @@ namespace imcsim {
 
 struct WeightMapEntry {
   std::string weight, bias, bn, onnx;  // empty = not given
+  float bn_eps = -1.0f;                // < 0: the map's bn_eps
 };
 
 struct WeightMap {

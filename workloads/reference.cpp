@@ -81,46 +81,68 @@ double apply_activation(const Layer& l, double x) {
     case Activation::Relu: return x > 0.0 ? x : 0.0;
     case Activation::Relu1: return std::min(1.0, std::max(0.0, x));
     case Activation::Clip: return std::min(l.clip_hi, std::max(l.clip_lo, x));
+    case Activation::Gelu: return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440));
   }
   return x;
 }
 
 // ---- float ----------------------------------------------------------------------------------
 
+namespace {
+
+// im2col of group g: row (c, ky, kx) of the group's input patch, column = output pixel
+// (REFERENCE §2's unrolling); zero padding. `in` is CHW of any element type.
+template <typename T>
+void im2col(const ChwTensor<T>& in, const Layer& l, int64_t g, int64_t oh, int64_t ow, Eigen::MatrixXd& patches) {
+  const int64_t icg = l.in.c / l.groups;
+  patches.resize(icg * l.k_h * l.k_w, oh * ow);
+  for (int64_t c = 0; c < icg; ++c)
+    for (int64_t ky = 0; ky < l.k_h; ++ky)
+      for (int64_t kx = 0; kx < l.k_w; ++kx) {
+        const int64_t r = (c * l.k_h + ky) * l.k_w + kx;
+        for (int64_t y = 0; y < oh; ++y) {
+          const int64_t iy = y * l.stride_h - l.pad_h + ky * l.dilation_h;
+          const bool row_in = iy >= 0 && iy < in.h;
+          for (int64_t x = 0; x < ow; ++x) {
+            const int64_t ix = x * l.stride_w - l.pad_w + kx * l.dilation_w;
+            patches(r, y * ow + x) =
+                (!row_in || ix < 0 || ix >= in.w) ? 0.0 : static_cast<double>(in.at(g * icg + c, iy, ix));
+          }
+        }
+      }
+}
+
+// The convolution as one GEMM per group: out[oc, p] = sum_r w(oc, r) * patches(r, p), where
+// weight_at(flat OIHW index) gives the weight as a double.
+template <typename T, typename W>
+Eigen::MatrixXd conv_gemm(const ChwTensor<T>& in, const Layer& l, int64_t oh, int64_t ow, W weight_at) {
+  const int64_t icg = l.in.c / l.groups, ocg = l.out.c / l.groups;
+  const int64_t rows = icg * l.k_h * l.k_w, cols = oh * ow;
+  Eigen::MatrixXd out(l.out.c, cols);
+  Eigen::MatrixXd patches, w(ocg, rows);
+  for (int64_t g = 0; g < l.groups; ++g) {
+    im2col(in, l, g, oh, ow, patches);
+    for (int64_t o = 0; o < ocg; ++o)
+      for (int64_t r = 0; r < rows; ++r) w(o, r) = weight_at((g * ocg + o) * rows + r);
+    out.middleRows(g * ocg, ocg).noalias() = w * patches;
+  }
+  return out;
+}
+
+}  // namespace
+
 FloatTensor conv2d_float(const FloatTensor& in, const Layer& l, const Tensor& weight) {
   check_input(l, in.c, in.h, in.w);
   const int64_t oh = out_extent(in.h, l.k_h, l.stride_h, l.pad_h, l.pad_bottom(), l.dilation_h);
   const int64_t ow = out_extent(in.w, l.k_w, l.stride_w, l.pad_w, l.pad_right(), l.dilation_w);
   check_out_shape(l, oh, ow);
-  const int64_t icg = l.in.c / l.groups, ocg = l.out.c / l.groups;
-  const int64_t kk = l.k_h * l.k_w, rows = icg * kk, cols = oh * ow;
+  const Eigen::MatrixXd y = conv_gemm(in, l, oh, ow, [&](int64_t k) {
+    return static_cast<double>(weight.data[static_cast<size_t>(k)]);
+  });
   FloatTensor out(l.out.c, oh, ow);
-  // im2col: row (c, ky, kx) of the group's input patch, column = output pixel; the weight
-  // (OC_g x IC_g*K*K, C order of OIHW) times it is the convolution (REFERENCE §2's unrolling).
-  Eigen::MatrixXd patches(rows, cols);
-  for (int64_t g = 0; g < l.groups; ++g) {
-    for (int64_t c = 0; c < icg; ++c)
-      for (int64_t ky = 0; ky < l.k_h; ++ky)
-        for (int64_t kx = 0; kx < l.k_w; ++kx) {
-          const int64_t r = (c * l.k_h + ky) * l.k_w + kx;
-          for (int64_t y = 0; y < oh; ++y) {
-            const int64_t iy = y * l.stride_h - l.pad_h + ky * l.dilation_h;
-            for (int64_t x = 0; x < ow; ++x) {
-              const int64_t ix = x * l.stride_w - l.pad_w + kx * l.dilation_w;
-              patches(r, y * ow + x) = (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
-                                           ? 0.0
-                                           : in.at(g * icg + c, iy, ix);
-            }
-          }
-        }
-    Eigen::MatrixXd w(ocg, rows);
-    for (int64_t o = 0; o < ocg; ++o)
-      for (int64_t r = 0; r < rows; ++r)
-        w(o, r) = static_cast<double>(weight.data[static_cast<size_t>((g * ocg + o) * rows + r)]);
-    const Eigen::MatrixXd y = w * patches;
-    for (int64_t o = 0; o < ocg; ++o)
-      for (int64_t p = 0; p < cols; ++p) out.data[static_cast<size_t>((g * ocg + o) * cols + p)] = y(o, p);
-  }
+  const int64_t cols = oh * ow;
+  for (int64_t o = 0; o < l.out.c; ++o)
+    for (int64_t p = 0; p < cols; ++p) out.data[static_cast<size_t>(o * cols + p)] = y(o, p);
   return out;
 }
 
@@ -239,19 +261,33 @@ QuantizedLayer quantize_layer(const Layer& l, const LayerWeights& lw, int bits) 
   const double qmax = std::ldexp(1.0, bits - 1) - 1.0;
   q.q.resize(lw.weight.data.size());
   q.w_scale.assign(static_cast<size_t>(oc), 1.0);
+  q.odd_grid.assign(static_cast<size_t>(oc), 0);
+  const double odd_top = std::ldexp(1.0, bits) - 1.0;  // largest odd multiple of the grid
   q.mul.assign(static_cast<size_t>(oc), 1.0);
   q.shift.assign(static_cast<size_t>(oc), 0.0);
   for (int64_t o = 0; o < oc; ++o) {
     double amax = 0.0;
     for (int64_t i = 0; i < per; ++i)
       amax = std::max(amax, std::fabs(static_cast<double>(lw.weight.data[static_cast<size_t>(o * per + i)])));
+    // A channel already on the b-bit mid-rise grid (every weight an odd multiple of
+    // amax / (2^b - 1), e.g. a 2-bit layer's E * {-1, -1/3, 1/3, 1}) is held exactly on it:
+    // 2^b levels where the symmetric grid has 2^b - 1. Within float32 rounding of the file.
+    bool odd = amax > 0.0 && bits <= 16;
+    const double so = amax / odd_top;
+    for (int64_t i = 0; odd && i < per; ++i) {
+      const double r = static_cast<double>(lw.weight.data[static_cast<size_t>(o * per + i)]) / so;
+      const double n = std::round(r);
+      odd = std::fabs(r - n) <= 1e-5 * std::max(1.0, std::fabs(n)) && std::fmod(std::fabs(n), 2.0) == 1.0;
+    }
     // An all-zero channel keeps scale 1 (all codes 0) rather than dividing by zero.
-    const double s = amax > 0.0 ? amax / qmax : 1.0;
+    const double s = odd ? so : amax > 0.0 ? amax / qmax : 1.0;
+    const double top = odd ? odd_top : qmax;
     q.w_scale[static_cast<size_t>(o)] = s;
+    q.odd_grid[static_cast<size_t>(o)] = odd ? 1 : 0;
     for (int64_t i = 0; i < per; ++i) {
       const size_t k = static_cast<size_t>(o * per + i);
       const double v = std::round(static_cast<double>(lw.weight.data[k]) / s);
-      q.q[k] = static_cast<int64_t>(std::min(qmax, std::max(-qmax, v)));
+      q.q[k] = static_cast<int64_t>(std::min(top, std::max(-top, v)));
     }
     const size_t u = static_cast<size_t>(o);
     const double bias = lw.bias.empty() ? 0.0 : static_cast<double>(lw.bias[u]);
@@ -284,6 +320,7 @@ QuantizedLayer exact_integer_layer(const Layer& l, const LayerWeights& lw) {
     q.q[k] = static_cast<int64_t>(v);
   }
   std::fill(q.w_scale.begin(), q.w_scale.end(), 1.0);
+  std::fill(q.odd_grid.begin(), q.odd_grid.end(), 0);
   return q;
 }
 
@@ -296,6 +333,23 @@ IntTensor conv2d_int(const IntTensor& in, const Layer& l, const QuantizedLayer& 
   if (q.shape != std::vector<int64_t>{l.out.c, icg, l.k_h, l.k_w})
     throw std::invalid_argument("reference: quantized weights of " + l.name + " do not fit the layer");
   IntTensor out(l.out.c, oh, ow);
+  // Fast path: every partial sum of integer products is an integer below 2^53 in magnitude,
+  // so a double-precision GEMM computes each accumulator exactly; else the nested loop.
+  int64_t wmax = 0, xmax = 0;
+  for (int64_t v : q.q) wmax = std::max(wmax, v < 0 ? -v : v);
+  for (int64_t v : in.data) xmax = std::max(xmax, v < 0 ? -v : v);
+  const double bound = static_cast<double>(wmax) * static_cast<double>(xmax) *
+                       static_cast<double>(icg * l.k_h * l.k_w);
+  if (bound < 9007199254740992.0) {  // 2^53
+    const Eigen::MatrixXd y = conv_gemm(in, l, oh, ow, [&](int64_t k) {
+      return static_cast<double>(q.q[static_cast<size_t>(k)]);
+    });
+    const int64_t cols = oh * ow;
+    for (int64_t o = 0; o < l.out.c; ++o)
+      for (int64_t p = 0; p < cols; ++p)
+        out.data[static_cast<size_t>(o * cols + p)] = static_cast<int64_t>(y(o, p));
+    return out;
+  }
   for (int64_t oc = 0; oc < l.out.c; ++oc) {
     const int64_t g = oc / ocg;
     for (int64_t y = 0; y < oh; ++y)
@@ -364,13 +418,46 @@ IntTensor quantize_activations_signed(const FloatTensor& x, double scale, int bi
   return out;
 }
 
-bool input_is_signed(const Network& net, const Layer& layer) {
-  if (!layer.on_arrays() || layer.inputs.empty()) return false;
-  const Layer* src = net.find(layer.inputs.front());
-  if (!src) return false;  // the network input: an image in [0, 1]
-  const bool linear = src->type == LayerType::Conv || src->type == LayerType::Fc ||
-                      src->type == LayerType::Add;
-  return linear && src->act == Activation::None;
+ActQuant act_quant_for_range(double lo, double hi, int bits) {
+  if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi)
+    throw std::invalid_argument(fmt::format("reference: activation range [{}, {}] is not finite", lo, hi));
+  if (bits < 1 || bits > 32) throw std::invalid_argument(fmt::format("reference: activation bits {}", bits));
+  const double top = std::ldexp(1.0, bits) - 1.0;
+  lo = std::min(lo, 0.0);
+  hi = std::max(hi, 0.0);
+  ActQuant q;
+  if (hi - lo <= 0.0) {
+    q.scale = 1.0 / top;
+    return q;
+  }
+  q.scale = (hi - lo) / top;
+  q.zero_point = static_cast<int64_t>(std::min(top, std::max(0.0, std::round(-lo / q.scale))));
+  return q;
+}
+
+IntTensor quantize_centered(const FloatTensor& x, const ActQuant& q, int bits, int64_t* clamped) {
+  if (!(q.scale > 0.0) || bits < 1 || bits > 32)
+    throw std::invalid_argument(fmt::format("reference: activation scale {} / bits {}", q.scale, bits));
+  const double top = std::ldexp(1.0, bits) - 1.0;
+  const double zp = static_cast<double>(q.zero_point);
+  IntTensor out(x.c, x.h, x.w);
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    const double v = std::round(x.data[i] / q.scale) + zp;  // half away from zero
+    if ((v < 0.0 || v > top) && clamped) ++*clamped;
+    out.data[i] = static_cast<int64_t>(std::min(top, std::max(0.0, v)) - zp);
+  }
+  return out;
+}
+
+std::vector<std::string> quantized_tensors(const Network& net) {
+  std::vector<std::string> out{"input"};
+  for (const auto& l : net.layers)
+    for (const auto& other : net.layers)
+      if (other.on_arrays() && !other.inputs.empty() && other.inputs.front() == l.name) {
+        out.push_back(l.name);
+        break;
+      }
+  return out;
 }
 
 FloatTensor dequantize_activations(const IntTensor& codes, double scale) {
@@ -412,74 +499,76 @@ IntRun run_int(const Network& net, const std::map<std::string, QuantizedLayer>& 
   if (opt.input_bits < 1 || opt.input_bits > 32)
     throw std::invalid_argument(fmt::format("reference: input_bits {} outside 1..32", opt.input_bits));
   const auto idx = input_indices(net);
-  const double top = std::ldexp(1.0, opt.input_bits) - 1.0;
+  const int bits = opt.input_bits;
+  // Tensors an array layer reads are held as codes where they are produced (file comment).
+  std::vector<bool> feeds_array(net.layers.size(), false);
+  for (size_t i = 0; i < net.layers.size(); ++i)
+    if (net.layers[i].on_arrays() && idx[i].front() >= 0) feeds_array[static_cast<size_t>(idx[i].front())] = true;
+
+  // The quantization of a tensor, by the rules of the file comment.
+  auto choose = [&](const std::string& name, const FloatTensor& x, const Layer* l,
+                    const IntLayerResult* pooled) -> ActQuant {
+    if (auto it = opt.calibration.find(name); it != opt.calibration.end()) return it->second;
+    if (!l && opt.input_scale > 0.0) return ActQuant{opt.input_scale, 0};
+    if (l) {
+      if (const double bounded = bounded_activation_scale(*l, bits); bounded > 0.0) return ActQuant{bounded, 0};
+      if (pooled) return pooled->quant;
+    }
+    double lo = 0.0, hi = 0.0;
+    for (double v : x.data) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    return act_quant_for_range(lo, hi, bits);
+  };
+  auto hold_as_codes = [&](IntLayerResult& r, const ActQuant& q, int64_t* clamped) {
+    r.quantized = true;
+    r.quant = q;
+    r.codes = quantize_centered(r.value, q, bits, clamped);
+    r.value = dequantize_activations(r.codes, q.scale);
+  };
+
   IntRun run;
   run.options = opt;
-  // The network input is held as codes like every bounded activation.
-  IntLayerResult in_res;
-  in_res.quantized = true;
-  in_res.scale = opt.input_scale > 0.0 ? opt.input_scale : 1.0 / top;
-  in_res.codes = quantize_activations(input, in_res.scale, opt.input_bits, &run.clamped);
-  in_res.value = dequantize_activations(in_res.codes, in_res.scale);
+  run.input.value = input;
+  hold_as_codes(run.input, choose("input", input, nullptr, nullptr), &run.clamped);
 
   run.layers.reserve(net.layers.size());
   auto result_of = [&](int k) -> const IntLayerResult& {
-    return k < 0 ? in_res : run.layers[static_cast<size_t>(k)];
+    return k < 0 ? run.input : run.layers[static_cast<size_t>(k)];
   };
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const Layer& l = net.layers[i];
     IntLayerResult r;
+    const IntLayerResult& first = result_of(idx[i].front());
     if (l.on_arrays()) {
-      const IntLayerResult& src = result_of(idx[i].front());
-      if (src.quantized) {
-        r.input_scale = src.scale;
-        r.input_codes = src.codes;
-      } else if (input_is_signed(net, l)) {
-        // Signed symmetric scale (file comment).
-        const double stop = std::ldexp(1.0, opt.input_bits - 1) - 1.0;
-        double vmax = 0.0;
-        for (double v : src.value.data) vmax = std::max(vmax, std::abs(v));
-        r.input_scale = vmax > 0.0 ? vmax / stop : 1.0 / stop;
-        r.input_codes =
-            quantize_activations_signed(src.value, r.input_scale, opt.input_bits, &run.clamped);
-      } else {
-        // Dynamic per-tensor max scale (file comment); an all-zero tensor keeps scale 1/top.
-        double vmax = 0.0;
-        for (double v : src.value.data) vmax = std::max(vmax, v);
-        r.input_scale = vmax > 0.0 ? vmax / top : 1.0 / top;
-        r.input_codes = quantize_activations(src.value, r.input_scale, opt.input_bits, &run.clamped);
-      }
+      if (!first.quantized)
+        throw std::logic_error("reference: the input of array layer " + l.name + " is not held as codes");
+      r.input_quant = first.quant;
+      r.input_codes = first.codes;
       auto qit = qweights.find(l.name);
       if (qit == qweights.end())
         throw WorkloadError(net.source, l.source_line, l.name, "no quantized weights for this layer");
-      r.acc = hook ? hook(l, r.input_codes, qit->second) : accumulate_int(l, r.input_codes, qit->second);
+      r.acc = hook ? hook(l, r.input_codes, qit->second, r.input_quant.zero_point)
+                   : accumulate_int(l, r.input_codes, qit->second);
       if (r.acc.c != l.out.c || r.acc.h != l.out.h || r.acc.w != l.out.w ||
           static_cast<int64_t>(r.acc.data.size()) != r.acc.size())
         throw std::invalid_argument(fmt::format(
             "reference: accumulator hook returned {}x{}x{} for layer {}, expected {}x{}x{}", r.acc.c,
             r.acc.h, r.acc.w, l.name, l.out.c, l.out.h, l.out.w));
-      r.value = dequantize_accumulators(r.acc, l, qit->second, r.input_scale);
+      r.value = dequantize_accumulators(r.acc, l, qit->second, r.input_quant.scale);
     } else {
       std::vector<const FloatTensor*> ins;
       for (int k : idx[i]) ins.push_back(&result_of(k).value);
       r.value = run_layer_float(l, ins, nullptr);
     }
-    const double bounded = bounded_activation_scale(l, opt.input_bits);
-    const IntLayerResult& first = result_of(idx[i].front());
-    if (bounded > 0.0) {
-      r.quantized = true;
-      r.scale = bounded;
-    } else if ((l.type == LayerType::MaxPool || l.type == LayerType::AvgPool ||
-                l.type == LayerType::GlobalAvgPool) &&
-               first.quantized && l.act == Activation::None) {
-      // Pooling keeps its input's range, so it keeps its scale (average pooling rounds).
-      r.quantized = true;
-      r.scale = first.scale;
-    }
-    if (r.quantized) {
-      r.codes = quantize_activations(r.value, r.scale, opt.input_bits, &run.clamped);
-      r.value = dequantize_activations(r.codes, r.scale);
-    }
+    const bool bounded = bounded_activation_scale(l, bits) > 0.0;
+    // Pooling keeps its input's range, so it keeps its quantization (average pooling rounds).
+    const bool pool_keeps = (l.type == LayerType::MaxPool || l.type == LayerType::AvgPool ||
+                             l.type == LayerType::GlobalAvgPool) &&
+                            first.quantized && l.act == Activation::None;
+    if (feeds_array[i] || bounded || pool_keeps)
+      hold_as_codes(r, choose(l.name, r.value, &l, pool_keeps ? &first : nullptr), &run.clamped);
     run.layers.push_back(std::move(r));
   }
   return run;

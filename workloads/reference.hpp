@@ -5,24 +5,33 @@
 // Two modes:
 //  - float: double-precision activations and accumulation, BatchNorm applied unfolded
 //    (gamma * (x - mean) / sqrt(var + eps) + beta), exactly the network as trained.
-//  - integer: weights quantized symmetric per output channel to `weight_bits`
-//    (q in [-(2^(b-1)-1), 2^(b-1)-1], scale = max|W_oc| / (2^(b-1)-1)), array-layer inputs
-//    as unsigned `input_bits` codes with a stated per-tensor scale, int64 accumulation in a
-//    nested-loop convolution, and a requantization that applies weight scale, input scale,
-//    bias and BatchNorm folded into a per-channel multiplier/shift, and the activation.
+//  - integer: weights quantized per output channel to `weight_bits` (symmetric,
+//    q in [-(2^(b-1)-1), 2^(b-1)-1], scale = max|W_oc| / (2^(b-1)-1); or, when a channel's
+//    weights already lie on the b-bit mid-rise grid s * {-(2^b-1), ..., -1, 1, ..., 2^b-1}
+//    (odd multiples, as the shared 2-bit ResNet-20's four levels E * {-1, -1/3, 1/3, 1}),
+//    that grid exactly: QuantizedLayer::odd_grid), activations as per-tensor affine codes
+//    (ActQuant: x ~= scale * (code - zero_point), code in 0 .. 2^input_bits - 1), int64
+//    accumulation in a nested-loop convolution, and a requantization that applies weight
+//    scale, input scale, bias and BatchNorm folded into a per-channel multiplier/shift, and
+//    the activation.
 //
-// Activation scales in integer mode (the "stated scale"):
-//  - network input: IntOptions::input_scale, default 1 / (2^input_bits - 1) (inputs in [0, 1]);
-//  - output of a layer with relu1 (clip(0,1)): 1 / (2^a - 1); with clip(lo >= 0, hi):
-//    hi / (2^a - 1). These tensors are quantized where they are produced, so every consumer
-//    (array layer, residual add, pooling) reads the same codes, as a chip's buffer holds them;
-//  - pooling output: the scale of its input (max/avg of codes stay in the input's range);
-//  - the output of a conv/fc/add without activation feeding a conv/fc (e.g. the R factor of a
-//    low-rank layer feeding its L factor) can be negative: signed codes in
-//    +-(2^(a-1) - 1), symmetric scale max|x| / (2^(a-1) - 1) (input_is_signed());
-//  - any other tensor feeding a conv/fc (relu): dynamic per-tensor max, max(x) / (2^a - 1),
-//    computed on the tensor itself. Negative values cannot be held by unsigned codes: they
-//    are clamped to 0 and counted in IntRun::clamped.
+// Which tensors are held as codes, and at what quantization (REFERENCE §13):
+//  - every tensor an array layer (conv/fc) reads, and the network input, is quantized where
+//    it is produced, so every consumer (array layer, residual add, pooling) reads the same
+//    codes, as a chip's buffer holds them;
+//  - its ActQuant is, in this order: IntOptions::calibration[tensor] (tensor = "input" or
+//    the producing layer's name; calibrated on training images, `imcsim calibrate`); for
+//    the network input IntOptions::input_scale with zero point 0 when > 0; the scale a
+//    bounded activation fixes (relu1: 1/(2^a - 1), clip(lo >= 0, hi): hi/(2^a - 1), zero
+//    point 0); a pooling layer without activation on a quantized input keeps its input's
+//    quantization; otherwise the dynamic range of the tensor itself,
+//    act_quant_for_range(min(x), max(x)) (asymmetric, so GELU's negative part and a
+//    low-rank R factor's signed outputs are kept);
+//  - values outside the codes are clamped and counted in IntRun::clamped.
+// Array layers see centered codes, code - zero_point (IntLayerResult::input_codes), so the
+// accumulator is sum q_w * (code - zp) and zero padding is a real zero; a chip drives the
+// unsigned code, i.e. the centered code plus an offset of zero_point, and subtracts
+// zero_point * (sum of the column's weights) digitally (the engine's input offset).
 // Digital units (add, pooling, requantization) compute in double between array layers.
 //
 // Tensors are one image, CHW order. An fc layer reads its input flattened in CHW order (as
@@ -81,6 +90,9 @@ struct QuantizedLayer {
   std::vector<int64_t> shape;   // OIHW (conv, I = in_channels / groups) or (O, I) (fc)
   std::vector<int64_t> q;       // quantized weights, C order of `shape`
   std::vector<double> w_scale;  // per output channel: W[oc] ~= q[oc] * w_scale[oc]
+  // Per output channel: the weights lie exactly on the mid-rise grid (q odd, |q| <= 2^b - 1,
+  // 2^b levels); an array holds (q + 2^b - 1) / 2 in b bits (datapath.hpp).
+  std::vector<uint8_t> odd_grid;
   // Bias and BatchNorm folded for mapping (per output channel):
   //   y = mul[oc] * z + shift[oc], z = the conv/fc output before bias,
   //   mul = gamma / sqrt(var + eps) (1 without BN), shift = (bias - mean) * mul + beta
@@ -89,7 +101,7 @@ struct QuantizedLayer {
   int64_t out_channels() const { return shape.empty() ? 0 : shape[0]; }
 };
 
-// Symmetric per-output-channel quantization (see the file comment); weight_bits in 2..32.
+// Per-output-channel quantization (see the file comment); weight_bits in 2..32.
 QuantizedLayer quantize_layer(const Layer& layer, const LayerWeights& weights, int weight_bits);
 // Every conv/fc layer of `net`, by layer name.
 std::map<std::string, QuantizedLayer> quantize_weights(const Network& net, const WeightSet& weights,
@@ -106,6 +118,20 @@ IntTensor fc_int(const IntTensor& in, const Layer& layer, const QuantizedLayer& 
 // conv2d_int or fc_int by layer type.
 IntTensor accumulate_int(const Layer& layer, const IntTensor& in, const QuantizedLayer& q);
 
+// Per-tensor affine activation quantization: x ~= scale * (code - zero_point), codes
+// 0 .. 2^bits - 1 (zero_point 0 for a tensor that is never negative).
+struct ActQuant {
+  double scale = 0.0;
+  int64_t zero_point = 0;
+  bool operator==(const ActQuant& o) const { return scale == o.scale && zero_point == o.zero_point; }
+};
+// The quantization whose codes cover [lo, hi] widened to contain 0 (so a real zero, e.g.
+// padding, is a code): scale = (hi' - lo') / (2^bits - 1), zero_point = round(-lo' / scale);
+// an all-zero range gives scale 1 / (2^bits - 1), zero point 0. Non-finite bounds throw.
+ActQuant act_quant_for_range(double lo, double hi, int bits);
+// Centered codes clamp(round(x / scale) + zp, 0, 2^bits - 1) - zp (the value a conv sees).
+IntTensor quantize_centered(const FloatTensor& x, const ActQuant& q, int bits,
+                            int64_t* clamped = nullptr);
 // Activation codes: round(x / scale) (half away from zero) clamped to [0, 2^bits - 1];
 // `clamped` (optional) counts values that were outside.
 IntTensor quantize_activations(const FloatTensor& x, double scale, int bits,
@@ -114,9 +140,6 @@ FloatTensor dequantize_activations(const IntTensor& codes, double scale);
 // Signed codes: round(x / scale) clamped to +-(2^(bits-1) - 1).
 IntTensor quantize_activations_signed(const FloatTensor& x, double scale, int bits,
                                       int64_t* clamped = nullptr);
-// Whether the conv/fc `layer` of `net` reads signed codes (its input is the output of a
-// conv, fc or add without activation); the engine drives such inputs with an offset.
-bool input_is_signed(const Network& net, const Layer& layer);
 // Accumulators -> the layer's output value: acc * in_scale * w_scale[oc], then mul/shift
 // (bias, BN), then the layer's activation.
 FloatTensor dequantize_accumulators(const IntTensor& acc, const Layer& layer,
@@ -132,27 +155,32 @@ double bounded_activation_scale(const Layer& layer, int bits);
 struct IntOptions {
   int weight_bits = 8;
   int input_bits = 8;
-  double input_scale = 0.0;  // 0: 1 / (2^input_bits - 1)
+  double input_scale = 0.0;  // > 0: the network input's scale (zero point 0), unless calibrated
+  // Calibrated quantization by tensor name ("input" or the producing layer's name); tensors
+  // not listed use the rules of the file comment.
+  std::map<std::string, ActQuant> calibration;
 };
 
 // Replaces the accumulator computation of a conv/fc layer (the engine's simulated array
-// datapath). Must return the shape accumulate_int would.
-using AccumulatorHook =
-    std::function<IntTensor(const Layer& layer, const IntTensor& input_codes, const QuantizedLayer& q)>;
+// datapath). `input_codes` are centered (code - zero_point); a chip drives them with an
+// offset of `zero_point`. Must return the shape accumulate_int would.
+using AccumulatorHook = std::function<IntTensor(const Layer& layer, const IntTensor& input_codes,
+                                                const QuantizedLayer& q, int64_t zero_point)>;
 
 struct IntLayerResult {
   FloatTensor value;        // the layer's output as the next layers read it
-  bool quantized = false;   // output held as codes (bounded activation, network input)
-  double scale = 0.0;       // scale of `codes` when quantized
-  IntTensor codes;          // the output codes when quantized
+  bool quantized = false;   // output held as codes (read by an array layer, network input)
+  ActQuant quant;           // quantization of `codes` when quantized
+  IntTensor codes;          // the output's centered codes (code - zero_point) when quantized
   // conv/fc only:
-  double input_scale = 0.0;  // scale of input_codes
-  IntTensor input_codes;     // unsigned input_bits codes fed to the arrays
+  ActQuant input_quant;      // quantization of input_codes
+  IntTensor input_codes;     // centered input codes fed to the arrays
   IntTensor acc;             // int64 accumulators (from the hook when one is given)
 };
 
 struct IntRun {
   IntOptions options;
+  IntLayerResult input;                // the network input as codes
   std::vector<IntLayerResult> layers;  // one per network layer, in network order
   int64_t clamped = 0;                 // activation values that did not fit their codes
   const FloatTensor& output() const { return layers.back().value; }
@@ -165,7 +193,11 @@ IntRun run_int(const Network& net, const std::map<std::string, QuantizedLayer>& 
 IntRun run_int(const Network& net, const WeightSet& weights, const FloatTensor& input,
                const IntOptions& options, const AccumulatorHook& hook = nullptr);
 
-// Activation function of a layer applied to one value.
+// Activation function of a layer applied to one value (gelu: x * Phi(x), the exact erf form).
 double apply_activation(const Layer& layer, double x);
+
+// Names of the tensors an integer run holds as codes: "input" and every layer whose output
+// an array layer reads (what `imcsim calibrate` calibrates).
+std::vector<std::string> quantized_tensors(const Network& net);
 
 }  // namespace imcsim::ref

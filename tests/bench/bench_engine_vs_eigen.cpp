@@ -116,17 +116,22 @@ int sc_main(int, char**) {
   const ArrayGeometry geom{128, 128, cfg.datapath.cols_per_weight()};
   struct Work {
     TileSchedule sched;
+    std::vector<int64_t> codes;  // unsigned codes as the DACs drive them (centered + zero point)
     const std::vector<int64_t>* input;
     std::vector<int32_t> wq;
   };
   std::vector<Work> work;
+  work.reserve(net.layers.size());  // `input` points into each element: no reallocation
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const Layer& l = net.layers[i];
     if (!l.on_arrays()) continue;
     const LayerMapping m = map_layer(find_mapper("vwsdk"), conv_shape(l, Convention::Framework), geom);
     const auto& ql = q.at(l.name);
-    work.push_back({make_schedule(m, geom, cfg.num_arrays), &codes.layers[i].input_codes.data,
+    std::vector<int64_t> driven = codes.layers[i].input_codes.data;
+    for (auto& v : driven) v += codes.layers[i].input_quant.zero_point;
+    work.push_back({make_schedule(m, geom, cfg.num_arrays), std::move(driven), nullptr,
                     std::vector<int32_t>(ql.q.begin(), ql.q.end())});
+    work.back().input = &work.back().codes;
   }
 
   auto t0 = std::chrono::steady_clock::now();

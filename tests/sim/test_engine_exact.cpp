@@ -92,20 +92,46 @@ TEST(EngineExact, MoreTilesThanArraysReprogramsInRounds) {
 }
 
 TEST(EngineExact, SignedInputsThroughAnOffset) {
-  // The output of a low-rank R factor is signed: codes in +-(2^(b-1) - 1), driven as
-  // x + 2^(b-1) with a digital correction; padding stays exact.
+  // Centered codes with a zero point (GELU outputs, a low-rank R factor's outputs): codes
+  // in [-zp, 2^b - 1 - zp], driven as x + zp with a digital correction; padding stays exact.
+  // Zero points at the bottom, the middle and the top of the code range.
   const EngineConfig& cfg = g_engine->config();
   for (const char* mapper : {"im2col", "sdk", "vwsdk"}) {
     ConvShape s = ConvShape::make("signed", 7, 7, 3, 3, 6, 5, 1, 1, Convention::Framework);
     const LayerMapping m = map_layer(find_mapper(mapper), s, test::geometry_of(cfg));
     const TileSchedule sched = make_schedule(m, test::geometry_of(cfg), cfg.num_arrays);
     SeededStream rng(21);
-    const int64_t q = (int64_t{1} << (cfg.datapath.input_bits - 1)) - 1;
-    std::vector<int64_t> in(6 * 49);
-    for (auto& v : in) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * q + 1)) - q;
-    const auto w = test::random_weights(rng, 5 * 6 * 9, cfg.datapath.weight_bits);
+    const int64_t top = (int64_t{1} << cfg.datapath.input_bits) - 1;
+    for (int64_t zp : {int64_t{0}, int64_t{1}, top / 2, top}) {
+      std::vector<int64_t> in(6 * 49);
+      for (auto& v : in) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(top + 1)) - zp;
+      const auto w = test::random_weights(rng, 5 * 6 * 9, cfg.datapath.weight_bits);
+      std::vector<int64_t> out;
+      g_engine->run_array_layer(sched, in, w, out, false, zp);
+      EXPECT_EQ(out, test::conv_oracle(s, in, w)) << mapper << " zero point " << zp;
+    }
+  }
+  // Odd-grid weights (2^b levels: q odd, |q| <= 2^b - 1, stored as (q + 2^b - 1) / 2) are
+  // exact too, mixed per output channel with symmetric ones.
+  for (const char* mapper : {"im2col", "vwsdk"}) {
+    ConvShape s = ConvShape::make("odd", 6, 6, 3, 3, 4, 6, 1, 1, Convention::Framework);
+    const LayerMapping m = map_layer(find_mapper(mapper), s, test::geometry_of(cfg));
+    const TileSchedule sched = make_schedule(m, test::geometry_of(cfg), cfg.num_arrays);
+    SeededStream rng(33);
+    const int64_t top = (int64_t{1} << cfg.datapath.input_bits) - 1;
+    const int64_t odd_top = (int64_t{1} << cfg.datapath.weight_bits) - 1;
+    std::vector<int64_t> in(4 * 36);
+    for (auto& v : in) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(top + 1)) - 3;
+    auto w = test::random_weights(rng, 6 * 4 * 9, cfg.datapath.weight_bits);
+    std::vector<uint8_t> odd(6, 0);
+    for (int64_t oc = 0; oc < 6; oc += 2) {
+      odd[static_cast<size_t>(oc)] = 1;
+      for (int64_t k = 0; k < 36; ++k)
+        w[static_cast<size_t>(oc * 36 + k)] =
+            static_cast<int32_t>(2 * static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(odd_top + 1)) - odd_top);
+    }
     std::vector<int64_t> out;
-    g_engine->run_array_layer(sched, in, w, out, false, true);
+    g_engine->run_array_layer(sched, in, w, out, false, 3, odd);
     EXPECT_EQ(out, test::conv_oracle(s, in, w)) << mapper;
   }
 }

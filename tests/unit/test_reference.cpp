@@ -162,7 +162,7 @@ TEST(Reference, HookReplacesAccumulatorsLayerByLayer) {
   IntOptions opt;
   const IntRun plain = run_int(net, w, x, opt);
   int calls = 0;
-  const IntRun hooked = run_int(net, w, x, opt, [&](const Layer& l, const IntTensor& in, const QuantizedLayer& q) {
+  const IntRun hooked = run_int(net, w, x, opt, [&](const Layer& l, const IntTensor& in, const QuantizedLayer& q, int64_t) {
     ++calls;
     return accumulate_int(l, in, q);
   });
@@ -172,20 +172,28 @@ TEST(Reference, HookReplacesAccumulatorsLayerByLayer) {
     EXPECT_EQ(plain.layers[i].acc.data, hooked.layers[i].acc.data) << net.layers[i].name;
     EXPECT_EQ(plain.layers[i].value.data, hooked.layers[i].value.data) << net.layers[i].name;
   }
-  // Every conv input of ResNet-20 is a relu1 output or the input: codes at 1/255.
+  // Every conv input of ResNet-20 is a GELU output or the input, held as codes at the
+  // tensor's own range: the codes cover its minimum and maximum, and GELU's negative part
+  // (down to about -0.17) gives most of them a zero point above 0 (asymmetric codes).
+  int with_zero_point = 0;
   for (size_t i = 0; i < net.layers.size(); ++i)
     if (net.layers[i].on_arrays()) {
-      EXPECT_DOUBLE_EQ(plain.layers[i].input_scale, 1.0 / 255) << net.layers[i].name;
+      const ActQuant& aq = plain.layers[i].input_quant;
+      EXPECT_GT(aq.scale, 0.0) << net.layers[i].name;
+      EXPECT_GE(aq.zero_point, 0) << net.layers[i].name;
+      EXPECT_LE(aq.zero_point, 255) << net.layers[i].name;
+      with_zero_point += aq.zero_point > 0;
     }
+  EXPECT_GE(with_zero_point, 12);
   // A hook that perturbs one layer changes that layer's accumulators and the output.
-  const IntRun off = run_int(net, w, x, opt, [&](const Layer& l, const IntTensor& in, const QuantizedLayer& q) {
+  const IntRun off = run_int(net, w, x, opt, [&](const Layer& l, const IntTensor& in, const QuantizedLayer& q, int64_t) {
     IntTensor a = accumulate_int(l, in, q);
     if (l.name == "layers.6.conv1") a.data[0] += 1000000;
     return a;
   });
   EXPECT_NE(off.output().data, plain.output().data);
   // A hook returning the wrong shape is rejected, not silently used.
-  EXPECT_THROW(run_int(net, w, x, opt, [](const Layer&, const IntTensor&, const QuantizedLayer&) {
+  EXPECT_THROW(run_int(net, w, x, opt, [](const Layer&, const IntTensor&, const QuantizedLayer&, int64_t) {
                  return IntTensor(1, 1, 1);
                }),
                std::invalid_argument);

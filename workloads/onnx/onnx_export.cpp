@@ -62,6 +62,20 @@ std::string activation(onnx::GraphProto& g, const Layer& l, const std::string& v
     node(g, "Relu", out, {value}, out);
     return out;
   }
+  if (l.act == Activation::Gelu) {
+    // Exact GELU as PyTorch exports it below opset 20 (the importer fuses it back):
+    // 0.5 * (x * (1 + erf(x / sqrt 2))).
+    const std::string p = l.name + ".gelu";
+    add_initializer(g, p + ".sqrt2", {}, {1.41421356237309504880f});
+    add_initializer(g, p + ".one", {}, {1.0f});
+    add_initializer(g, p + ".half", {}, {0.5f});
+    node(g, "Div", p + ".div", {value, p + ".sqrt2"}, p + ".div");
+    node(g, "Erf", p + ".erf", {p + ".div"}, p + ".erf");
+    node(g, "Add", p + ".add", {p + ".erf", p + ".one"}, p + ".add");
+    node(g, "Mul", p + ".mul", {value, p + ".add"}, p + ".mul");
+    node(g, "Mul", out, {p + ".mul", p + ".half"}, out);
+    return out;
+  }
   const float lo = l.act == Activation::Relu1 ? 0.0f : static_cast<float>(l.clip_lo);
   const float hi = l.act == Activation::Relu1 ? 1.0f : static_cast<float>(l.clip_hi);
   add_initializer(g, out + ".min", {}, {lo});

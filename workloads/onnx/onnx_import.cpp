@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -19,8 +20,16 @@ namespace imcsim::onnx_io {
 namespace {
 
 constexpr const char* kSupported =
-    "Conv, ConvInteger, BatchNormalization, Relu, Clip, Add, MaxPool, AveragePool, "
+    "Conv, ConvInteger, BatchNormalization, Relu, Clip, Gelu (also as Div/Erf/Add/Mul/Mul), Add, "
+    "Sub, Mul, Div (a constant operand, folded into the layer before), MaxPool, AveragePool, "
     "GlobalAveragePool, Flatten, Gemm, MatMul, Constant";
+
+// Exact GELU as PyTorch exports it below opset 20: x / sqrt(2) (or x * 1/sqrt(2)) -> Erf ->
+// + 1 -> * x -> * 0.5 (the last two in either order). `nodes`: the node indices it covers.
+struct GeluPattern {
+  std::string x, out;
+  std::set<int> nodes;
+};
 
 onnx::ModelProto load_model(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -69,11 +78,18 @@ class Importer {
       for (const auto& in : n.input()) ++consumers_[in];
     for (const auto& out : g.output()) ++consumers_[out.name()];
 
+    find_gelu_patterns(g);
     read_input(g);
     if (g.output_size() != 1)
       throw WorkloadError(file_, 0, "graph.output",
                           fmt::format("expected exactly one graph output, found {}", g.output_size()));
-    for (int i = 0; i < g.node_size(); ++i) node(g.node(i), i);
+    for (int i = 0; i < g.node_size(); ++i) {
+      if (auto it = gelu_at_.find(i); it != gelu_at_.end()) {
+        gelu(g.node(i), it->second);
+      } else if (!gelu_nodes_.count(i)) {
+        node(g.node(i), i);
+      }
+    }
 
     const std::string& out = g.output(0).name();
     auto it = values_.find(out);
@@ -259,7 +275,9 @@ class Importer {
     if (op == "Conv" || op == "ConvInteger") conv(n, op == "ConvInteger");
     else if (op == "BatchNormalization") batch_norm(n);
     else if (op == "Relu" || op == "Clip") act(n);
-    else if (op == "Add") add(n);
+    else if (op == "Gelu") gelu_node(n);
+    else if (op == "Add" && !is_const_operand(n)) add(n);
+    else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") const_affine(n);
     else if (op == "MaxPool" || op == "AveragePool") pool(n, op == "MaxPool");
     else if (op == "GlobalAveragePool") global_pool(n);
     else if (op == "Flatten") flatten(n);
@@ -484,22 +502,7 @@ class Importer {
   void add(const onnx::NodeProto& n) {
     allow_attrs(n, {});
     const Value a = value(n, 0), b = value(n, 1);
-    if (a.kind == Value::Const && b.kind == Value::Const) fail(n, "adds two constants");
-    if (a.kind == Value::Const || b.kind == Value::Const) {
-      // A constant operand is the bias of the conv/fc before it (MatMul + Add exports).
-      const Value& x = a.kind == Value::Const ? b : a;
-      const ProtoTensor& c = consts_.at(n.input(a.kind == Value::Const ? 0 : 1));
-      Layer& l = fusable(n, x, "Add of a constant");
-      if (!l.on_arrays() || l.bias || l.batch_norm || l.act != Activation::None)
-        fail(n, "Add of a constant is supported only as the bias of the Conv/Gemm/MatMul right before it");
-      if (c.size() != l.out.c)
-        fail(n, fmt::format("constant operand has {} values, expected one per output channel ({})",
-                            c.size(), l.out.c));
-      l.bias = true;
-      m_.weights.layers[l.name].bias = to_vector(c);
-      define(n, x.layer, x.rank);
-      return;
-    }
+    // A constant operand (a bias, MatMul + Add exports) goes to const_affine.
     if (a.kind == Value::Input && b.kind == Value::Input)
       fail(n, "adds the graph input to itself; expected at least one layer output");
     const TensorShape sa = shape_of(a), sb = shape_of(b);
@@ -613,6 +616,178 @@ class Importer {
     values_[n.output(0)] = Value{Value::Const, -1, 0, false};
   }
 
+  // --- GELU -------------------------------------------------------------------------------
+  // A scalar constant input of `n` (nullopt when the input is not a one-value constant).
+  std::optional<double> scalar_const(const onnx::NodeProto& n, int input) const {
+    if (input >= n.input_size()) return std::nullopt;
+    auto it = consts_.find(n.input(input));
+    if (it == consts_.end() || it->second.size() != 1) return std::nullopt;
+    return it->second.values[0];
+  }
+  static bool near(double v, double want) { return std::fabs(v - want) <= 1e-6 * std::fabs(want); }
+
+  void find_gelu_patterns(const onnx::GraphProto& g) {
+    std::map<std::string, std::vector<int>> users;
+    for (int i = 0; i < g.node_size(); ++i)
+      for (const auto& in : g.node(i).input()) users[in].push_back(i);
+    auto sole_user = [&](const std::string& t, const char* op) -> int {
+      auto it = users.find(t);
+      if (it == users.end() || it->second.size() != 1) return -1;
+      const int u = it->second.front();
+      return g.node(u).op_type() == op ? u : -1;
+    };
+    // The other input of a binary node `u` besides `t` (or "" when `t` is not an input).
+    auto other = [&](int u, const std::string& t) -> std::string {
+      const auto& n = g.node(u);
+      if (n.input_size() != 2) return "";
+      if (n.input(0) == t) return n.input(1);
+      if (n.input(1) == t) return n.input(0);
+      return "";
+    };
+    // Constant nodes are read where they stand; their values are needed here already.
+    std::map<std::string, double> scalars;
+    for (const auto& [name, t] : consts_)
+      if (t.size() == 1) scalars[name] = t.values[0];
+    for (const auto& n : g.node())
+      if (n.op_type() == "Constant" && n.output_size() == 1 && n.attribute_size() == 1 &&
+          n.attribute(0).name() == "value") {
+        const ProtoTensor t = from_proto(n.attribute(0).t(), file_, label(n));
+        if (t.size() == 1) scalars[n.output(0)] = t.values[0];
+      }
+    auto is_scalar = [&](const std::string& name, double want) {
+      auto it = scalars.find(name);
+      return it != scalars.end() && near(it->second, want);
+    };
+    for (int i = 0; i < g.node_size(); ++i) {
+      const auto& d = g.node(i);
+      if (d.input_size() != 2 || d.output_size() != 1) continue;
+      const bool div = d.op_type() == "Div" && is_scalar(d.input(1), std::sqrt(2.0));
+      const bool mul = d.op_type() == "Mul" && (is_scalar(d.input(1), std::sqrt(0.5)) ||
+                                                is_scalar(d.input(0), std::sqrt(0.5)));
+      if (!div && !mul) continue;
+      const std::string x = div || is_scalar(d.input(1), std::sqrt(0.5)) ? d.input(0) : d.input(1);
+      const int erf = sole_user(d.output(0), "Erf");
+      if (erf < 0) continue;
+      const int add = sole_user(g.node(erf).output(0), "Add");
+      if (add < 0 || !is_scalar(other(add, g.node(erf).output(0)), 1.0)) continue;
+      const std::string a = g.node(add).output(0);
+      auto au = users.find(a);
+      if (au == users.end() || au->second.size() != 1 || g.node(au->second.front()).op_type() != "Mul") continue;
+      const int m1 = au->second.front();
+      const std::string m1_other = other(m1, a);
+      GeluPattern p;
+      p.x = x;
+      p.nodes = {i, erf, add, m1};
+      if (m1_other == x) {
+        // (x * (1 + erf)) * 0.5
+        const int m2 = sole_user(g.node(m1).output(0), "Mul");
+        if (m2 < 0 || !is_scalar(other(m2, g.node(m1).output(0)), 0.5)) continue;
+        p.nodes.insert(m2);
+        p.out = g.node(m2).output(0);
+      } else {
+        // (x * 0.5) * (1 + erf)
+        int h = -1;
+        for (int k = 0; k < g.node_size(); ++k)
+          if (g.node(k).output_size() == 1 && g.node(k).output(0) == m1_other) h = k;
+        if (h < 0 || g.node(h).op_type() != "Mul" || !is_scalar(other(h, x), 0.5)) continue;
+        if (users[m1_other].size() != 1) continue;
+        p.nodes.insert(h);
+        p.out = g.node(m1).output(0);
+      }
+      // x itself must be read by the pattern alone for GELU to fuse into its layer.
+      int inside = 0;
+      for (int u : users[x]) inside += p.nodes.count(u) ? 1 : 0;
+      if (inside != static_cast<int>(users[x].size())) continue;
+      const int first = *p.nodes.begin();
+      for (int k : p.nodes) gelu_nodes_.insert(k);
+      gelu_at_[first] = p;
+      // The pattern's own reads of x count as one consumer of the fused layer.
+      consumers_[x] -= static_cast<int>(users[x].size()) - 1;
+    }
+  }
+
+  void set_gelu(const onnx::NodeProto& n, const Value& src, const std::string& out) {
+    Layer& l = fusable(n, src, "GELU");
+    if (l.act != Activation::None)
+      fail(n, fmt::format("layer \"{}\" already has activation {}", l.name, to_string(l.act)));
+    l.act = Activation::Gelu;
+    if (values_.count(out)) fail(n, fmt::format("output \"{}\" is defined twice", out));
+    values_[out] = Value{Value::Layer, src.layer, src.rank, consumers_[out] == 1};
+  }
+  void gelu(const onnx::NodeProto& first, const GeluPattern& p) {
+    auto it = values_.find(p.x);
+    if (it == values_.end())
+      fail(first, fmt::format("GELU input \"{}\" is not produced by an earlier node", p.x));
+    const Value src = it->second;
+    if (src.kind == Value::Const) fail(first, "GELU of a constant");
+    set_gelu(first, src, p.out);
+  }
+  void gelu_node(const onnx::NodeProto& n) {
+    allow_attrs(n, {"approximate"});
+    const std::string approx = string_attr(n, "approximate", "none");
+    if (approx != "none")
+      fail(n, fmt::format("approximate=\"{}\" is not supported (expected \"none\": the exact erf form)", approx));
+    set_gelu(n, activation(n, 0), n.output(0));
+  }
+
+  // --- elementwise with a constant ---------------------------------------------------------
+  bool is_const_operand(const onnx::NodeProto& n) const {
+    for (int i = 0; i < std::min(2, n.input_size()); ++i)
+      if (values_.count(n.input(i)) && values_.at(n.input(i)).kind == Value::Const) return true;
+    return false;
+  }
+  // y = x op c with a constant c (a scalar or one value per channel), folded into the
+  // conv/fc before it when nothing else reads that layer and it has no activation yet:
+  // Mul/Div scale its weights and bias (or, after a BatchNorm, gamma and beta), Add/Sub
+  // shift its bias (or beta). Anything else cannot be a layer of the Network: named error.
+  void const_affine(const onnx::NodeProto& n) {
+    allow_attrs(n, {});
+    const std::string& op = n.op_type();
+    const Value a = value(n, 0), b = value(n, 1);
+    if (a.kind == Value::Const && b.kind == Value::Const) fail(n, "operates on two constants");
+    const bool c_first = a.kind == Value::Const;
+    if (c_first && (op == "Sub" || op == "Div"))
+      fail(n, fmt::format("a constant {} a tensor (constant first) is not supported", op == "Sub" ? "minus" : "divided by"));
+    const Value& x = c_first ? b : a;
+    const ProtoTensor& c = consts_.at(n.input(c_first ? 0 : 1));
+    Layer& l = fusable(n, x, (op + " by a constant").c_str());
+    if (!l.on_arrays() || l.act != Activation::None)
+      fail(n, fmt::format("{} by a constant is supported only right after a Conv/Gemm/MatMul (and its "
+                          "BatchNormalization) without activation; it follows {} layer \"{}\"",
+                          op, to_string(l.type), l.name));
+    if (c.size() != 1 && c.size() != l.out.c)
+      fail(n, fmt::format("constant operand has {} values, expected 1 or one per output channel ({})",
+                          c.size(), l.out.c));
+    LayerWeights& lw = m_.weights.layers[l.name];
+    auto cv = [&](int64_t oc) { return c.values[static_cast<size_t>(c.size() == 1 ? 0 : oc)]; };
+    for (int64_t oc = 0; oc < l.out.c; ++oc) {
+      const size_t u = static_cast<size_t>(oc);
+      const double v = cv(oc);
+      if (op == "Mul" || op == "Div") {
+        if (op == "Div" && v == 0.0) fail(n, "divides by zero");
+        const double f = op == "Mul" ? v : 1.0 / v;
+        if (lw.bn) {
+          lw.bn->gamma[u] = static_cast<float>(lw.bn->gamma[u] * f);
+          lw.bn->beta[u] = static_cast<float>(lw.bn->beta[u] * f);
+        } else {
+          const int64_t per = lw.weight.size() / l.out.c;
+          for (int64_t i = 0; i < per; ++i) lw.weight.data[static_cast<size_t>(oc * per + i)] *= static_cast<float>(f);
+          if (!lw.bias.empty()) lw.bias[u] = static_cast<float>(lw.bias[u] * f);
+        }
+      } else {
+        const double d = op == "Add" ? v : -v;
+        if (lw.bn) {
+          lw.bn->beta[u] = static_cast<float>(lw.bn->beta[u] + d);
+        } else {
+          if (lw.bias.empty()) lw.bias.assign(static_cast<size_t>(l.out.c), 0.0f);
+          l.bias = true;
+          lw.bias[u] = static_cast<float>(lw.bias[u] + d);
+        }
+      }
+    }
+    define(n, x.layer, x.rank);
+  }
+
   std::string file_;
   const ImportOptions& opt_;
   OnnxModel m_;
@@ -620,6 +795,8 @@ class Importer {
   std::map<std::string, Value> values_;
   std::map<std::string, int> consumers_;
   std::set<std::string> used_names_;
+  std::map<int, GeluPattern> gelu_at_;  // first node index of a GELU pattern -> the pattern
+  std::set<int> gelu_nodes_;            // every node a GELU pattern covers
 };
 
 }  // namespace

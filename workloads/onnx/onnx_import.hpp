@@ -4,9 +4,11 @@
 //
 // Supported operators (opset 7..17 semantics): Conv (strides, pads incl. asymmetric and
 // auto_pad, dilations, group), BatchNormalization (inference; folded into the Conv/Gemm it
-// follows, kept unfolded in LayerWeights::bn for the float reference), Relu, Clip (fused into
-// the layer before them), Add (two activations -> an add layer; a constant -> the bias of
-// the conv/fc before it), MaxPool, AveragePool, GlobalAveragePool, Flatten (axis 1, a no-op
+// follows, kept unfolded in LayerWeights::bn for the float reference), Relu, Clip and exact
+// GELU (a Gelu node with approximate="none", or the Div(sqrt 2) -> Erf -> Add 1 -> Mul x ->
+// Mul 0.5 pattern PyTorch exports below opset 20; fused into the layer before them), Add
+// (two activations -> an add layer), Add/Sub/Mul/Div with a constant scalar or per-channel
+// operand (folded into the conv/fc before it: bias, weights, or BN gamma/beta), MaxPool, AveragePool, GlobalAveragePool, Flatten (axis 1, a no-op
 // on CHW data), Gemm / MatMul with a constant weight (fc), Constant, and ConvInteger as the
 // single node of an integer model (evaluated exactly). Any other operator, or a supported one
 // used in a way the Network cannot express, is a WorkloadError naming the node, its op type

@@ -70,3 +70,46 @@ npy weights_truncated/c1.weight.npy "(4, 3, 3, 3)" 108 9
 printf 'this is not a numpy file\n' > weights_not_npy/c1.weight.npy
 # A dtype width of 20 digits (a fuzzing finding: std::stoi threw std::out_of_range).
 npy weights_huge_dtype/c1.weight.npy "(4, 3, 3, 3)" 108 0 "<f99999999999999999999"
+
+# Data set folders for `imcsim eval` / `imcsim calibrate` (workloads/dataset.hpp): a valid
+# one (dataset_ok: 2 uint8 images 3x8x8, classes a, b) and one fault each.
+dataset() {  # folder yaml-text images-descr images-shape images-count labels-descr labels-shape labels...
+  mkdir -p "$1"
+  printf '%s\n' "$2" > "$1/dataset.yaml"
+  python3 - "$@" <<'PY'
+import struct, sys
+d, _, idescr, ishape, icount, ldescr, lshape = sys.argv[1:8]
+labels = [int(x) for x in sys.argv[8:]]
+def npy(path, descr, shape, payload):
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+    open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + payload)
+fmt = {"|u1": "B", "<f8": "d", "<f4": "f"}
+n = int(icount)
+npy(d + "/images.npy", idescr, ishape, struct.pack("<%d%s" % (n, fmt[idescr]), *[(i * 7) % 256 for i in range(n)]))
+npy(d + "/labels.npy", ldescr, lshape, struct.pack("<%d%s" % (len(labels), fmt[ldescr]), *labels))
+PY
+}
+ds_yaml() {  # extra-line [std]
+  printf 'name: tiny\nclasses: [a, b]\nsplits:\n  test: {images: images.npy, labels: labels.npy}\n  train: {images: images.npy, labels: labels.npy}\npreprocess:\n  scale: 0.00392156862745098\n  mean: [0.5, 0.5, 0.5]\n  std: [%s]\n%s' "${2:-0.25, 0.25, 0.25}" "${1:-}"
+}
+dataset dataset_ok "$(ds_yaml)" "|u1" "(2, 3, 8, 8)" 384 "|u1" "(2,)" 0 1
+dataset dataset_image_dtype "$(ds_yaml)" "<f8" "(2, 3, 8, 8)" 384 "|u1" "(2,)" 0 1
+dataset dataset_label_range "$(ds_yaml)" "|u1" "(2, 3, 8, 8)" 384 "|u1" "(2,)" 0 5
+dataset dataset_count_mismatch "$(ds_yaml)" "|u1" "(2, 3, 8, 8)" 384 "|u1" "(3,)" 0 1 1
+dataset dataset_labels_float "$(ds_yaml)" "|u1" "(2, 3, 8, 8)" 384 "<f4" "(2,)" 0 1
+dataset dataset_std_zero "$(ds_yaml '' '0.25, 0, 0.25')" "|u1" "(2, 3, 8, 8)" 384 "|u1" "(2,)" 0 1
+dataset dataset_unknown_key "$(ds_yaml 'augment: flip')" "|u1" "(2, 3, 8, 8)" 384 "|u1" "(2,)" 0 1
+dataset dataset_missing_npy "$(ds_yaml)" "|u1" "(2, 3, 8, 8)" 384 "|u1" "(2,)" 0 1
+rm dataset_missing_npy/labels.npy
+mkdir -p dataset_no_yaml && cp dataset_ok/images.npy dataset_no_yaml/
+# Calibration files for tiny_conv.onnx, whose only quantized tensor is its input.
+calib() { printf '# imcsim calibration\nnetwork: tiny\nbits: %s\ntensors:\n%s\n' "$2" "$3" > "$1"; }
+calib calib_unknown_tensor.yaml 8 '  input: {scale: 0.01, zero_point: 128}
+  conv: {scale: 0.01, zero_point: 0}'
+calib calib_missing_tensor.yaml 8 '  {}'
+calib calib_scale_zero.yaml 8 '  input: {scale: 0, zero_point: 128}'
+calib calib_zero_point.yaml 4 '  input: {scale: 0.1, zero_point: 16}'
+calib calib_unknown_key.yaml 8 '  input: {scale: 0.1, zero_point: 1, offset: 2}'
+calib calib_ok_6bit.yaml 6 '  input: {scale: 0.1, zero_point: 32}'
+printf 'arch: {rows: 64, cols: 64, input_bits: 8, weight_bits: 8}\n' > arch_8bit.yaml
