@@ -148,7 +148,7 @@ EvalResult evaluate(const EvalInputs& in, const EvalOptions& options, const Cycl
   std::vector<std::vector<double>> float_logits(n), int_logits(n);
   std::vector<int64_t> clamped(n, 0);
 
-  if (options.mode == EvalMode::Int) {
+  if (options.mode == EvalMode::Int || options.mode == EvalMode::Cycle) {
     const auto qweights = ref::quantize_weights(in.net, in.weights, in.weight_bits);
     ref::IntOptions io;
     io.weight_bits = in.weight_bits;
@@ -184,6 +184,9 @@ EvalResult evaluate(const EvalInputs& in, const EvalOptions& options, const Cycl
     case EvalMode::Cycle:
       // The engine is linked only into the binary: the caller hands its entry point in.
       if (!cycle) throw std::logic_error("evaluate: --mode cycle needs the engine's logits function");
+      // The engine must reproduce the integer reference (exactly, at the lossless ADC bound).
+      r.int_logits = std::move(int_logits);
+      r.int_predicted = predictions(r.int_logits);
       r.logits = cycle(in, options);
       if (r.logits.size() != n) throw std::logic_error("cycle evaluation returned the wrong number of images");
       r.float_logits = std::move(float_logits);
@@ -224,6 +227,15 @@ std::string eval_json(const EvalInputs& in, const EvalResult& r) {
     j["arch"] = in.arch ? in.arch_file : std::string("default");
     j["calibration"] = in.calibration_name();
     if (r.mode == EvalMode::Int) j["clamped_values"] = r.clamped;
+    if (r.mode == EvalMode::Cycle) {
+      double worst = 0.0;
+      for (size_t k = 0; k < r.logits.size(); ++k)
+        for (size_t c = 0; c < r.logits[k].size() && c < r.int_logits[k].size(); ++c)
+          worst = std::max(worst, std::fabs(r.logits[k][c] - r.int_logits[k][c]));
+      j["int_correct"] = count_correct(r.int_predicted, r.labels);
+      j["agreement_with_int"] = agreement(r.predicted, r.int_predicted);
+      j["max_abs_logit_difference_vs_int"] = worst;
+    }
   }
   // Per-image top-1 predictions, in image order: paired comparisons of two runs need them.
   j["first_image"] = in.images.empty() ? 0 : in.images.front();

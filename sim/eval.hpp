@@ -106,6 +106,8 @@ struct EvalResult {
   std::vector<std::vector<double>> float_logits;  // int / cycle: the float run on the same images
   std::vector<int> float_predicted;
   int64_t clamped = 0;  // int: activation values outside their codes, all images
+  std::vector<std::vector<double>> int_logits;    // cycle: the integer reference on the same images
+  std::vector<int> int_predicted;
 };
 
 // Evaluates in.images in options.mode; `cycle` computes the cycle mode's logits (required for

@@ -67,8 +67,6 @@ struct StudyCfg {
   // Energy arrays (REFERENCE §9-§11): weights bit-sliced, offset encoding, ADC lossless.
   int64_t weight_bits = 8, cell_bits = 2, input_bits = 8, dac_bits = 1, chip_arrays = 64;
   std::string tech;  // resolved path
-  std::string accuracy_workload;
-  int64_t accuracy_inputs = 16;
   std::vector<std::string> pin;
 };
 
@@ -119,7 +117,7 @@ StudyCfg load_study(const std::string& file) {
   const YAML::Node s = root["study"];
   check_keys(c, s, "study",
              {"workloads", "seed", "convention", "arrays", "dense", "base_mapper", "lowrank", "group_lowrank",
-              "prune", "energy", "accuracy", "pin"});
+              "prune", "energy", "pin"});
   const std::string base = dir_of(file);
   for (const auto& kv : s["workloads"]) {
     WorkloadCfg w;
@@ -162,10 +160,6 @@ StudyCfg load_study(const std::string& file) {
   if (e["input_bits"]) c.input_bits = e["input_bits"].as<int64_t>();
   if (e["dac_bits"]) c.dac_bits = e["dac_bits"].as<int64_t>();
   if (e["arrays"]) c.chip_arrays = e["arrays"].as<int64_t>();
-  const YAML::Node a = s["accuracy"];
-  check_keys(c, a, "study.accuracy", {"workload", "inputs"});
-  c.accuracy_workload = a["workload"].as<std::string>();
-  if (a["inputs"]) c.accuracy_inputs = a["inputs"].as<int64_t>();
   c.pin = list_of<std::string>(c, s["pin"], "study.pin");
   for (const auto& l : c.pin) {
     if (std::none_of(c.variants.begin(), c.variants.end(), [&](const Variant& v) { return v.label == l; }))
@@ -369,47 +363,6 @@ PointResult run_point(const StudyCfg& c, const TechSpec& tech, const Workload& w
   return r;
 }
 
-// ---- accuracy ----------------------------------------------------------------------------
-
-struct AccuracyResult {
-  double logit_rel_error = 0;  // mean over inputs of ||z' - z|| / ||z||
-  double top1_agreement = 0;   // fraction of inputs with the same arg max
-};
-
-std::vector<ref::FloatTensor> seeded_inputs(const Network& net, uint64_t seed, int64_t count) {
-  std::vector<ref::FloatTensor> v;
-  for (int64_t k = 0; k < count; ++k) {
-    ref::FloatTensor x(net.input.c, net.input.h, net.input.w);
-    SeededStream rng = SeededStream::for_name(seed, fmt::format("paper-input-{}", k));
-    for (auto& e : x.data) e = rng.uniform();
-    v.push_back(std::move(x));
-  }
-  return v;
-}
-
-size_t argmax(const std::vector<double>& z) {
-  return static_cast<size_t>(std::max_element(z.begin(), z.end()) - z.begin());
-}
-
-AccuracyResult accuracy(const Network& net, const WeightSet& wc, const std::vector<ref::FloatTensor>& inputs,
-                        const std::vector<std::vector<double>>& dense_logits) {
-  AccuracyResult a;
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    const std::vector<double> z = ref::run_float(net, wc, inputs[k]).output().data;
-    const std::vector<double>& z0 = dense_logits[k];
-    double num = 0, den = 0;
-    for (size_t i = 0; i < z.size(); ++i) {
-      num += (z[i] - z0[i]) * (z[i] - z0[i]);
-      den += z0[i] * z0[i];
-    }
-    a.logit_rel_error += std::sqrt(num / den);
-    a.top1_agreement += argmax(z) == argmax(z0) ? 1.0 : 0.0;
-  }
-  a.logit_rel_error /= static_cast<double>(inputs.size());
-  a.top1_agreement /= static_cast<double>(inputs.size());
-  return a;
-}
-
 // ---- output ------------------------------------------------------------------------------
 
 std::string g9(double x) { return fmt::format("{:.9g}", x); }
@@ -459,12 +412,13 @@ void parallel(size_t n, int threads, Fn fn) {
   if (!first_error.empty()) throw std::runtime_error(first_error);
 }
 
+// Top-1 accuracy on real images is measured by scripts/paper-accuracy (imcsim eval on the
+// exported compressed networks), not here.
 struct Outputs {
   std::vector<PointResult> points;
-  std::map<std::pair<std::string, int64_t>, AccuracyResult> acc;  // (label, array)
 };
 
-// Points and accuracy of `variants` (labels; empty = all), `threads` at a time.
+// Points of `variants` (labels; empty = all), `threads` at a time.
 Outputs run_study(const StudyCfg& c, const TechSpec& tech, const std::vector<Workload>& wls,
                   const std::vector<std::string>& only, int threads, bool progress) {
   struct Task {
@@ -505,53 +459,14 @@ Outputs run_study(const StudyCfg& c, const TechSpec& tech, const std::vector<Wor
       throw MappingError("", 0, v->label, "re-placed decomposition differs from compress_network");
   }
 
-  // Accuracy tasks: the trained workload; low-rank W' does not depend on the array (one
-  // task per variant), pruning blocks follow the column tile (one task per array).
-  const Workload* aw = nullptr;
-  for (const auto& w : wls)
-    if (w.cfg.name == c.accuracy_workload) aw = &w;
-  std::vector<ref::FloatTensor> inputs;
-  std::vector<std::vector<double>> dense_logits;
-  std::vector<std::pair<const Variant*, int64_t>> acc_tasks;
-  if (aw) {
-    inputs = seeded_inputs(aw->net, c.seed, c.accuracy_inputs);
-    for (const auto& x : inputs) dense_logits.push_back(ref::run_float(aw->net, aw->weights, x).output().data);
-    for (const auto& v : c.variants) {
-      if (v.dense() || !(only.empty() || std::find(only.begin(), only.end(), v.label) != only.end())) continue;
-      if (v.method == "prune") {
-        for (int64_t n : c.arrays) acc_tasks.push_back({&v, n});
-      } else {
-        acc_tasks.push_back({&v, c.arrays.front()});
-      }
-    }
-  }
-  std::vector<AccuracyResult> acc(acc_tasks.size());
-
-  // Phase 2: points and accuracy tasks.
-  const size_t total = tasks.size() + acc_tasks.size();
-  parallel(total, threads, [&](size_t i) {
-    if (i < tasks.size()) {
-      out.points[i] = run_point(c, tech, *tasks[i].w, tasks[i].n, *tasks[i].v, base_of(tasks[i].w, tasks[i].v));
-    } else {
-      const auto& [v, n] = acc_tasks[i - tasks.size()];
-      const CompressionSpec spec = spec_of(*v, aw->net, c.base_mapper);
-      const CompressionResult cr = on_array(*base_of(aw, v), *aw, spec, ArrayGeometry::ideal(n, n), c.convention);
-      acc[i - tasks.size()] = accuracy(aw->net, compressed_weights(aw->net, aw->weights, spec, cr), inputs, dense_logits);
-    }
-    if (progress && (i + 1) % 100 == 0) std::cerr << fmt::format("paper_study: {}/{} tasks\n", i + 1, total);
+  parallel(tasks.size(), threads, [&](size_t i) {
+    out.points[i] = run_point(c, tech, *tasks[i].w, tasks[i].n, *tasks[i].v, base_of(tasks[i].w, tasks[i].v));
+    if (progress && (i + 1) % 100 == 0) std::cerr << fmt::format("paper_study: {}/{} tasks\n", i + 1, tasks.size());
   });
-  for (size_t i = 0; i < acc_tasks.size(); ++i) {
-    const auto& [v, n] = acc_tasks[i];
-    if (v->method == "prune") {
-      out.acc[{v->label, n}] = acc[i];
-    } else {
-      for (int64_t a : c.arrays) out.acc[{v->label, a}] = acc[i];
-    }
-  }
   return out;
 }
 
-Json point_json(const StudyCfg& c, const TechSpec& tech, const Outputs& o, const PointResult& p) {
+Json point_json(const StudyCfg& c, const TechSpec& tech, const PointResult& p) {
   Json j;
   j["workload"] = p.w->cfg.name;
   j["array"] = p.array;
@@ -564,11 +479,6 @@ Json point_json(const StudyCfg& c, const TechSpec& tech, const Outputs& o, const
   j["energy_pj"] = compute;
   j["adc_pj"] = e.at("adc");
   j["weight_rel_error"] = p.weight_rel_error;
-  const auto a = o.acc.find({p.v->label, p.array});
-  if (p.w->cfg.name == c.accuracy_workload && a != o.acc.end()) {
-    j["logit_rel_error"] = a->second.logit_rel_error;
-    j["top1_agreement"] = a->second.top1_agreement;
-  }
   return j;
 }
 
@@ -581,7 +491,7 @@ void write_file(const std::string& path, const std::string& text) {
 void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o, const std::string& dir) {
   std::ostringstream rc, lc;
   rc << "workload,weights,array,variant,method,rank,groups,axis,patterns,cycles,cycles_sdk,speedup_vs_sdk,"
-        "params,params_dense,compressed_layers,weight_rel_error,logit_rel_error,top1_agreement,"
+        "params,params_dense,compressed_layers,weight_rel_error,"
         "energy_array_cols_per_weight,adc_bits,energy_cycles,digital_ops";
   for (int i = 0; i < kEventCount; ++i) rc << ",ev_" << to_string(static_cast<Event>(i));
   for (const char* k : kComponents) rc << ",e_" << k << "_pj";
@@ -595,17 +505,12 @@ void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o, co
   for (const auto& p : o.points) {
     const Variant& v = *p.v;
     const int64_t base = sdk_cycles.count({p.w->cfg.name, p.array}) ? sdk_cycles.at({p.w->cfg.name, p.array}) : 0;
-    const auto a = o.acc.find({v.label, p.array});
-    const bool has_acc = p.w->cfg.name == c.accuracy_workload && a != o.acc.end();
-    const bool dense_acc = p.w->cfg.name == c.accuracy_workload && v.dense();
     const int64_t adc_bits = lossless_adc_bits(c, p.array);
-    rc << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", p.w->cfg.name,
+    rc << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", p.w->cfg.name,
                       p.w->cfg.weights.empty() ? "synthetic" : "trained", p.array, v.label, v.method, v.rank,
                       v.groups, v.axis, v.patterns, p.cycles, base,
                       base > 0 ? g9(static_cast<double>(base) / static_cast<double>(p.cycles)) : "",
-                      p.params, p.params_dense, p.compressed_layers, g9(p.weight_rel_error),
-                      has_acc ? g9(a->second.logit_rel_error) : (dense_acc ? "0" : ""),
-                      has_acc ? g9(a->second.top1_agreement) : (dense_acc ? "1" : ""), cpw, adc_bits,
+                      p.params, p.params_dense, p.compressed_layers, g9(p.weight_rel_error), cpw, adc_bits,
                       p.energy_cycles, p.digital_ops);
     for (int i = 0; i < kEventCount; ++i) rc << "," << p.events[static_cast<size_t>(i)];
     const auto e = price(p.events, p.digital_ops, tech.table_for(adc_bits));
@@ -638,7 +543,7 @@ void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o, co
 // ---- pin / check -------------------------------------------------------------------------
 
 constexpr double kEnergyRelTol = 1e-9;   // energy: same event counts x same table
-constexpr double kErrorAbsTol = 1e-9;    // reconstruction / logit errors (SVD round-off)
+constexpr double kErrorAbsTol = 1e-9;    // reconstruction errors (SVD round-off)
 
 int check_pins(const Json& golden, const Json& now) {
   int bad = 0;
@@ -680,7 +585,7 @@ int check_pins(const Json& golden, const Json& now) {
 }
 
 int main_impl(int argc, char** argv) {
-  CLI::App app{"paper study (issue 9): analytic cycles, energy estimates and accuracy proxy"};
+  CLI::App app{"paper study: analytic cycles and energy estimates (accuracy: scripts/paper-accuracy)"};
   std::string config, out_dir, pin_file, check_file;
   int threads = 2;
   bool quiet = false, skip_missing = false;
@@ -719,7 +624,7 @@ int main_impl(int argc, char** argv) {
   if (!out_dir.empty()) write_outputs(c, tech, o, out_dir);
   Json pinned = Json::array();
   for (const auto& p : o.points)
-    if (std::find(c.pin.begin(), c.pin.end(), p.v->label) != c.pin.end()) pinned.push_back(point_json(c, tech, o, p));
+    if (std::find(c.pin.begin(), c.pin.end(), p.v->label) != c.pin.end()) pinned.push_back(point_json(c, tech, p));
   if (!pin_file.empty()) {
     Json g;
     g["generated_by"] = "scripts/paper-study --pin (study/paper_study.cpp); do not edit by hand";

@@ -96,8 +96,12 @@ def make_optimizer(student, args):
     other = [student.param(n) for n in student.trainable_names() if n not in decay_names]
     groups = [{"params": decay, "weight_decay": args.weight_decay},
               {"params": other, "weight_decay": 0.0}]
-    return torch.optim.SGD([g for g in groups if g["params"]], lr=args.lr,
-                           momentum=args.momentum)
+    groups = [g for g in groups if g["params"]]
+    if args.optimizer == "adamw":
+        # Decoupled weight decay (Loshchilov & Hutter): steps of about lr per parameter, which
+        # suits factors (R, L) whose scales differ widely from layer to layer.
+        return torch.optim.AdamW(groups, lr=args.lr)
+    return torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum)
 
 
 def train_epoch(student, teacher, split, optimizer, args, epoch, steps_done, total_steps):
@@ -163,6 +167,8 @@ def parse_args(argv):
     p.add_argument("--lr", type=float, default=0.001,
                    help="initial learning rate (default 0.001: with the BN statistics frozen, "
                         "0.003 and above diverge on the shared ResNet-20)")
+    p.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd",
+                   help="SGD with momentum (default) or AdamW")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--temperature", type=float, default=4.0)
@@ -203,7 +209,7 @@ def check_args(args):
 def fingerprint(args, n_images):
     """What a checkpoint must match to be resumed: inputs (by content) and all options that
     change the result."""
-    keys = ("split", "epochs", "batch", "lr", "momentum", "weight_decay", "temperature",
+    keys = ("split", "epochs", "batch", "optimizer", "lr", "momentum", "weight_decay", "temperature",
             "alpha", "seed", "threads")
     fp = {k: getattr(args, k) for k in keys}
     fp["images"] = n_images
@@ -256,7 +262,7 @@ def write_log(args, n, records):
         return
     doc = {"student": args.student, "teacher": args.teacher, "dataset": args.dataset,
            "split": args.split, "images": n,
-           "options": {k: getattr(args, k) for k in ("epochs", "batch", "lr", "momentum",
+           "options": {k: getattr(args, k) for k in ("epochs", "batch", "optimizer", "lr", "momentum",
                                                     "weight_decay", "temperature", "alpha",
                                                     "seed", "threads")},
            "epochs": records}

@@ -109,3 +109,27 @@ TEST_F(EvalCli, BadFlagValuesAreUsageErrorsNamingTheFlag) {
   EXPECT_EQ(n.code, 2);
   EXPECT_NE(n.err.find("--images: split train of cifar10 has 5085 images"), std::string::npos) << n.err;
 }
+
+// The cycle-accurate engine at the lossless ADC bound reproduces the integer reference exactly
+// on real images, calibrated activations with zero points and the 2-bit layers on their odd
+// grid included: same logits, same predictions, same top-1 (REFERENCE §10, §13).
+TEST_F(EvalCli, CycleEqualsIntExactlyAtTheLosslessAdcBound) {
+  REQUIRE_SHARED();
+  const auto c = run("calibrate --model " + kModel + " --dataset " + kData +
+                     " --split train --images 64 -j 2 -q -o " + path("calib.yaml"));
+  ASSERT_EQ(c.code, 0) << c.err;
+  const std::string arch = std::string(IMCSIM_SOURCE_DIR) + "/configs/arch/paper-accuracy-128-lossless.yaml";
+  const auto r = run("eval --model " + kModel + " --dataset " + kData + " --mode cycle --arch " + arch +
+                     " --calibration " + path("calib.yaml") + " --limit 16 --format json -q -o " + path("c.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(slurp(path("c.json")));
+  EXPECT_EQ(j["mode"], "cycle");
+  EXPECT_EQ(j["images"], 16);
+  EXPECT_EQ(j["max_abs_logit_difference_vs_int"].get<double>(), 0.0);
+  EXPECT_EQ(j["agreement_with_int"].get<double>(), 1.0);
+  EXPECT_EQ(j["correct"], j["int_correct"]);
+  // Without an architecture the engine has nothing to simulate: a named error.
+  const auto bad = run("eval --model " + kModel + " --dataset " + kData + " --mode cycle --limit 2 -q");
+  EXPECT_EQ(bad.code, 1) << bad.err;
+  EXPECT_NE(bad.err.find("--arch"), std::string::npos) << bad.err;
+}

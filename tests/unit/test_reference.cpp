@@ -245,3 +245,65 @@ TEST(Reference, PoolingFollowsOnnxSemantics) {
   y = run_layer_float(l, {&x}, nullptr);
   EXPECT_EQ(y.data, (std::vector<double>{1, 3, 7, 9}));
 }
+
+namespace {
+
+// The plain nested-loop convolution, written here independently of reference.cpp.
+IntTensor naive_conv(const IntTensor& in, const Layer& l, const QuantizedLayer& q) {
+  const int64_t icg = l.in.c / l.groups, ocg = l.out.c / l.groups;
+  IntTensor out(l.out.c, l.out.h, l.out.w);
+  for (int64_t oc = 0; oc < l.out.c; ++oc)
+    for (int64_t y = 0; y < l.out.h; ++y)
+      for (int64_t x = 0; x < l.out.w; ++x) {
+        int64_t acc = 0;
+        for (int64_t c = 0; c < icg; ++c)
+          for (int64_t ky = 0; ky < l.k_h; ++ky)
+            for (int64_t kx = 0; kx < l.k_w; ++kx) {
+              const int64_t iy = y * l.stride_h - l.pad_h + ky * l.dilation_h;
+              const int64_t ix = x * l.stride_w - l.pad_w + kx * l.dilation_w;
+              if (iy < 0 || ix < 0 || iy >= in.h || ix >= in.w) continue;
+              acc += q.q[static_cast<size_t>(((oc * icg + c) * l.k_h + ky) * l.k_w + kx)] *
+                     in.at((oc / ocg) * icg + c, iy, ix);
+            }
+        out.at(oc, y, x) = acc;
+      }
+  return out;
+}
+
+}  // namespace
+
+// conv2d_int takes an exact double GEMM while every partial sum stays below 2^53 and the
+// nested loop beyond: both equal an independent nested loop, signed centered codes included.
+TEST(Reference, IntegerConvolutionIsExactOnBothPaths) {
+  SeededStream rng(77);
+  int checked = 0;
+  for (int trial = 0; trial < 24; ++trial) {
+    Layer l;
+    l.name = "c" + std::to_string(trial);
+    l.type = LayerType::Conv;
+    l.groups = trial % 3 == 0 ? 2 : 1;
+    l.in = {static_cast<int64_t>(5 + trial % 4), static_cast<int64_t>(6 + trial % 3), 4 * l.groups};
+    l.out.c = 3 * l.groups;
+    l.k_h = 1 + trial % 3;
+    l.k_w = 1 + (trial / 3) % 3;
+    l.stride_h = 1 + trial % 2;
+    l.stride_w = 1 + (trial / 2) % 2;
+    l.pad_h = trial % 2;
+    l.pad_w = (trial / 4) % 2;
+    l.dilation_h = 1 + (trial / 8) % 2;
+    l.out.h = (l.in.h + 2 * l.pad_h - l.dilation_h * (l.k_h - 1) - 1) / l.stride_h + 1;
+    l.out.w = (l.in.w + 2 * l.pad_w - l.dilation_w * (l.k_w - 1) - 1) / l.stride_w + 1;
+    const bool huge = trial >= 16;  // |w| |x| K >= 2^53: the nested loop
+    const int64_t span = huge ? int64_t{1} << 26 : 255;
+    QuantizedLayer q;
+    q.shape = {l.out.c, l.in.c / l.groups, l.k_h, l.k_w};
+    q.q.resize(static_cast<size_t>(l.out.c * (l.in.c / l.groups) * l.k_h * l.k_w));
+    for (auto& v : q.q) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * span + 1)) - span;
+    IntTensor in(l.in.c, l.in.h, l.in.w);
+    for (auto& v : in.data) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * span + 1)) - span;
+    if (huge) in.data[0] = q.q[0] = span;  // make sure the bound is reached
+    EXPECT_EQ(conv2d_int(in, l, q).data, naive_conv(in, l, q).data) << l.name;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 24);
+}
