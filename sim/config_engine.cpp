@@ -141,7 +141,8 @@ EngineSpec default_engine(const std::string& experiment_file) {
 
 EngineSpec parse_engine(const YamlNode& node, const std::string& experiment_file) {
   node.expect_map();
-  node.allow_only({"tech", "functional", "input", "weights", "weight_map", "trace", "schedule_cycles"});
+  node.allow_only({"tech", "functional", "input", "weights", "weight_map", "calibration", "trace",
+                   "schedule_cycles"});
   EngineSpec e;
   e.tech_name = node.get_string("tech", "isaac-rram-32nm");
   const std::string path = resolve_tech(e.tech_name, experiment_file);
@@ -168,6 +169,16 @@ EngineSpec parse_engine(const YamlNode& node, const std::string& experiment_file
     e.weights = p.lexically_normal().string();
   }
   e.weight_map = node.get_string("weight_map", "");
+  e.calibration = node.get_string("calibration", "dynamic");
+  if (e.calibration != "dynamic") {
+    fs::path p(e.calibration);
+    if (!p.is_absolute()) p = fs::path(experiment_file).parent_path() / p;
+    if (!fs::is_regular_file(p))
+      node.child("calibration")
+          .fail(fmt::format("calibration file \"{}\" does not exist (imcsim calibrate writes one; or use: dynamic)",
+                            p.string()));
+    e.calibration = p.lexically_normal().string();
+  }
   if (auto t = node.find("trace")) {
     if (t->is_scalar()) {
       e.trace = t->as_bool();
@@ -197,6 +208,8 @@ void emit_engine_yaml(YAML::Emitter& out, const EngineSpec& e) {
   out << YAML::Key << "weights" << YAML::Value
       << (e.weights == "synthetic" ? e.weights : fs::absolute(e.weights).string());
   if (!e.weight_map.empty()) out << YAML::Key << "weight_map" << YAML::Value << e.weight_map;
+  out << YAML::Key << "calibration" << YAML::Value
+      << (e.calibration == "dynamic" ? e.calibration : fs::absolute(e.calibration).string());
   if (e.trace) {
     out << YAML::Key << "trace" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "layers" << YAML::Value << YAML::Flow << e.trace_layers;

@@ -38,6 +38,9 @@ struct EngineSpec {
   std::string input = "seeded";    // seeded uniform [0,1) image, or a TensorProto .pb path
   std::string weights = "synthetic";  // seeded synthetic, or a folder of .npy tensors
   std::string weight_map;          // name map for .npy weights ("" = built-in map)
+  // Activation calibration (imcsim calibrate) of the network the engine runs, or "dynamic"
+  // (each tensor's own range; workloads/reference.hpp).
+  std::string calibration = "dynamic";
   bool trace = false;
   std::vector<std::string> trace_layers;  // empty = all
   double trace_from_ns = 0, trace_to_ns = -1;  // -1 = to the end

@@ -10,6 +10,7 @@
 #include "mappers/mapper.hpp"
 #include "mappers/schedule.hpp"
 #include "sim/version.hpp"
+#include "workloads/calibration.hpp"
 #include "workloads/loader.hpp"
 #include "workloads/npy_weights.hpp"
 #include "workloads/onnx/tensor_proto.hpp"
@@ -200,6 +201,12 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   // layer programs its arrays before it runs (REFERENCE §10 "weight (re)programming").
   const bool resident = total_tiles <= arch.arrays;
 
+  // The calibration names tensors of the network that runs (expanded R/L layers included);
+  // read before the run folder exists, so a bad file leaves nothing behind.
+  std::map<std::string, ref::ActQuant> calibration;
+  if (spec.engine.calibration != "dynamic")
+    calibration = load_calibration(spec.engine.calibration, net, static_cast<int>(arch.input_bits)).act_quant();
+
   const std::string id = run_id(spec);
   RunDir dir(output_root, id);
 
@@ -241,6 +248,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   ref::IntOptions iopt;
   iopt.weight_bits = static_cast<int>(arch.weight_bits);
   iopt.input_bits = static_cast<int>(arch.input_bits);
+  iopt.calibration = calibration;
   const auto qweights = ref::quantize_weights(net, weights, iopt.weight_bits);
 
   ref::AccumulatorHook hook = [&](const Layer& layer, const ref::IntTensor& codes,
@@ -394,6 +402,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   s["tech"] = spec.engine.tech.name;
   s["weights"] = weights.source.rfind("synthetic", 0) == 0 ? weights.source : "npy";
   s["input"] = spec.engine.input == "seeded" ? fmt::format("seeded(seed={})", spec.seed) : "file";
+  s["calibration"] = spec.engine.calibration == "dynamic" ? "dynamic" : "file";
   s["arch"] = {{"rows", arch.rows},         {"cols", arch.cols},
                {"cell_bits", arch.cell_bits}, {"weight_bits", arch.weight_bits},
                {"input_bits", arch.input_bits}, {"dac_bits", arch.dac_bits},
