@@ -1,6 +1,9 @@
 #include "models/engine.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <fstream>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -415,7 +418,35 @@ struct Engine::Impl {
     if (chip->trace_file) {
       sc_core::sc_close_vcd_trace_file(chip->trace_file);
       chip->trace_file = nullptr;
+      fix_vcd_date(vcd_file());
     }
+  }
+  std::string vcd_file() const {
+    std::string path = chip->cfg.trace.vcd_path;
+    if (path.size() <= 4 || path.substr(path.size() - 4) != ".vcd") path += ".vcd";
+    return path;
+  }
+  // SystemC writes the wall-clock time into the VCD header ($date); identical runs must give
+  // identical bytes, so the header says when nothing instead (IEEE 1364 §18.2.3.1 leaves
+  // the text of $date free).
+  static void fix_vcd_date(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return;
+    std::ostringstream text;
+    text << in.rdbuf();
+    in.close();
+    std::string s = text.str();
+    const size_t a = s.find("$date");
+    const size_t b = a == std::string::npos ? a : s.find("$end", a);
+    if (b == std::string::npos) return;
+    s.replace(a, b - a, "$date\n     (not recorded: imcsim traces are reproducible)\n");
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << s;
+      if (!out) return;
+    }
+    std::rename(tmp.c_str(), path.c_str());
   }
   LayerRun go() {
     // The first call initializes the kernel so every process waits on its event before

@@ -164,6 +164,10 @@ TEST_F(CycleCli, TraceOpensInWaveformTools) {
   const std::string cmd = "vcd2fst " + vcd.string() + " " + fst.string() + " >/dev/null 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
   EXPECT_TRUE(fs::exists(fst) && fs::file_size(fst) > 0);
+  // No wall-clock date in the header: an identical run gives an identical trace.
+  EXPECT_NE(text.find("$date\n     (not recorded"), std::string::npos) << text.substr(0, 120);
+  ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "t2").string(), &err), 0) << err;
+  EXPECT_EQ(slurp(run_dir(tmp_ / "t2") / "trace.vcd"), text);
 }
 
 TEST_F(CycleCli, TrainedResNet20IsExactEndToEnd) {

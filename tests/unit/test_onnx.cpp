@@ -417,3 +417,33 @@ TEST(OnnxFuzzFindings, DimsProductOverflowIsANamedError) {
   const std::string file = std::string(IMCSIM_SOURCE_DIR) + "/tests/fuzz/findings/onnx-dims-overflow.bin";
   EXPECT_THROW(imcsim::onnx_io::import_onnx(file), imcsim::Error);
 }
+
+// A node name taken from a model never becomes a path outside --weights-dir: `imcsim import`
+// names weight files after the layer name restricted to [A-Za-z0-9_.-] (no leading '.'), and
+// the workload with those weights infers as before.
+TEST_F(BadModel, NodeNamesCannotWriteOutsideTheWeightsFolder) {
+  for (const char* evil : {"../../../../x/EVIL_NODE", "/tmp/EVIL_ABS", ".."}) {
+    onnx::ModelProto m = model_;
+    m.mutable_graph()->mutable_node(0)->set_name(evil);
+    const std::string model = save(m);
+    const fs::path out = dir_ / "w";
+    fs::remove_all(out);
+    const std::string cmd = std::string(IMCSIM_BIN) + " import " + model + " -o " + (dir_ / "net.yaml").string() +
+                            " --weights-dir " + out.string() + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << evil;
+    int files = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir_)) {
+      const fs::path rel = fs::relative(e.path(), dir_);
+      EXPECT_NE(rel.string().rfind("..", 0), 0u) << evil << ": " << e.path();
+      if (e.path().parent_path() == out) ++files;
+    }
+    EXPECT_GE(files, 2) << evil;  // weight file(s) + weight_map.yaml, inside the folder
+    EXPECT_FALSE(fs::exists("/tmp/EVIL_ABS.weight.npy"));
+    EXPECT_FALSE(fs::exists(dir_.parent_path().parent_path() / "x"));
+    const std::string infer = std::string(IMCSIM_BIN) + " infer --workload " + (dir_ / "net.yaml").string() +
+                              " --weights " + out.string() + " --input " +
+                              (src_ / "test_data_set_0" / "input_0.pb").string() + " --output " +
+                              (dir_ / "o.pb").string() + " >/dev/null 2>&1";
+    EXPECT_EQ(std::system(infer.c_str()), 0) << evil;
+  }
+}
