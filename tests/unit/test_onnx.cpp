@@ -447,3 +447,28 @@ TEST_F(BadModel, NodeNamesCannotWriteOutsideTheWeightsFolder) {
     EXPECT_EQ(std::system(infer.c_str()), 0) << evil;
   }
 }
+
+// The 18 block convolutions hold 2-bit weights E * {-1, -1/3, 1/3, 1}: at weight_bits 2 they are
+// held exactly (the odd grid q in {-3, -1, 1, 3}, stored as offset codes 0..3), where a
+// symmetric 2-bit grid would have only {-1, 0, 1}.
+TEST(OnnxResNet20, TwoBitLayersAreExactAtTwoBits) {
+  REQUIRE_RESNET();
+  const OnnxModel m = import_onnx((kResNet / "onnx" / "model.onnx").string());
+  int exact_layers = 0;
+  for (const auto& l : m.net.layers) {
+    if (!l.on_arrays()) continue;
+    const LayerWeights& lw = m.weights.at(l.name);
+    const ref::QuantizedLayer q = ref::quantize_layer(l, lw, 2);
+    const int64_t per = lw.weight.size() / l.out.c;
+    bool exact = true;
+    for (int64_t oc = 0; oc < l.out.c; ++oc)
+      for (int64_t i = 0; i < per; ++i) {
+        const size_t k = static_cast<size_t>(oc * per + i);
+        exact = exact && q.odd_grid[static_cast<size_t>(oc)] && std::abs(q.q[k]) <= 3 && q.q[k] % 2 != 0 &&
+                std::fabs(static_cast<double>(q.q[k]) * q.w_scale[static_cast<size_t>(oc)] - lw.weight.data[k]) <=
+                    1e-6 * std::fabs(lw.weight.data[k]);
+      }
+    exact_layers += exact;
+  }
+  EXPECT_EQ(exact_layers, 18);  // the stem, the two shortcuts and fc are float: not on a 2-bit grid
+}
