@@ -231,6 +231,15 @@ void check_network_input(const Network& net, int64_t c, int64_t h, int64_t w) {
                                     c, h, w, net.input.c, net.input.h, net.input.w));
 }
 
+// Per layer: whether an array layer (conv/fc) reads its output. Those tensors, and the
+// network input, are held as codes where they are produced (file comment of the header).
+std::vector<bool> read_by_array_layers(const Network& net, const std::vector<std::vector<int>>& idx) {
+  std::vector<bool> read(net.layers.size(), false);
+  for (size_t i = 0; i < net.layers.size(); ++i)
+    if (net.layers[i].on_arrays() && idx[i].front() >= 0) read[static_cast<size_t>(idx[i].front())] = true;
+  return read;
+}
+
 }  // namespace
 
 FloatRun run_float(const Network& net, const WeightSet& weights, const FloatTensor& input) {
@@ -392,30 +401,7 @@ IntTensor accumulate_int(const Layer& l, const IntTensor& in, const QuantizedLay
 }
 
 IntTensor quantize_activations(const FloatTensor& x, double scale, int bits, int64_t* clamped) {
-  if (!(scale > 0.0) || bits < 1 || bits > 32)
-    throw std::invalid_argument(fmt::format("reference: activation scale {} / bits {}", scale, bits));
-  const double top = std::ldexp(1.0, bits) - 1.0;
-  IntTensor out(x.c, x.h, x.w);
-  for (size_t i = 0; i < x.data.size(); ++i) {
-    const double v = std::round(x.data[i] / scale);  // half away from zero
-    if ((v < 0.0 || v > top) && clamped) ++*clamped;
-    out.data[i] = static_cast<int64_t>(std::min(top, std::max(0.0, v)));
-  }
-  return out;
-}
-
-IntTensor quantize_activations_signed(const FloatTensor& x, double scale, int bits,
-                                      int64_t* clamped) {
-  if (!(scale > 0.0) || bits < 2 || bits > 32)
-    throw std::invalid_argument(fmt::format("reference: activation scale {} / bits {}", scale, bits));
-  const double top = std::ldexp(1.0, bits - 1) - 1.0;
-  IntTensor out(x.c, x.h, x.w);
-  for (size_t i = 0; i < x.data.size(); ++i) {
-    const double v = std::round(x.data[i] / scale);  // half away from zero
-    if ((v < -top || v > top) && clamped) ++*clamped;
-    out.data[i] = static_cast<int64_t>(std::min(top, std::max(-top, v)));
-  }
-  return out;
+  return quantize_centered(x, ActQuant{scale, 0}, bits, clamped);  // zero point 0: the codes themselves
 }
 
 ActQuant act_quant_for_range(double lo, double hi, int bits) {
@@ -450,13 +436,10 @@ IntTensor quantize_centered(const FloatTensor& x, const ActQuant& q, int bits, i
 }
 
 std::vector<std::string> quantized_tensors(const Network& net) {
+  const std::vector<bool> read = read_by_array_layers(net, input_indices(net));
   std::vector<std::string> out{"input"};
-  for (const auto& l : net.layers)
-    for (const auto& other : net.layers)
-      if (other.on_arrays() && !other.inputs.empty() && other.inputs.front() == l.name) {
-        out.push_back(l.name);
-        break;
-      }
+  for (size_t i = 0; i < net.layers.size(); ++i)
+    if (read[i]) out.push_back(net.layers[i].name);
   return out;
 }
 
@@ -500,10 +483,7 @@ IntRun run_int(const Network& net, const std::map<std::string, QuantizedLayer>& 
     throw std::invalid_argument(fmt::format("reference: input_bits {} outside 1..32", opt.input_bits));
   const auto idx = input_indices(net);
   const int bits = opt.input_bits;
-  // Tensors an array layer reads are held as codes where they are produced (file comment).
-  std::vector<bool> feeds_array(net.layers.size(), false);
-  for (size_t i = 0; i < net.layers.size(); ++i)
-    if (net.layers[i].on_arrays() && idx[i].front() >= 0) feeds_array[static_cast<size_t>(idx[i].front())] = true;
+  const std::vector<bool> feeds_array = read_by_array_layers(net, idx);
 
   // The quantization of a tensor, by the rules of the file comment.
   auto choose = [&](const std::string& name, const FloatTensor& x, const Layer* l,

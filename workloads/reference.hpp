@@ -10,8 +10,8 @@
 //    weights already lie on the b-bit mid-rise grid s * {-(2^b-1), ..., -1, 1, ..., 2^b-1}
 //    (odd multiples, as the shared 2-bit ResNet-20's four levels E * {-1, -1/3, 1/3, 1}),
 //    that grid exactly: QuantizedLayer::odd_grid), activations as per-tensor affine codes
-//    (ActQuant: x ~= scale * (code - zero_point), code in 0 .. 2^input_bits - 1), int64
-//    accumulation in a nested-loop convolution, and a requantization that applies weight
+//    (ActQuant: x ~= scale * (code - zero_point), code in 0 .. 2^input_bits - 1), exact int64
+//    accumulation (conv2d_int), and a requantization that applies weight
 //    scale, input scale, bias and BatchNorm folded into a per-channel multiplier/shift, and
 //    the activation.
 //
@@ -110,8 +110,9 @@ std::map<std::string, QuantizedLayer> quantize_weights(const Network& net, const
 // as they are: q = weight, w_scale = 1. WorkloadError if a weight is not an integer.
 QuantizedLayer exact_integer_layer(const Layer& layer, const LayerWeights& weights);
 
-// The plain nested-loop integer convolution: int64 accumulators (OC x O_h x O_w) of the
-// codes `in` with q.q; zero padding, stride, dilation, groups. No bias, BN or activation.
+// The integer convolution: exact int64 accumulators (OC x O_h x O_w) of the codes `in` with
+// q.q; zero padding, stride, dilation, groups. No bias, BN or activation. A double GEMM while
+// every partial sum stays below 2^53 (then exact), the plain nested loop beyond.
 IntTensor conv2d_int(const IntTensor& in, const Layer& layer, const QuantizedLayer& q);
 // fc: acc[o] = sum_i q[o, i] * in_flat[i] (in flattened CHW), shape (out_features, 1, 1).
 IntTensor fc_int(const IntTensor& in, const Layer& layer, const QuantizedLayer& q);
@@ -133,13 +134,10 @@ ActQuant act_quant_for_range(double lo, double hi, int bits);
 IntTensor quantize_centered(const FloatTensor& x, const ActQuant& q, int bits,
                             int64_t* clamped = nullptr);
 // Activation codes: round(x / scale) (half away from zero) clamped to [0, 2^bits - 1];
-// `clamped` (optional) counts values that were outside.
+// `clamped` (optional) counts values that were outside (quantize_centered at zero point 0).
 IntTensor quantize_activations(const FloatTensor& x, double scale, int bits,
                                int64_t* clamped = nullptr);
 FloatTensor dequantize_activations(const IntTensor& codes, double scale);
-// Signed codes: round(x / scale) clamped to +-(2^(bits-1) - 1).
-IntTensor quantize_activations_signed(const FloatTensor& x, double scale, int bits,
-                                      int64_t* clamped = nullptr);
 // Accumulators -> the layer's output value: acc * in_scale * w_scale[oc], then mul/shift
 // (bias, BN), then the layer's activation.
 FloatTensor dequantize_accumulators(const IntTensor& acc, const Layer& layer,
@@ -196,8 +194,9 @@ IntRun run_int(const Network& net, const WeightSet& weights, const FloatTensor& 
 // Activation function of a layer applied to one value (gelu: x * Phi(x), the exact erf form).
 double apply_activation(const Layer& layer, double x);
 
-// Names of the tensors an integer run holds as codes: "input" and every layer whose output
-// an array layer reads (what `imcsim calibrate` calibrates).
+// The tensors a calibration covers: "input" and every layer whose output an array layer reads
+// (what `imcsim calibrate` calibrates). run_int also holds bounded activations and pooling of
+// codes as codes, at the quantization their rule fixes.
 std::vector<std::string> quantized_tensors(const Network& net);
 
 }  // namespace imcsim::ref
