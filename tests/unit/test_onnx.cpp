@@ -472,3 +472,179 @@ TEST(OnnxResNet20, TwoBitLayersAreExactAtTwoBits) {
   }
   EXPECT_EQ(exact_layers, 18);  // the stem, the two shortcuts and fc are float: not on a 2-bit grid
 }
+
+// ---- GELU and constant elementwise operators on small built graphs ------------------------
+
+namespace {
+
+// A 1x2x4x4 input -> Conv 2->3 (3x3, pad 1, bias) -> `tail` nodes; initializers as given.
+struct Graph {
+  onnx::ModelProto m;
+  onnx::GraphProto* g;
+  Graph() : g(m.mutable_graph()) {
+    m.set_ir_version(7);
+    m.add_opset_import()->set_version(13);
+    g->set_name("g");
+    auto* in = g->add_input();
+    in->set_name("x");
+    auto* t = in->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : {1, 2, 4, 4}) t->mutable_shape()->add_dim()->set_dim_value(d);
+    SeededStream rng(5);
+    std::vector<float> w(3 * 2 * 9), b(3);
+    for (auto& v : w) v = static_cast<float>(rng.uniform(-1, 1));
+    for (auto& v : b) v = static_cast<float>(rng.uniform(-1, 1));
+    init("w", {3, 2, 3, 3}, w);
+    init("b", {3}, b);
+    auto* c = node("Conv", "conv", {"x", "w", "b"}, "c");
+    auto* p = c->add_attribute();
+    p->set_name("pads");
+    p->set_type(onnx::AttributeProto::INTS);
+    for (int k = 0; k < 4; ++k) p->add_ints(1);
+  }
+  void init(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->add_dims(d);
+    for (float x : v) t->add_float_data(x);
+  }
+  onnx::NodeProto* node(const std::string& op, const std::string& name, const std::vector<std::string>& ins,
+                        const std::string& out) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (const auto& i : ins) n->add_input(i);
+    n->add_output(out);
+    return n;
+  }
+  void constant(const std::string& out, float v) {
+    auto* n = node("Constant", out, {}, out);
+    auto* a = n->add_attribute();
+    a->set_name("value");
+    a->set_type(onnx::AttributeProto::TENSOR);
+    a->mutable_t()->set_data_type(onnx::TensorProto::FLOAT);
+    a->mutable_t()->add_float_data(v);
+  }
+  OnnxModel import(const std::string& out, const fs::path& dir) {
+    g->add_output()->set_name(out);
+    const fs::path p = dir / "g.onnx";
+    std::ofstream f(p, std::ios::binary);
+    m.SerializeToOstream(&f);
+    f.close();
+    return import_onnx(p.string());
+  }
+};
+
+fs::path scratch(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("imcsim-onnx-" + name + "-" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+ref::FloatTensor seeded_input() {
+  ref::FloatTensor x(2, 4, 4);
+  SeededStream rng(9);
+  for (auto& v : x.data) v = rng.uniform(-2, 2);
+  return x;
+}
+
+}  // namespace
+
+// GELU as a Gelu node, as PyTorch's pattern, and as the pattern in the other multiplication
+// order with Constant-node operands: each fuses into the conv as exact GELU.
+TEST(OnnxImport, GeluInEveryFormFusesIntoTheLayerBefore) {
+  const fs::path dir = scratch("gelu");
+  const ref::FloatTensor x = seeded_input();
+  Graph plain;
+  const OnnxModel conv = plain.import("c", dir);
+  const ref::FloatTensor z = ref::run_float(conv.net, conv.weights, x).output();
+  for (int form = 0; form < 3; ++form) {
+    Graph gr;
+    std::string out;
+    if (form == 0) {
+      gr.node("Gelu", "gelu", {"c"}, "y");
+      out = "y";
+    } else if (form == 1) {
+      gr.init("sqrt2", {}, {1.41421356f});
+      gr.init("one", {}, {1.0f});
+      gr.init("half", {}, {0.5f});
+      gr.node("Div", "d", {"c", "sqrt2"}, "d");
+      gr.node("Erf", "e", {"d"}, "e");
+      gr.node("Add", "a", {"e", "one"}, "a");
+      gr.node("Mul", "m", {"c", "a"}, "m");
+      gr.node("Mul", "m2", {"m", "half"}, "y");
+      out = "y";
+    } else {
+      gr.constant("rs2", 0.70710678f);
+      gr.constant("one", 1.0f);
+      gr.constant("half", 0.5f);
+      gr.node("Mul", "d", {"rs2", "c"}, "d");
+      gr.node("Erf", "e", {"d"}, "e");
+      gr.node("Add", "a", {"one", "e"}, "a");
+      gr.node("Mul", "h", {"c", "half"}, "h");
+      gr.node("Mul", "m", {"a", "h"}, "y");
+      out = "y";
+    }
+    const OnnxModel m = gr.import(out, dir);
+    ASSERT_EQ(m.net.layers.size(), 1u) << form;
+    EXPECT_EQ(m.net.layers[0].act, Activation::Gelu) << form;
+    const ref::FloatTensor y = ref::run_float(m.net, m.weights, x).output();
+    for (size_t i = 0; i < y.data.size(); ++i) {
+      const double v = z.data[i];
+      EXPECT_NEAR(y.data[i], 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))), 1e-12) << form << " " << i;
+    }
+  }
+  Graph approx;
+  auto* n = approx.node("Gelu", "gelu", {"c"}, "y");
+  auto* a = n->add_attribute();
+  a->set_name("approximate");
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s("tanh");
+  try {
+    approx.import("y", dir);
+    ADD_FAILURE() << "tanh GELU accepted";
+  } catch (const WorkloadError& e) {
+    EXPECT_NE(std::string(e.what()).find("approximate=\"tanh\" is not supported"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+// Mul / Div by a per-channel constant and Add / Sub of a scalar after a conv fold into its
+// weights and bias: the same outputs as applying them.
+TEST(OnnxImport, ConstantElementwiseOperatorsFoldIntoTheConv) {
+  const fs::path dir = scratch("affine");
+  const ref::FloatTensor x = seeded_input();
+  Graph plain;
+  const OnnxModel conv = plain.import("c", dir);
+  const ref::FloatTensor z = ref::run_float(conv.net, conv.weights, x).output();
+  Graph gr;
+  gr.init("scale", {3, 1, 1}, {2.0f, -0.5f, 3.0f});
+  gr.init("div", {}, {4.0f});
+  gr.init("off", {}, {0.25f});
+  gr.init("sub", {3, 1, 1}, {1.0f, 2.0f, -1.0f});
+  gr.node("Mul", "mul", {"c", "scale"}, "m");
+  gr.node("Div", "div", {"m", "div"}, "d");
+  gr.node("Add", "add", {"off", "d"}, "a");
+  gr.node("Sub", "sub", {"a", "sub"}, "y");
+  const OnnxModel m = gr.import("y", dir);
+  ASSERT_EQ(m.net.layers.size(), 1u);
+  const ref::FloatTensor y = ref::run_float(m.net, m.weights, x).output();
+  const double scale[3] = {2.0, -0.5, 3.0}, sub[3] = {1.0, 2.0, -1.0};
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t p = 0; p < 16; ++p) {
+      const size_t i = static_cast<size_t>(c * 16 + p);
+      EXPECT_NEAR(y.data[i], z.data[i] * scale[c] / 4.0 + 0.25 - sub[c], 1e-5) << c << " " << p;
+    }
+  // A constant minus a tensor is not an affine fold the importer offers: a named error.
+  Graph bad;
+  bad.init("k", {}, {1.0f});
+  bad.node("Sub", "rsub", {"k", "c"}, "y");
+  try {
+    bad.import("y", dir);
+    ADD_FAILURE() << "constant - tensor accepted";
+  } catch (const WorkloadError& e) {
+    EXPECT_NE(std::string(e.what()).find("node \"rsub\" (Sub)"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
