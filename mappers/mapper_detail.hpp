@@ -26,4 +26,13 @@ inline LayerMapping start_mapping(const ConvShape& s, const char* method) {
 // Fills cycles and utilizations from the tiling fields (per group), REFERENCE §12.
 void finish_mapping(LayerMapping& m, const ArrayGeometry& a, int64_t ic_tile, int64_t oc_tile);
 
+// REFERENCE §3: is the i x i window (i >= 2) within the im2col tile counts?
+bool sdk_fits(const ConvShape& s, const ArrayGeometry& a, int64_t i);
+// The SDK layout of an i x i window (i >= 2, sdk_fits): flat tiling on the im2col tile counts.
+LayerMapping sdk_window(const ConvShape& s, const ArrayGeometry& a, int64_t i);
+// REFERENCE §4: is the window of i (width) x j (height) outputs feasible (ICt, OCt >= 1)?
+bool vwsdk_fits(const ConvShape& s, const ArrayGeometry& a, int64_t i, int64_t j);
+// The VW-SDK layout of that window: ICt input and OCt output channels per array.
+LayerMapping vwsdk_window(const ConvShape& s, const ArrayGeometry& a, int64_t i, int64_t j);
+
 }  // namespace imcsim::detail

@@ -11,6 +11,7 @@
 namespace imcsim {
 
 bool TileSchedule::holds_weight(const RowSlot& r, const ColSlot& c) const {
+  if (r.blk >= 0 && c.blk >= 0 && r.blk != c.blk) return false;
   const ConvShape& s = mapping.shape;
   const int64_t kh = r.ph - c.dy * s.s_h, kw = r.pw - c.dx * s.s_w;
   return kh >= 0 && kh < s.k_h && kw >= 0 && kw < s.k_w;
@@ -131,6 +132,7 @@ TileSchedule make_row_skip_schedule(
   TileSchedule t = schedule_frame(m, a);
   const int64_t area = m.pw_h * m.pw_w;
   const int64_t n_dup = m.win_h * m.win_w;
+  const bool channel_tiled = m.method == "prune-vwsdk";
   for (int64_t g = 0; g < s.groups; ++g) {
     for (int64_t ct = 0; ct * m.oc_tile < s.oc; ++ct) {
       const int64_t o0 = ct * m.oc_tile, o1 = std::min(s.oc, o0 + m.oc_tile);
@@ -155,17 +157,49 @@ TileSchedule make_row_skip_schedule(
         if (needed) rows.push_back(row);
       }
       if (rows.empty()) continue;  // every weight of the tile pruned: its outputs stay 0
-      for (size_t r0 = 0, rt = 0; r0 < rows.size(); r0 += static_cast<size_t>(a.rows), ++rt) {
+      // Flat layouts pack the driven rows AR to an array; channel-tiled (VW-SDK) layouts
+      // keep a channel's rows on one array (next fit in channel order).
+      std::vector<size_t> starts{0};
+      for (size_t r = 0, first = 0; r < rows.size(); ++r) {
+        if (!channel_tiled) {
+          if (r - starts.back() == static_cast<size_t>(a.rows)) starts.push_back(r);
+          continue;
+        }
+        if (r > 0 && rows[r].c != rows[r - 1].c) first = r;
+        if (r - starts.back() == static_cast<size_t>(a.rows)) starts.push_back(first);
+      }
+      starts.push_back(rows.size());
+      for (size_t rt = 0; rt + 1 < starts.size(); ++rt) {
         TileSpec tile;
         tile.group = g;
         tile.row_tile = static_cast<int64_t>(rt);
         tile.col_tile = ct;
-        tile.rows.assign(rows.begin() + static_cast<std::ptrdiff_t>(r0),
-                         rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), r0 + static_cast<size_t>(a.rows))));
+        tile.rows.assign(rows.begin() + static_cast<std::ptrdiff_t>(starts[rt]),
+                         rows.begin() + static_cast<std::ptrdiff_t>(starts[rt + 1]));
         tile.cols = cols;
         add_tile(t, std::move(tile), a, num_arrays);
       }
     }
+  }
+  t.rounds = static_cast<int>(detail::ceil_div(static_cast<int64_t>(t.tiles.size()), num_arrays));
+  return t;
+}
+
+TileSchedule make_placed_schedule(const LayerMapping& m, const ArrayGeometry& a, int64_t num_arrays,
+                                  std::vector<TileSpec> tiles) {
+  TileSchedule t = schedule_frame(m, a);
+  for (auto& tile : tiles) {
+    bool any = false;
+    for (const auto& r : tile.rows) {
+      for (const auto& c : tile.cols) {
+        if (t.holds_weight(r, c)) {
+          any = true;
+          break;
+        }
+      }
+      if (any) break;
+    }
+    if (any) add_tile(t, std::move(tile), a, num_arrays);
   }
   t.rounds = static_cast<int>(detail::ceil_div(static_cast<int64_t>(t.tiles.size()), num_arrays));
   return t;

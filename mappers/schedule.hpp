@@ -16,15 +16,19 @@
 namespace imcsim {
 
 // Wordline r of a tile carries input channel `c` (within the group) at pixel (ph, pw)
-// of the parallel window.
+// of the parallel window. `blk`: the block of a block-diagonal layout the row belongs to
+// (packed groups of a group low-rank factor); -1 = every block.
 struct RowSlot {
   int32_t c = 0, ph = 0, pw = 0;
+  int32_t blk = -1;
 };
 
 // Weight column j of a tile produces output channel `oc` (within the group) of the
 // duplicate whose output sits at (dy, dx) inside the window's win_h x win_w outputs.
+// A cell holds a weight only where the row's and the column's blocks agree (or either is -1).
 struct ColSlot {
   int32_t dy = 0, dx = 0, oc = 0;
+  int32_t blk = -1;
 };
 
 struct TileSpec {
@@ -74,6 +78,12 @@ TileSchedule make_schedule(const LayerMapping& m, const ArrayGeometry& a, int64_
 TileSchedule make_row_skip_schedule(
     const LayerMapping& m, const ArrayGeometry& a, int64_t num_arrays,
     const std::function<bool(int64_t oc, int64_t c, int64_t kh, int64_t kw)>& nonzero);
+
+// A schedule of explicitly placed tiles (packed groups, I_N (x) L blocks): checks every
+// tile fits, counts mapped weights and reused rows, drops tiles holding no weight and
+// assigns the rest to arrays and programming rounds in order.
+TileSchedule make_placed_schedule(const LayerMapping& m, const ArrayGeometry& a, int64_t num_arrays,
+                                  std::vector<TileSpec> tiles);
 
 // schedule.yaml text: the tiles with their row/column maps summarized and the first
 // `max_cycles` computing cycles listed (array, position, tile, new rows, outputs).

@@ -53,18 +53,32 @@ LayerMapping map_vwsdk(const ConvShape& s, const ArrayGeometry& a) {
   flat.mapper = "vwsdk";
   if (best_cc < 0 || flat.cycles < best_cc) return flat;
 
-  LayerMapping m = detail::start_mapping(s, "vwsdk");
-  m.win_w = best_i;
-  m.win_h = best_j;
-  m.pw_w = best_pw_w;
-  m.pw_h = detail::window_side(best_j, s.k_h, s.s_h);
-  const int64_t ict = a.rows / best_area;
-  const int64_t oct = ac / (best_i * best_j);
+  return detail::vwsdk_window(s, a, best_i, best_j);
+}
+
+namespace detail {
+
+bool vwsdk_fits(const ConvShape& s, const ArrayGeometry& a, int64_t i, int64_t j) {
+  if (i > s.o_w || j > s.o_h) return false;
+  const int64_t area = window_side(j, s.k_h, s.s_h) * window_side(i, s.k_w, s.s_w);
+  return area <= a.rows && i * j <= a.weight_cols();
+}
+
+LayerMapping vwsdk_window(const ConvShape& s, const ArrayGeometry& a, int64_t i, int64_t j) {
+  LayerMapping m = start_mapping(s, "vwsdk");
+  m.win_w = i;
+  m.win_h = j;
+  m.pw_w = window_side(i, s.k_w, s.s_w);
+  m.pw_h = window_side(j, s.k_h, s.s_h);
+  const int64_t ict = a.rows / (m.pw_h * m.pw_w);
+  const int64_t oct = a.weight_cols() / (i * j);
   m.row_tiles = ceil_div(s.ic, ict);
   m.col_tiles = ceil_div(s.oc, oct);
-  m.positions = ceil_div(s.o_w, best_i) * ceil_div(s.o_h, best_j);
-  detail::finish_mapping(m, a, std::min(ict, s.ic), std::min(oct, s.oc));
+  m.positions = ceil_div(s.o_w, i) * ceil_div(s.o_h, j);
+  finish_mapping(m, a, std::min(ict, s.ic), std::min(oct, s.oc));
   return m;
 }
+
+}  // namespace detail
 
 }  // namespace imcsim

@@ -28,21 +28,21 @@ std::string compression_csv(const CompressionResult& r) {
   std::string out =
       "layer,method,rank,groups,params,params_dense,rel_error,mapper,cycles,cycles_dense,"
       "utilization,ranks,group_axis,group_sizes,dense_rel_error,theorem1,layout,l_placement,"
-      "cycles_l_idle,cycles_l_im2col,arrays,arrays_dense,win_h,win_w,rows_driven,rows_dense,"
+      "cycles_l_idle,cycles_l_im2col,cycles_l_kron,arrays,arrays_dense,win_h,win_w,rows_driven,rows_dense,"
       "index_energy_pj,note\n";
   for (const auto& l : r.layers) {
     const LayerMapping& m = l.mapping;
     out += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
         l.layer, l.method, rank_cell(l), l.groups, l.params, l.params_dense, fixed(l.rel_error, 6),
         r.mapper, m.cycles, l.dense.cycles, fixed(m.utilization, 6), ranks_cell(l), l.axis,
         fmt::join(l.group_sizes, "/"), fixed(l.dense_rel_error, 6), l.theorem1 ? 1 : 0, m.method,
         placement_cell(l), l.lowrank ? l.lowrank->cycles_idle : -1,
-        l.lowrank ? l.lowrank->cycles_im2col : -1, m.arrays(), l.dense.arrays(), m.win_h, m.win_w,
+        l.lowrank ? l.lowrank->cycles_im2col : -1, l.lowrank ? l.lowrank->cycles_kron : -1, m.arrays(), l.dense.arrays(), m.win_h, m.win_w,
         l.rowskip ? l.rowskip->rows_driven : -1, l.rowskip ? l.rowskip->rows_dense : -1,
         l.rowskip ? fixed(l.rowskip->index_energy_pj, 3) : "", l.note);
   }
-  out += fmt::format("TOTAL,{},,,{},{},,{},{},{},,,,,,,,,,,,,,,,,,\n", r.method, r.params(),
+  out += fmt::format("TOTAL,{},,,{},{},,{},{},{},,,,,,,,,,,,,,,,,,,\n", r.method, r.params(),
                      r.params_dense(), r.mapper, r.cycles(), r.cycles_dense());
   return out;
 }
@@ -108,19 +108,21 @@ Json compression_json(const CompressionResult& r) {
     e["dense"] = mapping_json(l.dense);
     if (l.lowrank) {
       const auto& lr = *l.lowrank;
-      Json blocks = Json::array();
-      for (const auto& b : lr.l_blocks)
-        blocks.push_back({{"array", b.array}, {"row0", b.row0}, {"col0", b.col0},
-                          {"dup_begin", b.dup_begin}, {"dup_count", b.dup_count}});
+      int64_t packed = 0;  // R arrays shared by several groups' tiles
+      for (const auto& arr : lr.r_arrays) packed += arr.size() > 1 ? 1 : 0;
       e["lowrank"] = {{"R", mapping_json(lr.r)},
                       {"r_cycles", lr.r_cycles},
+                      {"r_arrays", static_cast<int64_t>(lr.r_arrays.size())},
+                      {"r_arrays_packed", packed},
                       {"L_im2col", mapping_json(lr.l)},
-                      {"l_cycles_im2col", lr.l_cycles},
-                      {"cycles_idle", lr.cycles_idle},
+                      {"l_im2col_tiles", lr.l_im2col_tiles},
                       {"cycles_im2col", lr.cycles_im2col},
+                      {"cycles_kron", lr.cycles_kron},
+                      {"l_kron_arrays", lr.l_kron_arrays},
+                      {"cycles_idle", lr.cycles_idle},
                       {"placement", compress::to_string(lr.placement)},
-                      {"l_extra_arrays", lr.l_extra_arrays},
-                      {"l_blocks", blocks}};
+                      {"executed", lr.executable()},
+                      {"l_extra_arrays", lr.l_extra_arrays}};
     }
     if (l.rowskip) {
       e["rowskip"] = {{"rows_driven", l.rowskip->rows_driven},

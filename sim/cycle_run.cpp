@@ -104,6 +104,20 @@ Json energy_json(const EventCounts& events, const EnergyTable& table, int64_t ar
   return j;
 }
 
+namespace {
+
+// The low-rank plan of an executed layer: "<layer>.R" (R) and "<layer>" (L) both map to the
+// plan of <layer>; nullptr for any other layer.
+const compress::LowRankMapping* plan_of(const std::map<std::string, const compress::LowRankMapping*>& plans,
+                                        const std::string& name) {
+  auto it = plans.find(name);
+  if (it == plans.end() && name.size() > 2 && name.compare(name.size() - 2, 2, ".R") == 0)
+    it = plans.find(name.substr(0, name.size() - 2));
+  return it == plans.end() ? nullptr : it->second;
+}
+
+}  // namespace
+
 EngineConfig engine_config(const ArchSpec& arch, const EngineSpec& engine) {
   EngineConfig cfg;
   cfg.datapath.rows = arch.rows;
@@ -136,17 +150,19 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   const ArrayGeometry geom = arch.geometry();
   const MapperInfo& mapper = find_mapper(spec.mappers.front());
 
-  // Compression: low-rank layers execute as their R and L convolutions (L on tiles of its
-  // own; mappers/compress/expand.hpp). The analytic plan's costs are reported beside.
+  // Compression: low-rank layers execute as their R and L convolutions on the schedules of
+  // the plan (R's window and group packing, L as I_N (x) L blocks or its im2col tiles;
+  // mappers/compress/lowrank_mapping.hpp), so engine and plan count the same activations.
   Network net = original;
   WeightSet weights = original_weights;
   Json compression = Json::array();
   std::vector<std::string> compression_notes;
   std::map<std::string, LayerMapping> rowskip;  // pruned layers: their row-skipping mapping
+  std::map<std::string, const compress::LowRankMapping*> lowrank;  // original layer -> plan
+  compress::CompressionResult plan;
   if (spec.compression) {
     const compress::CompressionSpec& cs = spec.compression->spec;
-    const compress::CompressionResult plan =
-        compress::compress_network(original, original_weights, cs, geom, spec.convention);
+    plan = compress::compress_network(original, original_weights, cs, geom, spec.convention);
     if (cs.method == compress::Method::Prune) {
       // Pruned weights in the original layers; their schedules skip the rows that meet only
       // zeros (make_row_skip_schedule), as the analytic plan costs them.
@@ -156,7 +172,16 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
         rowskip[cl.layer] = cl.mapping;
       }
     } else {
-      compress::ExpandedNetwork ex = compress::expand_lowrank(original, original_weights, plan);
+      compress::ExpandedNetwork ex = compress::expand_lowrank(original, original_weights, plan, true);
+      for (const auto& cl : plan.layers) {
+        if (!cl.lowrank) continue;
+        if (!cl.lowrank->executable())
+          throw ConfigError(spec.file, 0, "compression.l_placement",
+                            fmt::format("layer {}: L in R's idle cells (idle) is analytic only, the "
+                                        "engine does not execute it; use kron, im2col or auto",
+                                        cl.layer));
+        lowrank[cl.layer] = &*cl.lowrank;
+      }
       net = std::move(ex.net);
       weights = std::move(ex.weights);
       compression_notes = std::move(ex.notes);
@@ -190,6 +215,16 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
           rs->second, geom, arch.arrays, [&w, icg, kh, kw](int64_t oc, int64_t c, int64_t y, int64_t x) {
             return w.data[static_cast<size_t>(((oc * icg + c) * kh + y) * kw + x)] != 0.0f;
           }));
+    } else if (const compress::LowRankMapping* lr = plan_of(lowrank, l.name)) {
+      // R runs as "<layer>.R" and L under the original name: both schedules come from the plan.
+      const bool is_r = l.name.size() > 2 && l.name.compare(l.name.size() - 2, 2, ".R") == 0;
+      const std::string base = is_r ? l.name.substr(0, l.name.size() - 2) : l.name;
+      const Layer& r_layer = *net.find(base + ".R");
+      const Layer& l_layer = *net.find(base);
+      compress::LowRankSchedules ls = compress::lowrank_schedules(
+          *lr, conv_shape(r_layer, spec.convention), conv_shape(l_layer, spec.convention), geom, arch.arrays);
+      schedules.push_back(is_r ? std::move(ls.r) : std::move(ls.l));
+      mappings.push_back(schedules.back().mapping);
     } else {
       mappings.push_back(map_layer(mapper, conv_shape(l, spec.convention), geom));
       schedules.push_back(make_schedule(mappings.back(), geom, arch.arrays));
@@ -444,10 +479,23 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   if (spec.compression) {
     s["numerical"]["output_max_abs_diff_vs_uncompressed_float"] = max_diff(out_sim, uncompressed.output());
     s["numerical"]["top1_uncompressed_float"] = argmax(uncompressed.output());
+    // What the engine ran for each compressed layer beside what the plan costs: R and L
+    // (low-rank) or the pruned layer, computing cycles summed.
+    bool plan_executed = true;
+    for (auto& e : compression) {
+      const std::string name = e["layer"].get<std::string>();
+      int64_t engine_cc = 0;
+      for (const auto& rec : records)
+        if (rec.layer->name == name || rec.layer->name == name + ".R") engine_cc += rec.run.computing_cycles;
+      e["engine_cycles"] = engine_cc;
+      if (e["method"] != "dense") plan_executed = plan_executed && engine_cc == e["analytic_cycles"].get<int64_t>();
+    }
     s["compression"] = {{"method", compress::to_string(spec.compression->spec.method)},
                         {"executed", spec.compression->spec.method == compress::Method::Prune
                                          ? "pruned weights, rows meeting only zeros skipped"
-                                         : "R and L layers, L on tiles of its own"},
+                                         : "R and L layers on the plan's schedules (R's window and "
+                                           "group packing; L as I_N (x) L blocks or its im2col tiles)"},
+                        {"plan_executed", plan_executed},
                         {"notes", compression_notes},
                         {"layers", compression}};
   }

@@ -254,7 +254,7 @@ CompressionResult on_array(const CompressionResult& base, const Workload& w, con
     st.axis = cl.groups > 1 ? (cl.axis == "out" ? GroupAxis::Out : GroupAxis::In) : spec.axis;
     st.sizes = cl.group_sizes;
     st.ranks = cl.ranks;
-    cl.lowrank = map_lowrank(shape, st, a, mapper, spec.l_placement);
+    cl.lowrank = map_lowrank(shape, st, a, window_search_from_string(spec.mapper), spec.l_placement);
     cl.mapping = cl.lowrank->combined;
   }
   return r;
@@ -346,11 +346,14 @@ PointResult run_point(const StudyCfg& c, const TechSpec& tech, const Workload& w
     r.digital_ops += s.oc * s.groups * s.o_h * s.o_w;  // requantization of the layer output
     if (cl.lowrank) {
       const LowRankMapping& lm = *cl.lowrank;
-      add_events(r.events, schedule_events(make_schedule(lm.r, egeom, c.chip_arrays), ep, lm.r_active));
-      // L: its own 1x1 layer (im2col placement) or I_N (x) L beside R (idle placement). The
-      // idle blocks see the same rows, cells and columns per output pixel as the 1x1 layer,
-      // so both are counted from L's im2col schedule (an estimate for "idle").
-      add_events(r.events, schedule_events(make_schedule(lm.l, egeom, c.chip_arrays), ep));
+      // R and L on the schedules the engine executes (R's window and group packing, L as
+      // I_N (x) L blocks with R's window or as its own im2col layer).
+      ConvShape r_shape = s;
+      r_shape.layer = s.layer + ".R";
+      r_shape.oc = lm.r.shape.oc;
+      const LowRankSchedules ls = lowrank_schedules(lm, r_shape, lm.l.shape, egeom, c.chip_arrays);
+      add_events(r.events, schedule_events(ls.r, ep));
+      add_events(r.events, schedule_events(ls.l, ep));
       r.digital_ops += lm.r.shape.oc * s.o_h * s.o_w;  // R's outputs requantized for L
     } else if (cl.rowskip) {
       const int64_t block_oc = std::min(s.oc, egeom.weight_cols());

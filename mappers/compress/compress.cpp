@@ -34,23 +34,26 @@ const std::vector<MethodInfo>& compression_registry() {
   // One registration per method; the parameters are the keys under `compression:`.
   static const std::vector<MethodInfo> registry = {
       {"lowrank",
-       "truncated SVD W ~ L R: R a KxK conv IC->r mapped with the base mapper, L a 1x1 conv "
-       "r->OC as I_N (x) L in R's idle rows/columns or as its own im2col tile",
+       "truncated SVD W ~ L R: R a KxK conv IC->r, its window searched with L's cost; L a 1x1 "
+       "conv r->OC as I_N (x) L with R's window on arrays of its own, as its own im2col layer, "
+       "or (analytic only) in R's idle rows/columns",
        "REFERENCE §6",
        {{"rank | rank_ratio | energy", "fixed rank, ceil(ratio * min(OC, IC K^2)), or smallest r "
                                        "keeping that fraction of ||W||_F^2", "rank_ratio 0.25"},
         {"sigma_split", "exponent a of L = U S^a, R = S^(1-a) V^T", "0.5"},
-        {"l_placement", "auto | idle | im2col", "auto"},
-        {"mapper", "base mapper of R and of the dense baseline", "auto"}}},
+        {"l_placement", "auto (the cheaper executed one) | kron | im2col | idle (analytic only)", "auto"},
+        {"mapper", "window search of R, of the dense baseline and of pruning: im2col | sdk | vwsdk | auto",
+         "auto"}}},
       {"group-lowrank",
        "g groups along input or output channels, each its own rank-r SVD (Theorem 1: error <= "
-       "dense rank-r error); per-group R tiles share R's arrays, all-zero tile pairs skipped",
+       "dense rank-r error); input groups: each group's R under the window, one-array groups "
+       "packed side by side; output groups: L's blocks placed per group",
        "REFERENCE §7",
        {{"groups", "number of groups (uneven splits allowed and reported)", "2"},
         {"group_axis", "in | out", "in"}}},
       {"prune",
        "pattern pruning (one pattern per input channel x column block by kept |W|, or per "
-       "kernel) with row skipping on SDK windows",
+       "kernel) with row skipping on the windows of the same search as the dense layer",
        "REFERENCE §8",
        {{"patterns", "pat4 | pat6 | pat8 | list of masks \"110/110/000\"", "pat4"},
         {"pattern_scope", "block | kernel", "block"},
@@ -124,7 +127,7 @@ CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w, const 
     const int64_t block_oc =
         spec.prune.block_oc > 0 ? spec.prune.block_oc : std::min(shape.oc, a.weight_cols());
     const PrunedWeights p = prune_patterns(w.weight, spec.prune, block_oc, layer.name);
-    RowSkipMapping rs = map_row_skipping(shape, p, a, spec.prune);
+    RowSkipMapping rs = map_row_skipping(shape, p, a, spec.prune, window_search_from_string(spec.mapper));
     out.method = "prune";
     out.params = p.kept;
     out.rel_error = p.rel_error;
@@ -142,7 +145,8 @@ CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w, const 
   lo.sigma_split = spec.sigma_split;
   LowRankFactors f = decompose(w.weight, lo, layer.name);
   if (spec.fold_bn && w.bn) out.folded_bias = fold_batch_norm(f, w.bias, *w.bn);
-  LowRankMapping m = map_lowrank(shape, LowRankStructure::of(f), a, base, spec.l_placement);
+  LowRankMapping m =
+      map_lowrank(shape, LowRankStructure::of(f), a, window_search_from_string(spec.mapper), spec.l_placement);
   out.method = lo.groups > 1 ? "group-lowrank" : "lowrank";
   out.ranks = f.ranks();
   out.group_sizes = f.group_sizes();

@@ -18,7 +18,7 @@ bool equal_groups(const LowRankFactors& f) {
 }  // namespace
 
 ExpandedNetwork expand_lowrank(const Network& net, const WeightSet& weights,
-                               const CompressionResult& plan) {
+                               const CompressionResult& plan, bool dense_groups) {
   std::map<std::string, const CompressedLayer*> by_name;
   for (const auto& c : plan.layers) by_name[c.layer] = &c;
 
@@ -42,9 +42,9 @@ ExpandedNetwork expand_lowrank(const Network& net, const WeightSet& weights,
       throw MappingError("", 0, l.name, "compressed layer has no factors to execute");
     const LowRankFactors& f = *c.factors;
     const int64_t rank = f.total_rank();
-    const bool grouped = f.groups > 1 && equal_groups(f);
+    const bool grouped = !dense_groups && f.groups > 1 && equal_groups(f);
     const bool conv = l.type == LayerType::Conv;
-    if (f.groups > 1 && !grouped) {
+    if (f.groups > 1 && !grouped && !dense_groups) {
       out.notes.push_back(fmt::format("{}: uneven groups executed as dense R and L with the "
                                       "structural zeros",
                                       l.name));

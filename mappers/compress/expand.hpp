@@ -27,7 +27,10 @@ struct ExpandedNetwork {
 
 // `plan` is compress_network()'s result for `net` with `weights` (its factors decide which
 // layers are split). MappingError if a compressed layer lacks its factors.
+// `dense_groups`: every R and L as a dense matrix with the group structure's zeros (what the
+// engine runs: its schedules place only the groups' blocks, never the zeros); otherwise
+// equal groups become grouped convs (exporters).
 ExpandedNetwork expand_lowrank(const Network& net, const WeightSet& weights,
-                               const CompressionResult& plan);
+                               const CompressionResult& plan, bool dense_groups = false);
 
 }  // namespace imcsim::compress

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -14,6 +15,7 @@ namespace imcsim::compress {
 const char* to_string(LPlacement p) {
   switch (p) {
     case LPlacement::Idle: return "idle";
+    case LPlacement::Kron: return "kron";
     case LPlacement::Im2col: return "im2col";
     case LPlacement::Auto: break;
   }
@@ -21,14 +23,13 @@ const char* to_string(LPlacement p) {
 }
 
 const std::vector<std::string>& l_placement_names() {
-  static const std::vector<std::string> names = {"auto", "idle", "im2col"};
+  static const std::vector<std::string> names = {"auto", "idle", "kron", "im2col"};
   return names;
 }
 
 LPlacement l_placement_from_string(const std::string& s) {
-  if (s == "auto") return LPlacement::Auto;
-  if (s == "idle") return LPlacement::Idle;
-  if (s == "im2col") return LPlacement::Im2col;
+  for (LPlacement p : {LPlacement::Auto, LPlacement::Idle, LPlacement::Kron, LPlacement::Im2col})
+    if (s == to_string(p)) return p;
   throw MappingError("", 0, "l_placement",
                      fmt::format("expected one of {}, got \"{}\"",
                                  join_choices(l_placement_names()), s));
@@ -53,199 +54,409 @@ LowRankStructure LowRankStructure::uniform(int64_t channels, int64_t groups, int
 
 namespace {
 
-// Group of each index when `sizes` are consecutive runs.
-std::vector<int64_t> group_of(const std::vector<int64_t>& sizes) {
-  std::vector<int64_t> g;
-  for (size_t i = 0; i < sizes.size(); ++i) g.insert(g.end(), static_cast<size_t>(sizes[i]), static_cast<int64_t>(i));
-  return g;
+using detail::ceil_div;
+
+std::vector<int64_t> starts_of(const std::vector<int64_t>& sizes) {
+  std::vector<int64_t> s(sizes.size(), 0);
+  for (size_t k = 1; k < sizes.size(); ++k) s[k] = s[k - 1] + sizes[k - 1];
+  return s;
 }
 
-// Per array of a placement: does it hold a cell where the row's group meets the column's
-// group? `row_group` / `col_group` map logical rows / columns to a group, -1 = every group
-// (a dense factor).
-std::vector<char> active_arrays(const TilePlacement& p, const std::vector<int64_t>& row_group,
-                                const std::vector<int64_t>& col_group, int64_t groups) {
-  const size_t g = static_cast<size_t>(groups) + 1;  // slot `groups` = "every group"
-  std::vector<std::vector<char>> rows(static_cast<size_t>(p.row_tiles), std::vector<char>(g, 0));
-  std::vector<std::vector<char>> cols(static_cast<size_t>(p.col_tiles), std::vector<char>(g, 0));
-  for (size_t r = 0; r < row_group.size(); ++r)
-    rows[static_cast<size_t>(p.row_tile[r])][static_cast<size_t>(row_group[r] < 0 ? groups : row_group[r])] = 1;
-  for (size_t c = 0; c < col_group.size(); ++c)
-    cols[static_cast<size_t>(p.col_tile[c])][static_cast<size_t>(col_group[c] < 0 ? groups : col_group[c])] = 1;
-  std::vector<char> active(static_cast<size_t>(p.arrays()), 0);
-  for (int64_t rt = 0; rt < p.row_tiles; ++rt)
-    for (int64_t ct = 0; ct < p.col_tiles; ++ct) {
-      const auto& rg = rows[static_cast<size_t>(rt)];
-      const auto& cg = cols[static_cast<size_t>(ct)];
-      bool any_row = false, any_col = false, meet = false;
-      for (size_t k = 0; k < g; ++k) {
-        any_row = any_row || rg[k];
-        any_col = any_col || cg[k];
-        if (k < g - 1) meet = meet || (rg[k] && cg[k]);
+// The window `w` (found for one shape) applied to another shape of the same layer.
+std::optional<LayerMapping> same_window(const LayerMapping& w, const ConvShape& s, const ArrayGeometry& a) {
+  if (w.method == "sdk") {
+    if (!detail::sdk_fits(s, a, w.win_w)) return std::nullopt;
+    return detail::sdk_window(s, a, w.win_w);
+  }
+  if (w.method == "vwsdk") {
+    if (!detail::vwsdk_fits(s, a, w.win_w, w.win_h)) return std::nullopt;
+    return detail::vwsdk_window(s, a, w.win_w, w.win_h);
+  }
+  return map_im2col(s, a);
+}
+
+// The tiles of one group's R mapping as pieces (wordlines x weight columns each).
+std::vector<RPiece> pieces_of(const LayerMapping& m, const ArrayGeometry& a, int64_t group) {
+  const ConvShape& s = m.shape;
+  const int64_t area = m.pw_h * m.pw_w, n = m.duplicates();
+  std::vector<RPiece> out;
+  for (int64_t rt = 0; rt < m.row_tiles; ++rt)
+    for (int64_t ct = 0; ct < m.col_tiles; ++ct) {
+      RPiece p{group, rt, ct, 0, 0};
+      if (m.method == "vwsdk") {
+        p.rows = std::min(m.ic_tile, s.ic - rt * m.ic_tile) * area;
+        p.cols = n * std::min(m.oc_tile, s.oc - ct * m.oc_tile);
+      } else {
+        p.rows = std::min(a.rows, s.ic * area - rt * a.rows);
+        p.cols = std::min(a.weight_cols(), n * s.oc - ct * a.weight_cols());
       }
-      meet = meet || (any_row && any_col && (rg[g - 1] || cg[g - 1]));
-      active[static_cast<size_t>(p.array(rt, ct))] = meet ? 1 : 0;
+      out.push_back(p);
     }
-  return active;
+  return out;
 }
 
-int64_t count_active(const std::vector<char>& a) {
-  return std::count(a.begin(), a.end(), char{1});
+struct Space {
+  int64_t rows = 0, cols = 0;  // used, from the top-left corner, blocks stacked diagonally
+};
+
+// First fit of a (rows x cols) block into `arrays` (each with its used corner), opening a
+// new array when none has room; returns the array index (-1 when the block cannot fit an
+// empty array).
+int64_t first_fit(std::vector<Space>& arrays, int64_t rows, int64_t cols, const ArrayGeometry& a,
+                  int64_t& row0, int64_t& col0) {
+  if (rows > a.rows || cols > a.weight_cols()) return -1;
+  for (size_t k = 0; k < arrays.size(); ++k) {
+    if (arrays[k].rows + rows <= a.rows && arrays[k].cols + cols <= a.weight_cols()) {
+      row0 = arrays[k].rows;
+      col0 = arrays[k].cols;
+      arrays[k].rows += rows;
+      arrays[k].cols += cols;
+      return static_cast<int64_t>(k);
+    }
+  }
+  arrays.push_back({rows, cols});
+  row0 = col0 = 0;
+  return static_cast<int64_t>(arrays.size() - 1);
 }
 
-// Costs both placements of L for one mapping of R.
-LowRankMapping cost_with_r(const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
-                           LayerMapping r_map, LPlacement want) {
+// The I_N (x) L blocks of a window of `n_dup` duplicates: one per duplicate, or one per
+// duplicate and group when L is block-diagonal (output-channel groups).
+std::vector<LBlock> l_blocks(const LowRankStructure& lr, int64_t oc, int64_t n_dup) {
+  const bool grouped = lr.axis == GroupAxis::Out && lr.sizes.size() > 1;
+  std::vector<LBlock> out;
+  for (int64_t d = 0; d < n_dup; ++d) {
+    if (!grouped) {
+      out.push_back({0, 0, 0, d, 0, lr.total_rank(), oc});
+      continue;
+    }
+    for (size_t k = 0; k < lr.sizes.size(); ++k)
+      out.push_back({0, 0, 0, d, static_cast<int64_t>(k), lr.ranks[k], lr.sizes[k]});
+  }
+  return out;
+}
+
+// Tiles of L's flat im2col layout (total rank x OC) that hold a weight.
+int64_t l_im2col_active(const LowRankStructure& lr, int64_t oc, const ArrayGeometry& a) {
   const int64_t t = lr.total_rank();
-  const int64_t groups = static_cast<int64_t>(lr.sizes.size());
-  const int64_t area = r_map.pw_h * r_map.pw_w;
-  const int64_t n_dup = r_map.duplicates();
+  const int64_t ur = ceil_div(t, a.rows), uc = ceil_div(oc, a.weight_cols());
+  if (lr.axis != GroupAxis::Out || lr.sizes.size() <= 1) return ur * uc;
+  const std::vector<int64_t> rs = starts_of(lr.ranks), cs = starts_of(lr.sizes);
+  int64_t n = 0;
+  for (int64_t rt = 0; rt < ur; ++rt)
+    for (int64_t ct = 0; ct < uc; ++ct) {
+      bool any = false;
+      for (size_t k = 0; k < lr.sizes.size() && !any; ++k) {
+        const bool rows = rs[k] < (rt + 1) * a.rows && rs[k] + lr.ranks[k] > rt * a.rows;
+        const bool cols = cs[k] < (ct + 1) * a.weight_cols() && cs[k] + lr.sizes[k] > ct * a.weight_cols();
+        any = rows && cols && lr.ranks[k] > 0;
+      }
+      n += any ? 1 : 0;
+    }
+  return n;
+}
+
+// One window of R costed with every L placement.
+struct Costed {
+  LowRankMapping m;
+  int64_t arrays = 0;
+};
+
+std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
+                                  const LayerMapping& window, LPlacement want, const LayerMapping& l_im2col,
+                                  int64_t l_tiles) {
+  const bool in_groups = lr.axis == GroupAxis::In && lr.sizes.size() > 1;
+  const int64_t t = lr.total_rank();
   LowRankMapping out;
-  out.r = r_map;
-  out.r_tiles = place_tiles(r_map, a);
-
-  // R: rows are (channel, pixel), columns (duplicate, rank index). Input-channel groups make
-  // R block-diagonal; output-channel groups leave it dense (REFERENCE §7).
-  const std::vector<int64_t> rank_group = group_of(lr.ranks);
-  std::vector<int64_t> r_row_group(static_cast<size_t>(s.ic * area), -1);
-  if (lr.axis == GroupAxis::In) {
-    const std::vector<int64_t> ch_group = group_of(lr.sizes);
-    for (size_t r = 0; r < r_row_group.size(); ++r)
-      r_row_group[r] = ch_group[r / static_cast<size_t>(area)];
-  }
-  std::vector<int64_t> r_col_group(static_cast<size_t>(n_dup * t));
-  for (size_t c = 0; c < r_col_group.size(); ++c) r_col_group[c] = rank_group[c % static_cast<size_t>(t)];
-  out.r_active = active_arrays(out.r_tiles, r_row_group, r_col_group, groups);
-  out.r_cycles = r_map.positions * count_active(out.r_active);
-
-  // L as its own 1x1 layer over every output pixel (REFERENCE §2 tiling).
-  ConvShape ls = s;
-  ls.in_h = ls.ext_h = s.o_h;
-  ls.in_w = ls.ext_w = s.o_w;
-  ls.k_h = ls.k_w = 1;
-  ls.s_h = ls.s_w = 1;
-  ls.ic = t;
-  out.l = map_im2col(ls, a);
-  const TilePlacement lp = place_tiles(out.l, a);
-  std::vector<int64_t> l_row_group(static_cast<size_t>(t), -1), l_col_group(static_cast<size_t>(s.oc), -1);
-  if (lr.axis == GroupAxis::Out) {
-    l_row_group = rank_group;
-    l_col_group = group_of(lr.sizes);
-  }
-  out.l_cycles = out.l.positions * count_active(active_arrays(lp, l_row_group, l_col_group, groups));
-  out.cycles_im2col = out.r_cycles + out.l_cycles;
-
-  // Idle placement: blocks of one duplicate (t rows x OC columns) stacked diagonally in the
-  // rectangle of rows and columns an active R array leaves free.
-  const int64_t ar = a.rows, ac = a.weight_cols();
-  int64_t next_dup = 0, arrays_with_l = 0;
-  for (int64_t rt = 0; rt < out.r_tiles.row_tiles && next_dup < n_dup; ++rt)
-    for (int64_t ct = 0; ct < out.r_tiles.col_tiles && next_dup < n_dup; ++ct) {
-      const int64_t idx = out.r_tiles.array(rt, ct);
-      if (!out.r_active[static_cast<size_t>(idx)]) continue;
-      const int64_t row0 = out.r_tiles.rows_used[static_cast<size_t>(rt)];
-      const int64_t col0 = out.r_tiles.cols_used[static_cast<size_t>(ct)];
-      const int64_t fit = std::min({(ar - row0) / t, (ac - col0) / s.oc, n_dup - next_dup});
-      if (fit <= 0) continue;
-      out.l_blocks.push_back({idx, row0, col0, next_dup, fit});
-      next_dup += fit;
-      ++arrays_with_l;
+  out.axis = lr.axis;
+  out.sizes = lr.sizes;
+  out.ranks = lr.ranks;
+  // R: each input-channel group on its own under the window, one-array groups packed.
+  std::vector<Space> r_space;
+  std::vector<char> open;
+  for (size_t k = 0; k < (in_groups ? lr.sizes.size() : 1); ++k) {
+    ConvShape gs = s;
+    gs.ic = in_groups ? lr.sizes[k] : s.ic;
+    gs.oc = in_groups ? lr.ranks[k] : t;
+    if (gs.oc == 0) continue;
+    const std::optional<LayerMapping> gm = same_window(window, gs, a);
+    if (!gm) return std::nullopt;
+    out.r_groups.push_back(*gm);
+    // A group on one array shares arrays with other such groups (first fit); the tiles of
+    // a group spanning several arrays keep arrays of their own.
+    const bool alone = gm->row_tiles * gm->col_tiles == 1 && in_groups;
+    for (const RPiece& p : pieces_of(*gm, a, static_cast<int64_t>(k))) {
+      size_t idx = r_space.size();
+      for (size_t j = 0; alone && j < r_space.size() && idx == r_space.size(); ++j)
+        if (open[j] && r_space[j].rows + p.rows <= a.rows && r_space[j].cols + p.cols <= a.weight_cols()) idx = j;
+      if (idx == r_space.size()) {
+        r_space.push_back({0, 0});
+        open.push_back(alone ? 1 : 0);
+        out.r_arrays.emplace_back();
+      }
+      r_space[idx].rows += p.rows;
+      r_space[idx].cols += p.cols;
+      out.r_arrays[idx].push_back(p);
     }
-  const int64_t per_extra = std::min(ar / t, ac / s.oc);
-  out.idle_feasible = next_dup == n_dup || per_extra > 0;
-  if (out.idle_feasible) {
-    for (int64_t e = 0; next_dup < n_dup; ++e) {
-      const int64_t fit = std::min(per_extra, n_dup - next_dup);
-      out.l_blocks.push_back({out.r_tiles.arrays() + e, 0, 0, next_dup, fit});
-      next_dup += fit;
-      ++out.l_extra_arrays;
+  }
+  out.r = window;
+  out.r.shape = s;
+  out.r.shape.oc = t;
+  const int64_t positions = window.positions, n_dup = window.duplicates();
+  out.r_cycles = positions * static_cast<int64_t>(out.r_arrays.size());
+
+  // L, three ways.
+  out.l = l_im2col;
+  out.l_im2col_tiles = l_tiles;
+  out.cycles_im2col = out.r_cycles + l_im2col.positions * l_tiles;
+  const std::vector<LBlock> blocks = l_blocks(lr, s.oc, n_dup);
+  std::vector<Space> kron;
+  for (LBlock b : blocks) {
+    b.array = first_fit(kron, b.rows, b.cols, a, b.row0, b.col0);
+    if (b.array < 0) {
+      out.l_kron.clear();
+      kron.clear();
+      break;
     }
-    // One extra activation per R array carrying L drains the last window's L.
-    out.cycles_idle = out.r_cycles + arrays_with_l + out.l_extra_arrays * r_map.positions;
+    out.l_kron.push_back(b);
+  }
+  out.l_kron_arrays = static_cast<int64_t>(kron.size());
+  if (!out.l_kron.empty()) out.cycles_kron = out.r_cycles + positions * out.l_kron_arrays;
+  // Idle cells: R's arrays first (their used corners), then extra arrays.
+  std::vector<Space> idle = r_space;
+  std::vector<char> carries(r_space.size(), 0);
+  const size_t n_r = r_space.size();
+  for (LBlock b : blocks) {
+    b.array = first_fit(idle, b.rows, b.cols, a, b.row0, b.col0);
+    if (b.array < 0) {
+      out.l_idle.clear();
+      break;
+    }
+    if (static_cast<size_t>(b.array) < n_r) carries[static_cast<size_t>(b.array)] = 1;
+    out.l_idle.push_back(b);
+  }
+  if (!out.l_idle.empty()) {
+    out.l_extra_arrays = static_cast<int64_t>(idle.size() - n_r);
+    const int64_t drain = std::count(carries.begin(), carries.end(), char{1});
+    out.cycles_idle = out.r_cycles + drain + out.l_extra_arrays * positions;
   }
 
-  if (want == LPlacement::Idle && !out.idle_feasible) {
-    throw MappingError("", 0, s.layer,
-                       fmt::format("L block ({} x {}) does not fit a {}x{} array; use "
-                                   "l_placement im2col or auto",
-                                   t, s.oc, ar, ac));
+  // The placement: forced, or the cheaper executed one (fewer cycles, then fewer arrays,
+  // then im2col).
+  LPlacement p = want;
+  if (want == LPlacement::Auto) {
+    p = LPlacement::Im2col;
+    if (out.cycles_kron >= 0 &&
+        (out.cycles_kron < out.cycles_im2col ||
+         (out.cycles_kron == out.cycles_im2col && out.l_kron_arrays < l_tiles)))
+      p = LPlacement::Kron;
   }
-  const bool idle = want == LPlacement::Idle ||
-                    (want == LPlacement::Auto && out.idle_feasible &&
-                     (out.cycles_idle < out.cycles_im2col ||
-                      (out.cycles_idle == out.cycles_im2col &&
-                       out.l_extra_arrays <= out.l.arrays())));
-  out.placement = idle ? LPlacement::Idle : LPlacement::Im2col;
+  if ((p == LPlacement::Kron && out.cycles_kron < 0) || (p == LPlacement::Idle && out.cycles_idle < 0))
+    return std::nullopt;
+  out.placement = p;
+  const int64_t l_arrays = p == LPlacement::Kron ? out.l_kron_arrays
+                           : p == LPlacement::Idle ? out.l_extra_arrays
+                                                   : l_tiles;
+  Costed c;
+  c.arrays = static_cast<int64_t>(out.r_arrays.size()) + l_arrays;
+  c.m = std::move(out);
+  return c;
+}
 
-  // The layer as a whole (REFERENCE §12 utilization over every array it occupies).
+// The whole layer as one LayerMapping for reports (REFERENCE §12 utilization over every
+// array it occupies).
+void fill_combined(LowRankMapping& out, const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
+                   int64_t arrays) {
+  const int64_t t = lr.total_rank(), n_dup = out.r.duplicates();
   LayerMapping& m = out.combined;
-  m = r_map;
+  m = out.r;
   m.layer = s.layer;
   m.shape = s;
-  m.method = fmt::format("R-{}+L-{}", r_map.method, idle ? "idle" : "im2col");
-  m.cycles = idle ? out.cycles_idle : out.cycles_im2col;
-  m.extra_arrays = idle ? out.l_extra_arrays : out.l.arrays();
+  m.method = fmt::format("R-{}+L-{}", out.r.method, to_string(out.placement));
+  m.cycles = out.placement == LPlacement::Kron ? out.cycles_kron
+             : out.placement == LPlacement::Idle ? out.cycles_idle
+                                                 : out.cycles_im2col;
+  m.row_tiles = static_cast<int64_t>(out.r_arrays.size());
+  m.col_tiles = 1;
+  m.extra_arrays = arrays - m.row_tiles;
   int64_t r_nnz = 0, l_nnz = 0;
   for (size_t g = 0; g < lr.sizes.size(); ++g) {
-    const int64_t size = lr.sizes[g], rank = lr.ranks[g];
-    r_nnz += rank * (lr.axis == GroupAxis::In ? size : s.ic) * s.k_h * s.k_w;
-    l_nnz += rank * (lr.axis == GroupAxis::Out ? size : s.oc);
+    r_nnz += lr.ranks[g] * (lr.axis == GroupAxis::In ? lr.sizes[g] : s.ic) * s.k_h * s.k_w;
+    l_nnz += lr.ranks[g] * (lr.axis == GroupAxis::Out ? lr.sizes[g] : s.oc);
   }
+  const bool l_dup = out.placement != LPlacement::Im2col;
   const double cells = static_cast<double>(m.arrays() * a.rows * a.cols);
-  const double r_cells = static_cast<double>(n_dup * r_nnz);
-  const double l_cells = static_cast<double>(idle ? n_dup * l_nnz : l_nnz);
-  m.utilization = (r_cells + l_cells) * static_cast<double>(a.cols_per_weight) / cells;
+  m.utilization = static_cast<double>(n_dup * r_nnz + (l_dup ? n_dup * l_nnz : l_nnz)) *
+                  static_cast<double>(a.cols_per_weight) / cells;
   double rows_used = 0, cols_used = 0;
-  for (int64_t rt = 0; rt < out.r_tiles.row_tiles; ++rt)
-    rows_used += static_cast<double>(out.r_tiles.rows_used[static_cast<size_t>(rt)] * out.r_tiles.col_tiles);
-  for (int64_t ct = 0; ct < out.r_tiles.col_tiles; ++ct)
-    cols_used += static_cast<double>(out.r_tiles.cols_used[static_cast<size_t>(ct)] * out.r_tiles.row_tiles);
-  if (idle) {
-    for (const auto& b : out.l_blocks) {
-      rows_used += static_cast<double>(b.dup_count * t);
-      cols_used += static_cast<double>(b.dup_count * s.oc);
+  for (const auto& arr : out.r_arrays)
+    for (const RPiece& p : arr) {
+      rows_used += static_cast<double>(p.rows);
+      cols_used += static_cast<double>(p.cols);
+    }
+  const std::vector<LBlock>& blocks = out.placement == LPlacement::Kron ? out.l_kron : out.l_idle;
+  if (l_dup) {
+    for (const auto& b : blocks) {
+      rows_used += static_cast<double>(b.rows);
+      cols_used += static_cast<double>(b.cols);
     }
   } else {
     rows_used += static_cast<double>(t * out.l.col_tiles);
     cols_used += static_cast<double>(s.oc * out.l.row_tiles);
   }
   m.row_utilization = rows_used / static_cast<double>(m.arrays() * a.rows);
-  m.col_utilization = cols_used * static_cast<double>(a.cols_per_weight) /
-                      static_cast<double>(m.arrays() * a.cols);
-  return out;
+  m.col_utilization = cols_used * static_cast<double>(a.cols_per_weight) / static_cast<double>(m.arrays() * a.cols);
 }
 
 }  // namespace
 
 LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
-                           const MapperInfo& base, LPlacement placement) {
+                           WindowSearch search, LPlacement placement) {
   if (s.groups != 1)
     throw MappingError("", 0, s.layer, "low-rank compression of grouped convolutions is not supported");
   const int64_t split = lr.axis == GroupAxis::In ? s.ic : s.oc;
   if (lr.sizes.empty() || lr.sizes.size() != lr.ranks.size() ||
       std::accumulate(lr.sizes.begin(), lr.sizes.end(), int64_t{0}) != split)
     throw MappingError("", 0, s.layer, "low-rank group sizes do not add up to the channels");
-  ConvShape rs = s;
-  rs.oc = lr.total_rank();
-  std::vector<LayerMapping> candidates;
-  if (base.name == "auto") {
-    for (auto fn : {map_im2col, map_sdk, map_vwsdk}) candidates.push_back(fn(rs, a));
-  } else {
-    candidates.push_back(map_layer(base, rs, a));
+  const int64_t t = lr.total_rank();
+  if (t < 1) throw MappingError("", 0, s.layer, "low-rank layer of total rank 0");
+  // Windows are searched on the largest group's R (input-channel groups) or the whole R.
+  ConvShape ws = s;
+  ws.oc = t;
+  if (lr.axis == GroupAxis::In && lr.sizes.size() > 1) {
+    const size_t k = static_cast<size_t>(std::max_element(lr.sizes.begin(), lr.sizes.end()) - lr.sizes.begin());
+    ws.ic = lr.sizes[k];
+    ws.oc = lr.ranks[k];
   }
-  LowRankMapping best;
-  bool have = false;
-  for (auto& c : candidates) {
-    c.mapper = base.name;
-    LowRankMapping m = cost_with_r(s, lr, a, c, placement);
-    if (!have || m.combined.cycles < best.combined.cycles ||
-        (m.combined.cycles == best.combined.cycles && m.combined.arrays() < best.combined.arrays())) {
-      best = std::move(m);
-      have = true;
+  // L as its own 1x1 layer over every output pixel (REFERENCE §2 tiling).
+  ConvShape ls = s;
+  ls.in_h = ls.ext_h = s.o_h;
+  ls.in_w = ls.ext_w = s.o_w;
+  ls.pad_top = ls.pad_left = 0;
+  ls.k_h = ls.k_w = 1;
+  ls.s_h = ls.s_w = 1;
+  ls.ic = t;
+  const LayerMapping l_im2col = map_im2col(ls, a);
+  const int64_t l_tiles = l_im2col_active(lr, s.oc, a);
+
+  std::optional<Costed> best;
+  for (const LayerMapping& w : window_candidates(ws, a, search)) {
+    std::optional<Costed> c = cost_window(s, lr, a, w, placement, l_im2col, l_tiles);
+    if (!c) continue;
+    fill_combined(c->m, s, lr, a, c->arrays);
+    if (!best || c->m.combined.cycles < best->m.combined.cycles ||
+        (c->m.combined.cycles == best->m.combined.cycles && c->arrays < best->arrays))
+      best = std::move(c);
+  }
+  if (!best)
+    throw MappingError("", 0, s.layer,
+                       fmt::format("no {} window admits the {} placement of L ({} x {} blocks on a "
+                                   "{}x{} array); use l_placement im2col or auto",
+                                   to_string(search), to_string(placement), t, s.oc, a.rows, a.weight_cols()));
+  best->m.combined.mapper = lr.sizes.size() > 1 ? "group-lowrank" : "lowrank";
+  best->m.r.mapper = to_string(search);
+  return std::move(best->m);
+}
+
+namespace {
+
+ColSlot col_slot(int64_t n, int64_t win_w, int64_t oc, int64_t blk) {
+  return {static_cast<int32_t>(n / win_w), static_cast<int32_t>(n % win_w), static_cast<int32_t>(oc),
+          static_cast<int32_t>(blk)};
+}
+
+// Wordlines and weight columns of one R piece in the dense R layer's coordinates.
+void add_piece(TileSpec& tile, const RPiece& p, const LayerMapping& gm, const ArrayGeometry& a, int64_t c0,
+               int64_t r0, int64_t blk) {
+  const int64_t area = gm.pw_h * gm.pw_w, n_dup = gm.duplicates(), rk = gm.shape.oc;
+  auto row = [&](int64_t g) {
+    return RowSlot{static_cast<int32_t>(c0 + g / area), static_cast<int32_t>((g % area) / gm.pw_w),
+                   static_cast<int32_t>(g % gm.pw_w), static_cast<int32_t>(blk)};
+  };
+  if (gm.method == "vwsdk") {
+    const int64_t ch0 = p.row_tile * gm.ic_tile, ch1 = std::min(gm.shape.ic, ch0 + gm.ic_tile);
+    for (int64_t g = ch0 * area; g < ch1 * area; ++g) tile.rows.push_back(row(g));
+    const int64_t o0 = p.col_tile * gm.oc_tile, o1 = std::min(rk, o0 + gm.oc_tile);
+    for (int64_t n = 0; n < n_dup; ++n)
+      for (int64_t oc = o0; oc < o1; ++oc) tile.cols.push_back(col_slot(n, gm.win_w, r0 + oc, blk));
+    return;
+  }
+  const int64_t g0 = p.row_tile * a.rows;
+  for (int64_t g = g0; g < g0 + p.rows; ++g) tile.rows.push_back(row(g));
+  const int64_t w0 = p.col_tile * a.weight_cols();
+  for (int64_t col = w0; col < w0 + p.cols; ++col) tile.cols.push_back(col_slot(col / rk, gm.win_w, r0 + col % rk, blk));
+}
+
+}  // namespace
+
+LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_shape, const ConvShape& l_shape,
+                                   const ArrayGeometry& a, int64_t num_arrays) {
+  if (!m.executable())
+    throw MappingError("", 0, m.combined.layer,
+                       "L in R's idle cells (l_placement idle) is costed analytically but not executed "
+                       "by the engine; use l_placement kron, im2col or auto");
+  const bool in_groups = m.axis == GroupAxis::In && m.sizes.size() > 1;
+  const bool out_groups = m.axis == GroupAxis::Out && m.sizes.size() > 1;
+  const std::vector<int64_t> ch0 = starts_of(m.sizes), rk0 = starts_of(m.ranks);
+  LowRankSchedules out;
+  // R: one tile per array of the packing.
+  LayerMapping rm = m.r;
+  rm.layer = r_shape.layer;
+  rm.shape = r_shape;
+  std::vector<TileSpec> tiles;
+  for (size_t i = 0; i < m.r_arrays.size(); ++i) {
+    TileSpec tile;
+    tile.row_tile = static_cast<int64_t>(i);
+    for (const RPiece& p : m.r_arrays[i]) {
+      const size_t k = static_cast<size_t>(p.group);
+      const LayerMapping& gm = m.r_groups[in_groups ? k : 0];
+      add_piece(tile, p, gm, a, in_groups ? ch0[k] : 0, in_groups ? rk0[k] : 0, in_groups ? p.group : -1);
     }
+    tiles.push_back(std::move(tile));
   }
-  best.combined.mapper = lr.sizes.size() > 1 ? "group-lowrank" : "lowrank";
-  return best;
+  out.r = make_placed_schedule(rm, a, num_arrays, std::move(tiles));
+
+  // L: I_N (x) L blocks with R's window, or its im2col tiles.
+  tiles.clear();
+  LayerMapping lm;
+  if (m.placement == LPlacement::Kron) {
+    lm = m.r;
+    lm.method = "kron";
+    lm.pw_h = m.r.win_h;
+    lm.pw_w = m.r.win_w;
+    for (const LBlock& b : m.l_kron) {
+      if (static_cast<size_t>(b.array) >= tiles.size()) tiles.resize(static_cast<size_t>(b.array) + 1);
+      TileSpec& tile = tiles[static_cast<size_t>(b.array)];
+      tile.row_tile = b.array;
+      const int64_t blk = out_groups ? b.group : -1;
+      const int64_t q0 = out_groups ? rk0[static_cast<size_t>(b.group)] : 0;
+      const int64_t o0 = out_groups ? ch0[static_cast<size_t>(b.group)] : 0;
+      const ColSlot at = col_slot(b.dup, m.r.win_w, 0, blk);
+      for (int64_t q = q0; q < q0 + b.rows; ++q)
+        tile.rows.push_back({static_cast<int32_t>(q), at.dy, at.dx, static_cast<int32_t>(blk)});
+      for (int64_t oc = o0; oc < o0 + b.cols; ++oc) tile.cols.push_back(col_slot(b.dup, m.r.win_w, oc, blk));
+    }
+  } else {
+    lm = m.l;
+    auto group_of = [](const std::vector<int64_t>& starts, int64_t x) {
+      return static_cast<int32_t>(std::upper_bound(starts.begin(), starts.end(), x) - starts.begin() - 1);
+    };
+    const int64_t t = l_shape.ic, ac = a.weight_cols();
+    for (int64_t rt = 0; rt * a.rows < t; ++rt)
+      for (int64_t ct = 0; ct * ac < l_shape.oc; ++ct) {
+        TileSpec tile;
+        tile.row_tile = rt;
+        tile.col_tile = ct;
+        for (int64_t q = rt * a.rows; q < std::min(t, (rt + 1) * a.rows); ++q)
+          tile.rows.push_back({static_cast<int32_t>(q), 0, 0, out_groups ? group_of(rk0, q) : -1});
+        for (int64_t oc = ct * ac; oc < std::min(l_shape.oc, (ct + 1) * ac); ++oc)
+          tile.cols.push_back({0, 0, static_cast<int32_t>(oc), out_groups ? group_of(ch0, oc) : -1});
+        tiles.push_back(std::move(tile));
+      }
+  }
+  lm.layer = l_shape.layer;
+  lm.shape = l_shape;
+  out.l = make_placed_schedule(lm, a, num_arrays, std::move(tiles));
+  return out;
 }
 
 }  // namespace imcsim::compress

@@ -1,14 +1,25 @@
-// Mapping and analytic cost of a low-rank / group low-rank layer (REFERENCE §6, §7).
-// R (K_h x K_w conv IC -> sum of group ranks) is mapped like any conv by a base mapper
-// (im2col, sdk, vwsdk; `auto` tries all three). L (1x1 conv -> OC) is placed either
-//  - "idle": as the block-diagonal I_N (x) L of Theorem 2, one block per duplicate, in the
-//    rows and columns R's arrays leave idle (rows and columns disjoint from R's, so one
-//    activation computes R for window p and L for window p-1); duplicates that do not fit
-//    go to extra arrays holding as many blocks as fit, or
-//  - "im2col": as its own 1x1 layer with im2col tiling over all O_h x O_w outputs.
-// Both are costed; `auto` keeps the one with fewer cycles, then fewer arrays (choice).
-// Tile pairs that hold only zeros of a grouped factor are never activated, so the cost of
-// group low-rank is counted from the placed blocks, never assumed.
+// Mapping and analytic cost of a low-rank / group low-rank layer (REFERENCE §6, §7), and
+// the schedules the engine executes for it.
+//
+// R (K_h x K_w conv IC -> sum of group ranks) takes its window from a window search
+// (mappers/search.hpp), the same search a dense layer gets. With input-channel groups each
+// group's R (IC/g -> r) is mapped on its own under that window, and groups that fit one
+// array are packed side by side on shared arrays (rows and columns disjoint, so one
+// activation computes them all); output-channel groups leave R dense. L (1x1 conv -> OC,
+// block-diagonal for output-channel groups) is placed one of three ways:
+//  - "kron":   I_N (x) L on arrays of its own with R's window: one block per duplicate (and
+//              per group), packed diagonally; one activation per window position;
+//  - "im2col": L as its own 1x1 layer with im2col tiling over all O_h x O_w outputs, tile
+//              pairs holding only zeros of a grouped L never activated;
+//  - "idle":   I_N (x) L in the rows and columns R's arrays leave idle, pipelined (window p's
+//              activation also evaluates L of window p-1), plus extra arrays for blocks that
+//              do not fit and one drain activation per array carrying L. Analytic only: the
+//              engine does not execute it yet, so a cycle run refuses it and `auto` never
+//              chooses it; it stays forcible to show what it would credit.
+// R's window is chosen with L's cost: every window of the search is costed with each
+// allowed L placement and the cheapest total wins (then fewer arrays, then search order).
+// Every executed cost is the computing cycles of the schedule the engine runs (tiles x
+// window positions), so engine and plan agree by construction (tests check it).
 #pragma once
 
 #include <cstdint>
@@ -18,13 +29,15 @@
 #include "mappers/compress/layout.hpp"
 #include "mappers/compress/lowrank.hpp"
 #include "mappers/mapper.hpp"
+#include "mappers/schedule.hpp"
+#include "mappers/search.hpp"
 
 namespace imcsim::compress {
 
-enum class LPlacement { Auto, Idle, Im2col };
+enum class LPlacement { Auto, Idle, Kron, Im2col };
 const char* to_string(LPlacement p);
 LPlacement l_placement_from_string(const std::string& s);  // MappingError on a bad name
-const std::vector<std::string>& l_placement_names();       // auto, idle, im2col
+const std::vector<std::string>& l_placement_names();       // auto, idle, kron, im2col
 
 // What the mapper needs from a decomposition: no weights, so sweeps can cost ranks
 // without running an SVD.
@@ -37,34 +50,55 @@ struct LowRankStructure {
   static LowRankStructure uniform(int64_t channels, int64_t groups, int64_t rank, GroupAxis axis);
 };
 
-// One block I_d (x) L at (row0, col0) of an array: duplicates dup_begin..+dup_count, each
-// a total_rank x OC block stacked diagonally. `array` < r_arrays: one of R's arrays
-// (row_tile * col_tiles + col_tile); otherwise extra array number array - r_arrays.
+// One tile of one group's R layout (row tile rt, column tile ct of that group's mapping).
+struct RPiece {
+  int64_t group = 0, row_tile = 0, col_tile = 0;
+  int64_t rows = 0, cols = 0;  // wordlines and weight columns it occupies
+};
+
+// One block of I_N (x) L: duplicate `dup` of R's window, L-group `group` (output-channel
+// groups; 0 otherwise) at (row0, col0) of an array.
 struct LBlock {
-  int64_t array = 0;
+  int64_t array = 0;  // idle: R array index, or r_arrays + k for extra arrays; kron: L array
   int64_t row0 = 0, col0 = 0;
-  int64_t dup_begin = 0, dup_count = 0;
+  int64_t dup = 0, group = 0;
+  int64_t rows = 0, cols = 0;
 };
 
 struct LowRankMapping {
-  LayerMapping r;                // R on its arrays (mapper = the base mapper's name)
-  TilePlacement r_tiles;         // where R's logical layout sits
-  std::vector<char> r_active;    // per R array: holds a nonzero block (grouped R skips others)
-  int64_t r_cycles = 0;          // positions x active R arrays
-  LayerMapping l;                // L as its own 1x1 layer (im2col), the "im2col" placement
-  int64_t l_cycles = 0;          // positions of L x its active tiles
-  bool idle_feasible = false;    // one total_rank x OC block fits an array
-  std::vector<LBlock> l_blocks;  // the "idle" placement
-  int64_t l_extra_arrays = 0;    // arrays beyond R's in the "idle" placement
-  int64_t cycles_idle = -1;      // r_cycles + extra arrays x positions + drain (-1: infeasible)
-  int64_t cycles_im2col = 0;     // r_cycles + l_cycles
+  LayerMapping r;                         // R's window and shape (IC -> total rank)
+  std::vector<LayerMapping> r_groups;     // per R group (one entry when R is not split)
+  std::vector<std::vector<RPiece>> r_arrays;  // R's arrays, each holding one or more pieces
+  int64_t r_cycles = 0;                   // positions x R arrays
+  LayerMapping l;                         // L as its own 1x1 layer (im2col)
+  int64_t l_im2col_tiles = 0;             // tiles of L's im2col layout holding a weight
+  int64_t cycles_im2col = 0;              // r_cycles + O_h O_w x l_im2col_tiles
+  std::vector<LBlock> l_kron;             // the kron placement (empty: infeasible)
+  int64_t l_kron_arrays = 0;
+  int64_t cycles_kron = -1;               // r_cycles + positions x l_kron_arrays (-1: infeasible)
+  std::vector<LBlock> l_idle;             // the idle placement (empty: infeasible)
+  int64_t l_extra_arrays = 0;             // arrays beyond R's in the idle placement
+  int64_t cycles_idle = -1;               // r_cycles + drain + extra x positions (-1: infeasible)
   LPlacement placement = LPlacement::Im2col;  // the one chosen
-  LayerMapping combined;         // the whole layer for reports (cycles, arrays, utilization)
+  LayerMapping combined;                  // the whole layer for reports (cycles, arrays, util)
+  GroupAxis axis = GroupAxis::In;
+  std::vector<int64_t> sizes, ranks;      // the structure mapped
+  bool executable() const { return placement != LPlacement::Idle; }
 };
 
-// `s` is the original layer (groups == 1); `base` maps R (an `auto` base tries im2col, sdk
-// and vwsdk for R and keeps the cheapest total). MappingError when R or L cannot be mapped.
+// `s` is the original layer (groups == 1). MappingError when R or L cannot be mapped, or
+// when the asked placement is infeasible for every window.
 LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
-                           const MapperInfo& base, LPlacement placement);
+                           WindowSearch search, LPlacement placement);
+
+// The schedules the engine runs for a mapped layer: R (`r_shape`: the R conv as it runs,
+// dense IC -> total rank) and L (`l_shape`: the 1x1 conv total rank -> OC) on arrays of
+// `num_arrays`. Their computing cycles are r_cycles and the chosen placement's L cycles.
+// MappingError for the analytic-only idle placement.
+struct LowRankSchedules {
+  TileSchedule r, l;
+};
+LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_shape,
+                                   const ConvShape& l_shape, const ArrayGeometry& a, int64_t num_arrays);
 
 }  // namespace imcsim::compress

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -168,72 +169,128 @@ int64_t covered_rows(uint32_t mask, int64_t k_h, int64_t k_w, int64_t win_h, int
   return std::count(covered.begin(), covered.end(), char{1});
 }
 
+namespace {
+
+// Arrays one column tile needs for its driven rows: flat layouts pack them AR to an array;
+// channel-tiled (VW-SDK) layouts keep each channel's rows on one array, next fit in channel
+// order (make_row_skip_schedule builds the same tiles).
+int64_t row_tiles_of(const std::vector<int64_t>& rows_per_channel, int64_t ar, bool channel_tiled) {
+  int64_t total = 0, tiles = 0, cur = 0;
+  for (int64_t r : rows_per_channel) {
+    total += r;
+    if (!channel_tiled || r == 0) continue;
+    if (tiles == 0 || cur + r > ar) {
+      ++tiles;
+      cur = r;
+    } else {
+      cur += r;
+    }
+  }
+  return channel_tiled ? tiles : detail::ceil_div(total, ar);
+}
+
+}  // namespace
+
 RowSkipMapping map_row_skipping(const ConvShape& s, const PrunedWeights& p, const ArrayGeometry& a,
-                                const PruneOptions& o) {
+                                const PruneOptions& o, WindowSearch search) {
   using detail::ceil_div;
   if (s.groups != 1 || p.oc != s.oc || p.ic != s.ic || p.k_h != s.k_h || p.k_w != s.k_w)
     throw MappingError("", 0, s.layer, "pruned weights do not match the layer shape");
   const int64_t ac = a.weight_cols();
+  int64_t nz_cells = 0;
+  for (uint32_t nz : p.nonzero) nz_cells += popcount(nz);
+  // Per output-channel tile width: the kept-position union of each (column tile, channel),
+  // and per column tile the distinct unions with their counts.
+  struct Unions {
+    std::vector<uint32_t> of;                                     // [ct * IC + c]
+    std::vector<std::vector<std::pair<uint32_t, int64_t>>> hist;  // per column tile
+  };
+  std::map<int64_t, Unions> unions_of;
+  auto unions = [&](int64_t oct) -> const Unions& {
+    Unions& u = unions_of[oct];
+    if (!u.of.empty()) return u;
+    const int64_t col_tiles = ceil_div(s.oc, oct);
+    u.of.assign(static_cast<size_t>(col_tiles * s.ic), 0);
+    for (int64_t oc = 0; oc < s.oc; ++oc)
+      for (int64_t c = 0; c < s.ic; ++c) u.of[static_cast<size_t>((oc / oct) * s.ic + c)] |= p.at(oc, c);
+    u.hist.resize(static_cast<size_t>(col_tiles));
+    for (int64_t ct = 0; ct < col_tiles; ++ct) {
+      std::map<uint32_t, int64_t> h;
+      for (int64_t c = 0; c < s.ic; ++c) ++h[u.of[static_cast<size_t>(ct * s.ic + c)]];
+      u.hist[static_cast<size_t>(ct)].assign(h.begin(), h.end());
+    }
+    return u;
+  };
+  std::map<std::tuple<uint32_t, int64_t, int64_t>, int64_t> cover;  // (union, i, j) -> rows
+  auto covered = [&](uint32_t u, int64_t wi, int64_t wj) {
+    auto it = cover.find({u, wi, wj});
+    if (it == cover.end())
+      it = cover.emplace(std::make_tuple(u, wi, wj), covered_rows(u, s.k_h, s.k_w, wj, wi, s.s_h, s.s_w)).first;
+    return it->second;
+  };
   RowSkipMapping best;
   int64_t best_arrays = 0;
   bool have = false;
-  for (int64_t i = 1; i <= std::min(s.o_h, s.o_w) && i * i <= ac; ++i) {
-    const int64_t n_dup = i * i;
-    const int64_t pw_h = detail::window_side(i, s.k_h, s.s_h);
-    const int64_t pw_w = detail::window_side(i, s.k_w, s.s_w);
-    const int64_t oct = std::min(s.oc, ac / n_dup);
+  // The windows of the search, the same ones a dense layer may use; the rows each leaves
+  // after skipping decide among them. A window whose lower bound (one array per column
+  // tile, then the flat packing of its driven rows) already costs more is not packed.
+  for (const LayerMapping& cand : window_candidates(s, a, search)) {
+    const bool channel_tiled = cand.method == "vwsdk";
+    const int64_t wi = cand.win_w, wj = cand.win_h, n_dup = wi * wj;
+    const int64_t oct = channel_tiled ? cand.oc_tile : std::min(s.oc, ac / n_dup);
     const int64_t col_tiles = ceil_div(s.oc, oct);
-    const int64_t positions = ceil_div(s.o_h, i) * ceil_div(s.o_w, i);
-    std::map<uint32_t, int64_t> cover;  // union mask -> covered rows, for this window
+    if (have && cand.positions * col_tiles > best.mapping.cycles) continue;
+    const Unions& u = unions(oct);
     RowSkipMapping m;
-    int64_t arrays = 0, max_rt = 0, nz_cells = 0;
+    std::vector<int64_t> driven(static_cast<size_t>(col_tiles), 0);
+    int64_t bound = 0;
     for (int64_t ct = 0; ct < col_tiles; ++ct) {
-      int64_t rows = 0;
-      for (int64_t c = 0; c < s.ic; ++c) {
-        uint32_t u = 0;
-        for (int64_t oc = ct * oct; oc < std::min(s.oc, (ct + 1) * oct); ++oc) u |= p.at(oc, c);
-        auto it = cover.find(u);
-        if (it == cover.end())
-          it = cover.emplace(u, covered_rows(u, s.k_h, s.k_w, i, i, s.s_h, s.s_w)).first;
-        rows += it->second;
+      for (const auto& [mask, count] : u.hist[static_cast<size_t>(ct)])
+        driven[static_cast<size_t>(ct)] += count * covered(mask, wi, wj);
+      bound += ceil_div(driven[static_cast<size_t>(ct)], a.rows);
+    }
+    if (have && cand.positions * bound > best.mapping.cycles) continue;
+    int64_t arrays = 0, max_rt = 0;
+    std::vector<int64_t> per_channel(static_cast<size_t>(s.ic));
+    for (int64_t ct = 0; ct < col_tiles; ++ct) {
+      int64_t rt = ceil_div(driven[static_cast<size_t>(ct)], a.rows);
+      if (channel_tiled) {
+        for (int64_t c = 0; c < s.ic; ++c)
+          per_channel[static_cast<size_t>(c)] = covered(u.of[static_cast<size_t>(ct * s.ic + c)], wi, wj);
+        rt = row_tiles_of(per_channel, a.rows, true);
       }
-      m.rows_dense += s.ic * pw_h * pw_w;
-      m.rows_driven += rows;
-      const int64_t rt = ceil_div(rows, a.rows);
+      m.rows_driven += driven[static_cast<size_t>(ct)];
+      m.rows_dense += s.ic * cand.pw_h * cand.pw_w;
       m.row_tiles_per_col_tile.push_back(rt);
       arrays += rt;
       max_rt = std::max(max_rt, rt);
     }
-    for (uint32_t nz : p.nonzero) nz_cells += popcount(nz);
-    const int64_t cycles = positions * arrays;
+    const int64_t cycles = cand.positions * arrays;
     const bool better = !have || cycles < best.mapping.cycles ||
-                        (cycles == best.mapping.cycles && arrays <= best_arrays);
+                        (cycles == best.mapping.cycles && arrays < best_arrays);
     if (!better) continue;
     have = true;
     best_arrays = arrays;
     LayerMapping& lm = m.mapping;
+    lm = cand;
     lm.layer = s.layer;
     lm.mapper = "prune";
-    lm.method = i == 1 ? "prune-im2col" : "prune-sdk";
+    lm.method = "prune-" + cand.method;
     lm.shape = s;
-    lm.pw_h = pw_h;
-    lm.pw_w = pw_w;
-    lm.win_h = lm.win_w = i;
-    lm.ic_tile = s.ic;
+    lm.ic_tile = channel_tiled ? cand.ic_tile : s.ic;
     lm.oc_tile = oct;
     // Column tiles may need different row-tile counts: the grid is column tiles x the
     // largest count, and extra_arrays = arrays - grid (<= 0) makes arrays() the true sum.
     lm.row_tiles = max_rt;
     lm.col_tiles = col_tiles;
     lm.extra_arrays = arrays - max_rt * col_tiles;
-    lm.positions = positions;
     lm.cycles = cycles;
     const double cells = static_cast<double>(arrays * a.rows * a.cols);
     lm.utilization = static_cast<double>(n_dup * nz_cells * a.cols_per_weight) / cells;
     lm.row_utilization = static_cast<double>(m.rows_driven) / static_cast<double>(arrays * a.rows);
     lm.col_utilization = static_cast<double>(n_dup * s.oc * a.cols_per_weight) /
                          static_cast<double>(arrays * a.cols);
-    m.index_energy_pj = static_cast<double>(positions * m.rows_driven) * o.index_energy_pj_per_row;
+    m.index_energy_pj = static_cast<double>(cand.positions * m.rows_driven) * o.index_energy_pj_per_row;
     m.index_area_um2 = static_cast<double>(arrays * a.rows) * o.index_area_um2_per_row;
     best = std::move(m);
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mappers/mapper.hpp"
+#include "mappers/search.hpp"
 #include "workloads/weights.hpp"
 
 namespace imcsim::compress {
@@ -75,12 +76,16 @@ struct RowSkipMapping {
   double index_area_um2 = 0;     // arrays x rows x index_area_um2_per_row
 };
 
-// REFERENCE §8: square SDK windows i x i (i = 1 is im2col with PW = K, N = 1); the output
-// channels are tiled channel-aligned, OCt = min(OC, floor(AC_eff / N)), and per column tile
-// the rows that meet only zeros are skipped:
-//   CC = positions * sum over column tiles of ceil(driven rows / AR).
-// The window with the fewest cycles wins (ties: fewer arrays, then the larger window).
+// REFERENCE §8 under a window search (mappers/search.hpp): every window the search offers
+// a dense layer (square SDK windows within the im2col tile counts, VW-SDK's rectangular
+// channel-tiled windows, or both), the output channels tiled channel-aligned
+// (OCt = min(OC, floor(AC_eff / N)); VW-SDK: its OCt), and per column tile the rows that
+// meet only zeros skipped: flat layouts pack the driven rows AR to an array, channel-tiled
+// ones keep a channel's rows together:
+//   CC = positions * sum over column tiles of (arrays of its driven rows).
+// The window with the fewest cycles wins (ties: fewer arrays, then the search's order).
+// With nothing pruned this is the dense mapping of the same search, cycle for cycle (test).
 RowSkipMapping map_row_skipping(const ConvShape& s, const PrunedWeights& p, const ArrayGeometry& a,
-                                const PruneOptions& o);
+                                const PruneOptions& o, WindowSearch search);
 
 }  // namespace imcsim::compress

@@ -52,7 +52,7 @@ TEST(CompressionConfig, BadValuesAreNamedErrors) {
                 .find("compression.layers.layers.3.conv1.ranks: unknown key"),
             std::string::npos);
   EXPECT_EQ(error_of("compression:\n  method: lowrank\n  l_placement: diagonal\n"),
-            "e.yaml:6: compression.l_placement: expected one of auto, idle or im2col, got \"diagonal\"");
+            "e.yaml:6: compression.l_placement: expected one of auto, idle, kron or im2col, got \"diagonal\"");
 }
 
 TEST(CompressionConfig, ResolvedYamlRoundTripsAndRunReportsCompression) {

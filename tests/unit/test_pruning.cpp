@@ -101,7 +101,7 @@ TEST(RowSkipping, SkippedRowsAndCyclesEqualABruteForceCount) {
     o.patterns = builtin_patterns(builtin_pattern_sets()[static_cast<size_t>(trial % 3)]);
     o.scope = trial % 4 == 3 ? PatternScope::Kernel : PatternScope::Block;
     const PrunedWeights p = prune_patterns(w, o, std::min(oc, a.weight_cols()), "L");
-    const RowSkipMapping m = map_row_skipping(shape, p, a, o);
+    const RowSkipMapping m = map_row_skipping(shape, p, a, o, WindowSearch::Sdk);
     const LayerMapping& lm = m.mapping;
     const int64_t n = lm.duplicates();
     const Eigen::MatrixXd layout = sdk_layout(weight_matrix(p.weight), ic, 3, 3, lm.win_h, lm.win_w, st, st);
@@ -138,9 +138,9 @@ TEST(RowSkipping, BlockPatternsSkipRowsThatPerKernelPatternsDoNot) {
   const ArrayGeometry a = ArrayGeometry::ideal(128, 128);
   PruneOptions o;
   o.patterns = builtin_patterns("pat6");
-  const RowSkipMapping block = map_row_skipping(shape, prune_patterns(w, o, 16, "L"), a, o);
+  const RowSkipMapping block = map_row_skipping(shape, prune_patterns(w, o, 16, "L"), a, o, WindowSearch::Sdk);
   o.scope = PatternScope::Kernel;
-  const RowSkipMapping kernel = map_row_skipping(shape, prune_patterns(w, o, 16, "L"), a, o);
+  const RowSkipMapping kernel = map_row_skipping(shape, prune_patterns(w, o, 16, "L"), a, o, WindowSearch::Sdk);
   EXPECT_LT(block.rows_driven * kernel.rows_dense, kernel.rows_driven * block.rows_dense);
   EXPECT_LE(block.mapping.cycles, kernel.mapping.cycles);
 }
