@@ -1,25 +1,74 @@
 // imcsim run / imcsim validate: experiment YAML -> run folder, or the resolved config.
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "sim/cli.hpp"
 #include "sim/config.hpp"
 #include "sim/cycle_run.hpp"
+#include "sim/estimate.hpp"
 #include "sim/run.hpp"
+#include "workloads/loader.hpp"
 
 namespace imcsim::cli {
 
 namespace {
 
-int cmd_run(const std::string& file, const std::string& output_root, bool quiet, bool trace) {
-  const ExperimentSpec spec = load_experiment_file(file);
-  const std::string root = output_root.empty() ? spec.output_dir : output_root;
+struct RunOptions {
+  std::string file, output_root;
+  bool quiet = false;
+  bool trace = false;
+  bool dry_run = false;
+  std::string max_memory, max_disk;
+  int64_t max_events = 0;
+};
+
+int64_t size_flag(const std::string& text, const char* flag, int64_t def) {
+  if (text.empty()) return def;
+  int64_t bytes = 0;
+  if (!parse_size(text, bytes))
+    throw UsageError("", 0, flag,
+                     fmt::format("expected a size such as 512M, 8G or 1T, got \"{}\"",
+                                 text.substr(0, 60)));
+  return bytes;
+}
+
+RunLimits limits_of(const RunOptions& o) {
+  RunLimits l;
+  l.max_memory = size_flag(o.max_memory, "--max-memory", l.max_memory);
+  l.max_disk = size_flag(o.max_disk, "--max-disk", l.max_disk);
+  if (o.max_events > 0) l.max_events = o.max_events;
+  return l;
+}
+
+int cmd_run(const RunOptions& o) {
+  const ExperimentSpec spec = load_experiment_file(o.file);
+  const std::string root = o.output_root.empty() ? spec.output_dir : o.output_root;
+  const RunLimits limits = limits_of(o);
   if (spec.mode == RunMode::Cycle) {
-    const RunResult r = run_cycle(spec, root, CycleOptions{quiet, trace});
+    // Sized before anything is elaborated or written.
+    const RunEstimate e = estimate_cycle_run(spec, load_workload_file(spec.workload_file), o.trace);
+    if (o.dry_run) {
+      std::cout << "estimate: " << estimate_text(e) << "\n";
+      check_estimate(e, limits, spec.file);
+      return 0;
+    }
+    check_estimate(e, limits, spec.file);
+    const RunResult r = run_cycle(spec, root, CycleOptions{o.quiet, o.trace});
     std::cerr << "imcsim: wrote " << r.dir << "/\n";
     return 0;
   }
+  if (o.dry_run) {
+    const Network net = load_workload_file(spec.workload_file);
+    std::cout << fmt::format("estimate: analytic run of {} layers ({} mappers), output about "
+                             "{}\n",
+                             net.layers.size(), spec.mappers.size(),
+                             size_text(int64_t{16 << 10} + int64_t{2048} *
+                                           static_cast<int64_t>(net.layers.size() * spec.mappers.size())));
+    return 0;
+  }
   const RunResult r = run_analytic(spec, root);
-  if (!quiet) std::cout << mappings_table(r.mappings);
+  if (!o.quiet) std::cout << mappings_table(r.mappings);
   std::cerr << "imcsim: wrote " << r.dir << "/{resolved.yaml,summary.json,layers.csv}\n";
   return 0;
 }
@@ -27,19 +76,23 @@ int cmd_run(const std::string& file, const std::string& output_root, bool quiet,
 }  // namespace
 
 void register_run_command(CLI::App& app, CommandContext& ctx) {
-  struct Options {
-    std::string file, output_root;
-    bool quiet = false;
-    bool trace = false;
-  };
-  auto o = std::make_shared<Options>();
+  auto o = std::make_shared<RunOptions>();
   auto* run = app.add_subcommand("run", "run an experiment YAML; writes out/<run-id>/");
   run->add_option("experiment", o->file, "experiment .yaml")->required();
   run->add_option("-o,--output-dir", o->output_root,
                   "output root (default: output_dir of the experiment)");
   run->add_flag("-q,--quiet", o->quiet, "no per-layer table (analytic) or progress lines (cycle)");
   run->add_flag("--trace", o->trace, "mode cycle: write trace.vcd (as engine.trace: true)");
-  run->callback([o, &ctx] { ctx.exit_code = cmd_run(o->file, o->output_root, o->quiet, o->trace); });
+  run->add_flag("--dry-run", o->dry_run,
+                "print the estimated work, memory and output size; run and write nothing");
+  run->add_option("--max-memory", o->max_memory,
+                  "mode cycle: refuse a run estimated above this memory (default 8G)");
+  run->add_option("--max-events", o->max_events,
+                  "mode cycle: refuse a run estimated above this many events (default 5e10)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--max-disk", o->max_disk,
+                  "refuse a run whose folder is estimated above this size (default 16G)");
+  run->callback([o, &ctx] { ctx.exit_code = cmd_run(*o); });
 }
 
 void register_validate_command(CLI::App& app, CommandContext& ctx) {

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "sim/cli.hpp"
+#include "sim/estimate.hpp"
 #include "sim/sweep.hpp"
 #include "sim/sweep_run.hpp"
 
@@ -22,8 +23,33 @@ constexpr int kInterrupted = 130;
 
 struct SweepArgs {
   std::string file, out_dir, jobs, shard;
-  bool resume = false, list = false, quiet = false;
+  bool resume = false, list = false, quiet = false, dry_run = false;
+  std::string max_memory, max_disk;
+  int64_t max_events = 0, max_points = 0;
 };
+
+// The limits: the sweep's own (points, folder size) and those its cycle points pass on to
+// each `imcsim run` (memory, events, disk; sim/estimate.hpp).
+void apply_limits(const SweepArgs& a, SweepRunOptions& o) {
+  if (a.max_points > 0) o.max_points = a.max_points;
+  if (!a.max_disk.empty()) {
+    if (!parse_size(a.max_disk, o.max_disk))
+      throw UsageError("", 0, "--max-disk",
+                       fmt::format("expected a size such as 512M, 8G or 1T, got \"{}\"",
+                                   a.max_disk.substr(0, 60)));
+    o.point_args.insert(o.point_args.end(), {"--max-disk", a.max_disk});
+  }
+  if (!a.max_memory.empty()) {
+    int64_t bytes = 0;
+    if (!parse_size(a.max_memory, bytes))
+      throw UsageError("", 0, "--max-memory",
+                       fmt::format("expected a size such as 512M, 8G or 1T, got \"{}\"",
+                                   a.max_memory.substr(0, 60)));
+    o.point_args.insert(o.point_args.end(), {"--max-memory", a.max_memory});
+  }
+  if (a.max_events > 0)
+    o.point_args.insert(o.point_args.end(), {"--max-events", std::to_string(a.max_events)});
+}
 
 int cmd_sweep(const SweepArgs& a) {
   SweepRunOptions o;
@@ -54,6 +80,14 @@ int cmd_sweep(const SweepArgs& a) {
                   : a.out_dir;
   o.resume = a.resume;
   o.quiet = a.quiet;
+  apply_limits(a, o);
+  if (a.dry_run) {
+    const auto shard = shard_points(sw, o.shard_k, o.shard_n);
+    std::cout << fmt::format("estimate: {} points ({} in shard {}/{}), {} mode, folder about {}\n",
+                             sw.points.size(), shard.size(), o.shard_k, o.shard_n,
+                             to_string(sw.mode), size_text(estimate_sweep_disk(sw, shard)));
+    return 0;
+  }
   o.progress_bar = !a.quiet && ::isatty(2);
   const SweepRunSummary s = run_sweep(sw, o);
   std::cerr << fmt::format("imcsim sweep: {} of {} points run, {} failed, {} already done, "
@@ -80,6 +114,13 @@ void register_sweep_command(CLI::App& app, CommandContext& ctx) {
   cmd->add_flag("--resume", a->resume, "keep finished points, run only the missing ones");
   cmd->add_flag("--list", a->list, "print the points (index, id, values) and run nothing");
   cmd->add_flag("-q,--quiet", a->quiet, "no progress, only failures and the final line");
+  cmd->add_flag("--dry-run", a->dry_run, "print the number of points and the folder size; run nothing");
+  cmd->add_option("--max-points", a->max_points, "refuse a shard of more points (default 1000000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-disk", a->max_disk, "refuse a sweep folder estimated above this size (default 16G)");
+  cmd->add_option("--max-memory", a->max_memory, "cycle points: as `imcsim run --max-memory`");
+  cmd->add_option("--max-events", a->max_events, "cycle points: as `imcsim run --max-events`")
+      ->check(CLI::PositiveNumber);
   cmd->callback([a, &ctx] { ctx.exit_code = cmd_sweep(*a); });
 }
 

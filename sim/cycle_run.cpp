@@ -312,7 +312,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
         sum_sq += static_cast<double>(d) * static_cast<double>(d);
         ref_sq += static_cast<double>(want.data[k]) * static_cast<double>(want.data[k]);
       }
-      rec.exact = rec.max_abs_error == 0;
+      rec.exact = rec.max_abs_error == 0 && std::isfinite(rec.rel_error);
       rec.mean_abs_error = want.data.empty() ? 0 : sum_abs / static_cast<double>(want.data.size());
       rec.rel_error = ref_sq > 0 ? std::sqrt(sum_sq / ref_sq) : 0;
     }

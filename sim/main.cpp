@@ -3,12 +3,15 @@
 //   0 success, 1 bad input (config, workload, mapping, output), 2 bad command line,
 //   3 internal error.
 #include <cstdlib>
+#include <filesystem>
+#include <new>
 #include <iostream>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "sim/cli.hpp"
+#include "sim/folder_lock.hpp"
 #include "sim/version.hpp"
 
 using namespace imcsim;
@@ -20,6 +23,9 @@ extern "C" int sc_main(int, char**) { return 3; }
 int main(int argc, char** argv) {
   // The SystemC banner would land in the middle of a command's standard output.
   ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  // A point process of a sweep dies with the sweep (sim/sweep_run.cpp sets this).
+  if (const char* parent = std::getenv("IMCSIM_SWEEP_PARENT"); parent && *parent)
+    die_with_parent(std::strtol(parent, nullptr, 10));
   CLI::App app{"imcsim: IMC accelerator simulator (mapping, compression, cycle-accurate engine)"};
   app.set_version_flag("--version", std::string("imcsim ") + kVersion);
   app.require_subcommand(1);
@@ -71,6 +77,17 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const Error& e) {
     std::cerr << "imcsim: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the user gave that the system refuses (too long, a loop of links, ...).
+    std::cerr << "imcsim: error: " << e.path1().string().substr(0, 300)
+              << (e.path1().string().size() > 300 ? "...: " : ": ") << e.code().message()
+              << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // A backstop only: readers and runs size their work before they start (README "Limits").
+    std::cerr << "imcsim: error: out of memory (the input needs more memory than this machine "
+                 "gives the process)\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "imcsim: internal error: " << e.what() << "\n";

@@ -200,14 +200,30 @@ RunDir::RunDir(const std::string& root, const std::string& run_id)
     : root_(root),
       final_((fs::path(root) / run_id).string()),
       tmp_((fs::path(root) / ("." + run_id + temp_suffix())).string()) {
+  // A file name longer than the file system allows would fail only after the root was made.
+  if (run_id.size() + temp_suffix().size() + 8 > 255)
+    throw ConfigError(final_.substr(0, 300), 0, "name",
+                      fmt::format("the run folder name is {} characters long: the file system "
+                                  "allows 255 (shorten the experiment's name)",
+                                  run_id.size()));
   std::error_code ec;
+  const bool had_root = fs::exists(root_, ec);
   try {
     fs::create_directories(root_);
+    const std::string lock_file = (fs::path(root_) / ("." + run_id + ".lock")).string();
+    lock_ = std::make_unique<FolderLock>(lock_file, "run folder " + final_);
+    guard_ = std::make_unique<TempGuard>(tmp_, lock_file);
     fs::remove_all(tmp_, ec);
     fs::create_directory(tmp_);
   } catch (const fs::filesystem_error& e) {
+    lock_.reset();
+    if (!had_root) fs::remove(root_, ec);  // only if still empty
     throw ConfigError(root_, 0, "output_dir",
                       std::string("cannot write the run folder: ") + e.code().message());
+  } catch (...) {
+    lock_.reset();
+    if (!had_root) fs::remove(root_, ec);
+    throw;
   }
 }
 

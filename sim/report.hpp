@@ -3,12 +3,14 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "mappers/mapper.hpp"
+#include "sim/folder_lock.hpp"
 
 namespace imcsim {
 
@@ -31,7 +33,8 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // A run folder under construction: files go into a temporary sibling of `root/run_id`,
 // commit() renames it into place (replacing an earlier run of the same id); destroyed
 // without commit, it removes what was written. ConfigError (key `output_dir`) when the
-// folder cannot be written.
+// folder cannot be written. While it exists it holds the lock `root/.run_id.lock` (a second
+// writer of the same run gets a named error) and SIGINT/SIGTERM remove its temporary folder.
 class RunDir {
  public:
   RunDir(const std::string& root, const std::string& run_id);
@@ -45,6 +48,8 @@ class RunDir {
 
  private:
   std::string root_, final_, tmp_;
+  std::unique_ptr<FolderLock> lock_;
+  std::unique_ptr<TempGuard> guard_;
   bool committed_ = false;
 };
 

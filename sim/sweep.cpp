@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "workloads/input_file.hpp"
+
 namespace fs = std::filesystem;
 
 namespace imcsim {
@@ -22,7 +24,7 @@ namespace {
 constexpr size_t kMaxRangeValues = 100000;
 constexpr size_t kMaxPoints = 10000000;
 
-bool is_quoted(const YAML::Node& n) { return n.Tag() == "!"; }
+bool is_quoted(const YAML::Node& n) { return !n.Tag().empty() && n.Tag() != "?"; }
 
 // Canonical text of a value: a scalar as written, anything else in YAML flow form.
 std::string value_label(const YamlNode& v) {
@@ -106,14 +108,16 @@ void check_axis_key(const YamlNode& value, const std::string& key) {
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
   if (!ok) value.fail("expected an axis key: a dotted path into the experiment (e.g. arch.rows)");
   if (key == "sweep" || key.rfind("sweep.", 0) == 0) value.fail("the sweep section cannot be swept");
+  // Every point of a sweep is written to the sweep's own folder: these keys change nothing
+  // a point computes, so an axis over them only repeats the same point.
+  if (key == "output_dir" || key == "description")
+    value.fail(fmt::format("an axis over {} changes nothing a point computes (points are written "
+                           "to the sweep folder; use -o to choose it)",
+                           key));
 }
 
 std::string read_text(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError(file, 0, "", "cannot read the experiment file");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return read_input_file(file, InputKind::Yaml, ErrorKind::Config);
 }
 
 std::vector<std::string> split_key(const std::string& key) {

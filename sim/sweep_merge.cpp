@@ -10,6 +10,7 @@
 
 #include "sim/report.hpp"
 #include "workloads/error.hpp"
+#include "workloads/input_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -18,16 +19,15 @@ namespace imcsim {
 namespace {
 
 std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw ConfigError(p.string(), 0, "", "cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return read_input_file(p.string(), InputKind::JsonDoc, ErrorKind::Config);
 }
 
 Json read_json(const fs::path& p) {
   try {
     return Json::parse(read_file(p));
+  } catch (const Json::parse_error& e) {
+    // The parser's message quotes the input; only the position is repeated here.
+    throw ConfigError(p.string(), 0, "", fmt::format("invalid JSON: syntax error at byte {}", e.byte));
   } catch (const Json::exception& e) {
     throw ConfigError(p.string(), 0, "", std::string("invalid JSON: ") + e.what());
   }

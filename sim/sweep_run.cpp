@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,9 +24,12 @@
 
 #include <fmt/format.h>
 
+#include "sim/estimate.hpp"
+#include "sim/folder_lock.hpp"
 #include "sim/report.hpp"
 #include "sim/run.hpp"
 #include "sim/version.hpp"
+#include "workloads/input_file.hpp"
 #include "workloads/loader.hpp"
 
 extern char** environ;
@@ -251,21 +255,29 @@ struct Child {
   fs::path tmp;
 };
 
-pid_t spawn_point(const std::string& exe, const fs::path& tmp) {
+pid_t spawn_point(const std::string& exe, const fs::path& tmp, const SweepRunOptions& o) {
   const std::string yaml = (tmp / "point.yaml").string();
   const std::string out = (tmp / "out").string();
   const std::string err = (tmp / "stderr.txt").string();
   std::vector<std::string> args = {exe, "run", yaml, "-o", out, "-q"};
+  args.insert(args.end(), o.point_args.begin(), o.point_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The child asks the kernel for SIGTERM when this process dies (sim/folder_lock.hpp).
+  std::vector<std::string> env_text = {"IMCSIM_SWEEP_PARENT=" + std::to_string(::getpid())};
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "IMCSIM_SWEEP_PARENT=", 20) != 0) env_text.emplace_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0)
     throw ConfigError(exe, 0, "", std::string("cannot start a point process: ") + std::strerror(rc));
@@ -346,7 +358,7 @@ void run_cycle_points(const Sweep& sw, const std::vector<SweepPoint>& todo,
       fs::remove_all(tmp, ec);
       fs::create_directories(tmp);
       write_file_atomic((tmp / "point.yaml").string(), resolved);
-      running.emplace(spawn_point(exe, tmp), Child{p, tmp});
+      running.emplace(spawn_point(exe, tmp, o), Child{p, tmp});
     }
     if (running.empty()) break;
     if (signals.stopped()) {
@@ -405,7 +417,63 @@ void run_analytic_points(const Sweep& sw, const std::vector<SweepPoint>& todo,
   if (fatal) std::rethrow_exception(fatal);
 }
 
+void check_sweep_size(const Sweep& sw, const std::vector<SweepPoint>& shard,
+                      const SweepRunOptions& o) {
+  if (static_cast<int64_t>(shard.size()) > o.max_points)
+    throw ConfigError(sw.file, 0, "sweep",
+                      fmt::format("the sweep has {} points, above the limit of {}; raise it with "
+                                  "--max-points if that is intended, or split it with --shard",
+                                  shard.size(), o.max_points));
+  const int64_t disk = estimate_sweep_disk(sw, shard);
+  if (disk > o.max_disk)
+    throw ConfigError(sw.file, 0, "sweep",
+                      fmt::format("the sweep folder would take about {} ({} points), above the "
+                                  "limit of {}; raise it with --max-disk if that is intended",
+                                  size_text(disk), shard.size(), size_text(o.max_disk)));
+}
+
+void check_not_foreign(const Sweep& sw, const fs::path& manifest) {
+  std::string fingerprint;
+  try {
+    fingerprint = Json::parse(read_file(manifest)).value("fingerprint", "");
+  } catch (const std::exception&) {
+    throw ConfigError(manifest.string(), 0, "", "not a sweep manifest (invalid JSON)");
+  }
+  if (fingerprint != sw.fingerprint)
+    throw ConfigError(manifest.string(), 0, "",
+                      fmt::format("the folder holds another sweep (fingerprint {}); write sweep "
+                                  "{} to another folder (-o)",
+                                  excerpt(fingerprint, 40), sw.fingerprint));
+}
+
 }  // namespace
+
+int64_t estimate_sweep_disk(const Sweep& sw, const std::vector<SweepPoint>& points) {
+  // An analytic point folder: resolved.yaml, summary.json, layers.csv, point.json (about
+  // 36 KiB for ResNet-20 with three mappers); 48 KiB leaves room for larger networks.
+  constexpr int64_t kAnalyticPointBytes = 48 << 10;
+  if (sw.mode != SweepMode::Cycle) return static_cast<int64_t>(points.size()) * kAnalyticPointBytes;
+  int64_t total = 0;
+  std::map<std::string, Network> nets;
+  for (const auto& p : points) {
+    ExperimentSpec spec;
+    try {
+      spec = point_spec(sw, p);
+    } catch (const Error&) {
+      continue;  // recorded as a failed point when it runs
+    }
+    auto it = nets.find(spec.workload_file);
+    if (it == nets.end()) it = nets.emplace(spec.workload_file, load_workload_file(spec.workload_file)).first;
+    int64_t disk = 0;
+    try {
+      disk = estimate_cycle_run(spec, it->second, false).disk_bytes;
+    } catch (const Error&) {
+      continue;
+    }
+    if (__builtin_add_overflow(total, disk, &total)) return std::numeric_limits<int64_t>::max();
+  }
+  return total;
+}
 
 std::string point_dir(const std::string& out_dir, const std::string& id) {
   return (fs::path(out_dir) / "points" / id).string();
@@ -437,8 +505,11 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
   }
   if (first_error) std::rethrow_exception(first_error);
 
-  // --resume continues the same sweep only.
+  check_sweep_size(sw, shard, o);
+  // --resume continues the same sweep only; without it, a folder of another sweep is not
+  // overwritten (its points would be kept and dropped by merge).
   const fs::path manifest = out / "sweep.json";
+  if (!o.resume && fs::exists(manifest)) check_not_foreign(sw, manifest);
   if (o.resume && fs::exists(manifest)) {
     Json old;
     try {
@@ -462,6 +533,7 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
   } catch (const fs::filesystem_error& e) {
     throw ConfigError(o.out_dir, 0, "", "cannot create the sweep folder: " + e.code().message());
   }
+  const FolderLock lock((out / ".sweep.lock").string(), "sweep folder " + o.out_dir);
   write_manifest(sw, shard, o);
   remove_stale_temporaries(points);
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sim/sweep.hpp"
 
@@ -25,7 +26,14 @@ struct SweepRunOptions {
   bool progress_bar = false; // redraw one line (a terminal); plain lines otherwise
   bool quiet = false;        // no progress lines, only failures
   std::string imcsim_exe;    // binary for cycle points; default: this process's executable
+  std::vector<std::string> point_args;  // extra `imcsim run` flags for cycle points (limits)
+  int64_t max_points = 1'000'000;       // refuse a shard with more points (--max-points)
+  int64_t max_disk = int64_t{16} << 30; // refuse a sweep whose folder would be larger
 };
+
+// Estimated size of the sweep folder for `points` points of `sweep` (analytic: measured
+// folder size per point; cycle: each point's run estimate, sim/estimate.hpp).
+int64_t estimate_sweep_disk(const Sweep& sweep, const std::vector<SweepPoint>& points);
 
 struct SweepRunSummary {
   size_t shard_points = 0;  // points in this shard

@@ -189,6 +189,7 @@ Network parse_workload(const YamlNode& root) {
     previous = l.name;
     net.layers.push_back(std::move(l));
   }
+  check_network_counts(net);
   return net;
 }
 

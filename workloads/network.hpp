@@ -65,4 +65,14 @@ struct Network {
   int64_t total_macs() const;
 };
 
+// Bounds on the counts of a network, so that no count (and no product a mapper or the
+// engine forms from one with a few more factors of bits, tiles or cycles) can wrap: every
+// tensor and every weight tensor at most kMaxTensorElements elements, the MACs of each layer
+// and of the whole network at most kMaxMacs (2^50, about 2.5e5 times ResNet-50).
+constexpr int64_t kMaxTensorElements = int64_t{1} << 40;
+constexpr int64_t kMaxMacs = int64_t{1} << 50;
+// Checks those bounds with overflow-checked arithmetic; a WorkloadError naming the file
+// (net.source), the layer's line and name, the count and the limit otherwise.
+void check_network_counts(const Network& net);
+
 }  // namespace imcsim

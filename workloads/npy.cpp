@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "workloads/error.hpp"
+#include "workloads/finite.hpp"
+#include "workloads/input_file.hpp"
 
 namespace imcsim {
 
@@ -171,6 +173,11 @@ NpyArray parse_npy(const std::string& bytes, const std::string& file) {
       else if (width == 4) convert<int32_t>(src, n, a.values);
       else convert<int64_t>(src, n, a.values);
   }
+  if (kind == 'f') {
+    if (const int64_t i = first_non_finite(a.values); i >= 0)
+      bad(file, fmt::format("element {} is {}: expected finite values", index_str(a.shape, i),
+                            non_finite_str(a.values[static_cast<size_t>(i)])));
+  }
   if (width == 8 && kind != 'f') {
     for (double v : a.values)
       if (std::fabs(v) > 9007199254740992.0)
@@ -180,11 +187,7 @@ NpyArray parse_npy(const std::string& bytes, const std::string& file) {
 }
 
 NpyArray read_npy(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw WorkloadError(path, 0, "", "cannot open .npy file (missing or unreadable)");
-  std::ostringstream s;
-  s << f.rdbuf();
-  return parse_npy(s.str(), path);
+  return parse_npy(read_input_file(path, InputKind::Npy, ErrorKind::Workload), path);
 }
 
 Tensor read_npy_tensor(const std::string& path) {
@@ -193,6 +196,11 @@ Tensor read_npy_tensor(const std::string& path) {
   t.shape = a.shape;
   t.data.resize(a.values.size());
   for (size_t i = 0; i < a.values.size(); ++i) t.data[i] = static_cast<float>(a.values[i]);
+  if (const int64_t i = first_non_finite(t.data); i >= 0)
+    throw WorkloadError(path, 0, "",
+                        fmt::format("element {} ({}) is beyond the float32 range: expected "
+                                    "finite float32 values", index_str(t.shape, i),
+                                    a.values[static_cast<size_t>(i)]));
   return t;
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "workloads/error.hpp"
+#include "workloads/finite.hpp"
 
 namespace imcsim {
 
@@ -130,6 +131,40 @@ void check_weights(const Network& net, const WeightSet& weights) {
                                           v->size(), oc));
       }
     }
+    check_weight_values(l.name, lw, weights.source);
+  }
+}
+
+void check_weight_values(const std::string& layer, const LayerWeights& lw,
+                         const std::string& source) {
+  auto finite = [&](const std::vector<float>& v, const std::vector<int64_t>& shape,
+                    const char* role) {
+    if (const int64_t i = first_non_finite(v); i >= 0)
+      throw WorkloadError(source, 0, layer,
+                          fmt::format("{} element {} is {}: expected finite values", role,
+                                      index_str(shape, i),
+                                      non_finite_str(v[static_cast<size_t>(i)])));
+  };
+  finite(lw.weight.data, lw.weight.shape, "weight");
+  const std::vector<int64_t> vec_shape{static_cast<int64_t>(lw.bias.size())};
+  finite(lw.bias, vec_shape, "bias");
+  if (!lw.bn) return;
+  const BatchNormParams& bn = *lw.bn;
+  const std::vector<int64_t> bn_shape{static_cast<int64_t>(bn.var.size())};
+  finite(bn.gamma, bn_shape, "batch-norm weight (gamma)");
+  finite(bn.beta, bn_shape, "batch-norm bias (beta)");
+  finite(bn.mean, bn_shape, "batch-norm running_mean");
+  finite(bn.var, bn_shape, "batch-norm running_var");
+  if (!std::isfinite(bn.eps) || bn.eps < 0.0f)
+    throw WorkloadError(source, 0, layer,
+                        fmt::format("batch-norm epsilon {} is not a finite value >= 0", bn.eps));
+  for (size_t c = 0; c < bn.var.size(); ++c) {
+    // The folded scale is gamma / sqrt(var + eps): a negative sum has no square root.
+    if (bn.var[c] < 0.0f || !(bn.var[c] + bn.eps > 0.0f))
+      throw WorkloadError(source, 0, layer,
+                          fmt::format("batch-norm running_var [{}] is {} (with eps {}): a "
+                                      "variance must be >= 0 and var + eps > 0",
+                                      c, bn.var[c], bn.eps));
   }
 }
 

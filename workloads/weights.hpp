@@ -61,6 +61,11 @@ Tensor uniform_tensor(std::vector<int64_t> shape, uint64_t seed, double lo, doub
 // Checks every conv/fc layer has weights of the right shape (and bias / BN sizes).
 // WorkloadError naming the layer, the expected and the actual shape otherwise.
 void check_weights(const Network& net, const WeightSet& weights);
+// The values of one layer's tensors: every weight, bias and batch-norm statistic finite, every
+// running variance >= 0 with var + eps > 0 (else the folded scale is NaN). Called by
+// check_weights; `source` names the file or folder in errors.
+void check_weight_values(const std::string& layer, const LayerWeights& lw,
+                         const std::string& source);
 
 // SplitMix64 stream: the project's portable source of seeded random numbers.
 class SeededStream {

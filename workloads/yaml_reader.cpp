@@ -5,15 +5,62 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
+#include <optional>
 #include <set>
 #include <sstream>
+
+#include <fmt/format.h>
+
+#include "workloads/input_file.hpp"
 
 namespace imcsim {
 
 namespace {
 
 // yaml-cpp tags quoted scalars "!" and plain scalars "?": a quoted "8" is text, not a number.
-bool is_quoted(const YAML::Node& n) { return n.Tag() == "!"; }
+// Any explicit tag ("!!str 128", "!foo 1") counts as quoted: only a plain scalar is a number
+// or a boolean, so `rows: !!str 128` is refused exactly as `rows: "128"` is.
+// (Nodes built in code rather than parsed have an empty tag: plain.)
+bool is_quoted(const YAML::Node& n) { return !n.Tag().empty() && n.Tag() != "?"; }
+// Plain, or explicitly tagged with one of `tags` (core schema: `!!int 8` is an integer).
+bool plain_or(const YAML::Node& n, std::initializer_list<const char*> tags) {
+  if (!is_quoted(n)) return true;
+  for (const char* t : tags)
+    if (n.Tag() == std::string("tag:yaml.org,2002:") + t) return true;
+  return false;
+}
+
+// Tags of YAML's core schema (YAML 1.2 §10.3); yaml-cpp leaves "?" on untagged nodes and "!"
+// on quoted scalars.
+bool core_tag(const std::string& tag) {
+  static const std::set<std::string> core = {
+      "", "?", "!", "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+      "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
+      "tag:yaml.org,2002:seq"};
+  return core.count(tag) > 0;
+}
+
+// The first node (depth first) with a tag outside the core schema: `!python/object`, `!foo`.
+// Iterative, so a deeply nested document cannot exhaust the stack.
+std::optional<YAML::Node> first_foreign_tag(const YAML::Node& root) {
+  std::vector<YAML::Node> stack{root};
+  while (!stack.empty()) {
+    const YAML::Node n = stack.back();
+    stack.pop_back();
+    if (!n.IsDefined()) continue;
+    if (!core_tag(n.Tag())) return n;
+    if (n.IsMap()) {
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        stack.push_back(it->first);
+        stack.push_back(it->second);
+      }
+    } else if (n.IsSequence()) {
+      for (size_t i = 0; i < n.size(); ++i) stack.push_back(n[i]);
+    }
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -35,12 +82,7 @@ YamlNode::YamlNode(YAML::Node node, std::string file, std::string path, ErrorKin
       fallback_line_(fallback_line) {}
 
 YamlNode YamlNode::load_file(const std::string& file, ErrorKind kind) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw_error(kind, file, 0, "", "cannot open file for reading");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw_error(kind, file, 0, "", "cannot read file");
-  return load_string(text.str(), file, kind);
+  return load_string(read_input_file(file, InputKind::Yaml, kind), file, kind);
 }
 
 namespace {
@@ -92,6 +134,13 @@ YamlNode YamlNode::load_string(const std::string& text, const std::string& file,
     throw_error(kind, file, line, "",
                 "a second YAML document ('---'): an imcsim file holds one document");
   }
+  if (const auto n = first_foreign_tag(root)) {
+    const YAML::Mark m = n->Mark();
+    throw_error(kind, file, m.is_null() ? 0 : m.line + 1, "",
+                fmt::format("YAML tag {} is not supported (only the core schema: plain, quoted, "
+                            "!!str, !!int, !!float, !!bool, !!null, !!map, !!seq)",
+                            excerpt(n->Tag(), 40)));
+  }
   return YamlNode(root, file, "", kind, 1);
 }
 
@@ -111,7 +160,11 @@ std::string YamlNode::describe() const {
   if (is_null()) return "nothing";
   if (node_.IsMap()) return "a mapping";
   if (node_.IsSequence()) return "a list";
-  return "\"" + node_.Scalar() + "\"";
+  // A whole document that is one scalar is a file of another kind (a password file, a
+  // binary): none of it is quoted. Other scalars are quoted bounded and escaped.
+  if (path_.empty())
+    return fmt::format("text of {} characters (not an imcsim YAML file?)", node_.Scalar().size());
+  return excerpt(node_.Scalar());
 }
 
 void YamlNode::fail_expected(const std::string& what) const {
@@ -120,7 +173,7 @@ void YamlNode::fail_expected(const std::string& what) const {
 
 int64_t YamlNode::as_int(int64_t lo, int64_t hi) const {
   const std::string what = "an integer in " + std::to_string(lo) + ".." + std::to_string(hi);
-  if (!node_.IsScalar() || is_quoted(node_)) fail_expected(what);
+  if (!node_.IsScalar() || !plain_or(node_, {"int"})) fail_expected(what);
   const std::string& s = node_.Scalar();
   errno = 0;
   char* end = nullptr;
@@ -133,7 +186,7 @@ int64_t YamlNode::as_int(int64_t lo, int64_t hi) const {
 double YamlNode::as_number(double lo, double hi) const {
   std::ostringstream w;
   w << "a number in [" << lo << ", " << hi << "]";
-  if (!node_.IsScalar() || is_quoted(node_)) fail_expected(w.str());
+  if (!node_.IsScalar() || !plain_or(node_, {"int", "float"})) fail_expected(w.str());
   const std::string& s = node_.Scalar();
   errno = 0;
   char* end = nullptr;
@@ -158,7 +211,7 @@ std::string YamlNode::as_choice(const std::vector<std::string>& choices) const {
 }
 
 bool YamlNode::as_bool() const {
-  if (node_.IsScalar() && !is_quoted(node_)) {
+  if (node_.IsScalar() && plain_or(node_, {"bool"})) {
     if (node_.Scalar() == "true") return true;
     if (node_.Scalar() == "false") return false;
   }

@@ -3,13 +3,21 @@
 //   # expect: <text the error message must contain>
 //   # command: <imcsim arguments>      (optional; default: run {file} -q -o {out})
 //   # exit: <code>                      (optional; default 1)
+//   # fifo: <name>                      (optional; a FIFO {fixtures}/<name> made first)
+//   # sized: <name> <bytes>             (optional; {fixtures}/<name>: a YAML file of that
+//                                        size, `big:` and a list of zeros)
 // where {file} is the case's path from the source root, {out} an output path in a fresh
-// scratch folder {tmp}. A `.yaml` case is itself the bad input; a `.case` file only holds
+// scratch folder {tmp}, {fixtures} a folder apart from {tmp} for inputs made at test time.
+// Each command runs under `timeout`: a hang (a FIFO opened blocking) fails the case. A `.yaml` case is itself the bad input; a `.case` file only holds
 // the header and points at inputs in tests/bad_inputs/data (made by data/make.sh).
 // Each case must exit with its code, print "imcsim: error: " and the expected text on
 // standard error, and leave nothing behind: {out} absent, {tmp} empty, and the catalogue's
 // own folder unchanged.
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -25,7 +33,7 @@ namespace {
 
 struct Case {
   fs::path file;
-  std::string expect, command;
+  std::string expect, command, fifo, sized;
   int exit_code = 1;
 };
 
@@ -35,7 +43,9 @@ Case parse_case(const fs::path& file) {
   std::ifstream in(file);
   for (std::string line; std::getline(in, line) && line.rfind('#', 0) == 0;) {
     for (const auto& [tag, field] : {std::pair<std::string, std::string*>{"# expect: ", &c.expect},
-                                     {"# command: ", &c.command}}) {
+                                     {"# command: ", &c.command},
+                                     {"# fifo: ", &c.fifo},
+                                     {"# sized: ", &c.sized}}) {
       if (line.rfind(tag, 0) == 0) *field = line.substr(tag.size());
     }
     if (line.rfind("# exit: ", 0) == 0) c.exit_code = std::stoi(line.substr(8));
@@ -70,13 +80,24 @@ std::vector<fs::path> case_files() {
   return files;
 }
 
-class BadInputs : public imcsim::test::CliTest, public ::testing::WithParamInterface<fs::path> {};
+class BadInputs : public imcsim::test::CliTest, public ::testing::WithParamInterface<fs::path> {
+ protected:
+  // As CliTest::run, killed after 60 s (exit 137): no case may hang.
+  imcsim::test::CliResult run_with_timeout(const std::string& args) const {
+    const std::string cmd = std::string("cd ") + IMCSIM_SOURCE_DIR + " && timeout -s KILL 60 " +
+                            IMCSIM_BIN + " " + args + " >" + (tmp_ / "stdout").string() + " 2>" +
+                            (tmp_ / "stderr").string();
+    const int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, imcsim::test::slurp(tmp_ / "stdout"),
+            imcsim::test::slurp(tmp_ / "stderr")};
+  }
+};
 
 }  // namespace
 
 TEST(BadInputCatalogue, HasEnoughWellFormedCases) {
   const auto files = case_files();
-  EXPECT_GE(files.size(), 40u);
+  EXPECT_GE(files.size(), 150u);
   for (const auto& f : files) {
     const Case c = parse_case(f);
     EXPECT_FALSE(c.expect.empty()) << f << " has no '# expect: ' line";
@@ -93,8 +114,22 @@ TEST_P(BadInputs, FailsWithANamedErrorAndWritesNothing) {
   args = replace_all(args, "{out}", out.string());
   args = replace_all(args, "{tmp}", tmp.string());
 
+  const fs::path fixtures = tmp_ / "fixtures";
+  fs::create_directories(fixtures);
+  if (!c.fifo.empty()) {
+    ASSERT_EQ(::mkfifo((fixtures / c.fifo).c_str(), 0600), 0);
+  }
+  if (!c.sized.empty()) {
+    const size_t space = c.sized.find(' ');
+    std::ofstream big(fixtures / c.sized.substr(0, space), std::ios::binary);
+    const size_t bytes = std::stoul(c.sized.substr(space + 1));
+    big << "big:\n";
+    for (size_t n = 5; n + 4 <= bytes; n += 4) big << "- 0\n";
+  }
+  args = replace_all(args, "{fixtures}", fixtures.string());
+
   const auto before = listing(kCatalogue);
-  const imcsim::test::CliResult r = run(args);
+  const imcsim::test::CliResult r = run_with_timeout(args);
   const int code = r.code;
   const std::string& err = r.err;
 

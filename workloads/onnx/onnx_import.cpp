@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "workloads/error.hpp"
+#include "workloads/input_file.hpp"
 #include "workloads/onnx/proto_detail.hpp"
 
 namespace imcsim::onnx_io {
@@ -32,12 +33,8 @@ struct GeluPattern {
 };
 
 onnx::ModelProto load_model(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw WorkloadError(path, 0, "", "cannot open ONNX model (missing or unreadable)");
-  std::ostringstream s;
-  s << f.rdbuf();
   onnx::ModelProto m;
-  if (!m.ParseFromString(s.str()))
+  if (!m.ParseFromString(read_input_file(path, InputKind::Onnx, ErrorKind::Workload)))
     throw WorkloadError(path, 0, "",
                         "not a valid ONNX model: protobuf parsing failed (truncated or corrupt file)");
   if (!m.has_graph()) throw WorkloadError(path, 0, "", "ONNX model has no graph (truncated file?)");
@@ -61,6 +58,7 @@ class Importer {
     m_.file = file_;
     m_.net.source = file_;
     m_.weights.source = file_;
+    check_versions(model);
     for (const auto& op : model.opset_import())
       if (op.domain().empty() || op.domain() == "ai.onnx") m_.opset = op.version();
     const auto& g = model.graph();
@@ -110,11 +108,30 @@ class Importer {
       throw WorkloadError(file_, 0, "graph",
                           "an integer model (ConvInteger) must consist of that single node");
     m_.output_type = m_.integer ? kInt32 : kFloat;
+    for (const auto& [name, lw] : m_.weights.layers) check_weight_values(name, lw, file_);
+    check_network_counts(m_.net);
     return std::move(m_);
   }
 
  private:
   // --- helpers -----------------------------------------------------------------------------
+  // IR versions 3 (the first with opset_import) to 10 and default-domain opsets 1 to 21: the
+  // operators read here keep the semantics implemented below through opset 21; a model
+  // outside the range may use attributes or types this importer would misread.
+  void check_versions(const onnx::ModelProto& model) const {
+    constexpr int64_t kIrMin = 3, kIrMax = 10, kOpsetMin = 1, kOpsetMax = 21;
+    if (model.ir_version() < kIrMin || model.ir_version() > kIrMax)
+      throw WorkloadError(file_, 0, "ir_version",
+                          fmt::format("ONNX IR version {} is not supported (expected {}..{})",
+                                      model.ir_version(), kIrMin, kIrMax));
+    for (const auto& op : model.opset_import()) {
+      const bool onnx_domain = op.domain().empty() || op.domain() == "ai.onnx";
+      if (onnx_domain && (op.version() < kOpsetMin || op.version() > kOpsetMax))
+        throw WorkloadError(file_, 0, "opset_import",
+                            fmt::format("ONNX opset {} is not supported (expected {}..{})",
+                                        op.version(), kOpsetMin, kOpsetMax));
+    }
+  }
   std::string label(const onnx::NodeProto& n) const {
     // A node may have no name and no outputs (fuzzing found output(0) read out of range).
     const std::string& id = !n.name().empty() || n.output_size() == 0 ? n.name() : n.output(0);

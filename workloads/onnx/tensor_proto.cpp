@@ -10,6 +10,8 @@
 #include <fmt/ranges.h>
 
 #include "workloads/error.hpp"
+#include "workloads/finite.hpp"
+#include "workloads/input_file.hpp"
 #include "workloads/onnx/proto_detail.hpp"
 
 namespace imcsim::onnx_io {
@@ -127,6 +129,11 @@ ProtoTensor from_proto(const onnx::TensorProto& p, const std::string& file, cons
       fail(fmt::format("holds {} values, dims {} need {} (truncated or mismatched)", t.values.size(),
                        fmt::join(t.dims, "x"), n));
   }
+  if (t.data_type == kFloat || t.data_type == kDouble) {
+    if (const int64_t i = first_non_finite(t.values); i >= 0)
+      fail(fmt::format("element {} is {}: expected finite values", index_str(t.dims, i),
+                       non_finite_str(t.values[static_cast<size_t>(i)])));
+  }
   if (t.data_type == kInt64 || t.data_type == kUint64) {
     for (double v : t.values)
       if (std::fabs(v) > 9007199254740992.0) fail("64-bit integer value beyond 2^53");
@@ -144,11 +151,8 @@ ProtoTensor parse_tensor_proto(const std::string& bytes, const std::string& file
 }
 
 ProtoTensor read_tensor_proto(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw WorkloadError(path, 0, "", "cannot open tensor file (missing or unreadable)");
-  std::ostringstream s;
-  s << f.rdbuf();
-  return parse_tensor_proto(s.str(), path);
+  return parse_tensor_proto(read_input_file(path, InputKind::TensorProto, ErrorKind::Workload),
+                            path);
 }
 
 std::string serialize_tensor_proto(const ProtoTensor& t) {

@@ -113,3 +113,52 @@ calib calib_zero_point.yaml 4 '  input: {scale: 0.1, zero_point: 16}'
 calib calib_unknown_key.yaml 8 '  input: {scale: 0.1, zero_point: 1, offset: 2}'
 calib calib_ok_6bit.yaml 6 '  input: {scale: 0.1, zero_point: 32}'
 printf 'arch: {rows: 64, cols: 64, input_bits: 8, weight_bits: 8}\n' > arch_8bit.yaml
+
+# Bounded and hostile inputs (issue 16): non-finite values, negative variances, versions
+# outside the supported range.
+mkdir -p weights_nan weights_inf_bias weights_bn_negvar weights_f64_overflow
+npy_values() {  # file shape descr values...
+  python3 - "$@" <<'PY'
+import struct, sys
+path, shape, descr = sys.argv[1:4]
+vals = [float(v) for v in sys.argv[4:]]
+header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+code = {"<f4": "f", "<f8": "d"}[descr]
+open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
+                       + struct.pack("<%d%s" % (len(vals), code), *vals))
+PY
+}
+w108() { python3 -c "print(' '.join(str(((i * 37) % 17 - 8) / 8.0) for i in range(108)))"; }
+# One NaN weight at [0, 1, 2, 0] (flat 15).
+npy_values weights_nan/c1.weight.npy "(4, 3, 3, 3)" "<f4" $(w108 | awk '{$16="nan"; print}')
+npy_values weights_f64_overflow/c1.weight.npy "(4, 3, 3, 3)" "<f8" $(w108 | awk '{$3="1e300"; print}')
+for d in weights_inf_bias weights_bn_negvar; do npy_values $d/c1.weight.npy "(4, 3, 3, 3)" "<f4" $(w108); done
+npy_values weights_inf_bias/c1.bias.npy "(4,)" "<f4" 0.1 inf 0.2 0.3
+npy_values weights_bn_negvar/c1.bn.weight.npy "(4,)" "<f4" 1 1 1 1
+npy_values weights_bn_negvar/c1.bn.bias.npy "(4,)" "<f4" 0 0 0 0
+npy_values weights_bn_negvar/c1.bn.running_mean.npy "(4,)" "<f4" 0 0 0 0
+npy_values weights_bn_negvar/c1.bn.running_var.npy "(4,)" "<f4" 1 1 -0.5 1
+# A TensorProto input with a NaN pixel, and models of IR version 99 and opset 99.
+echo "dims: 1 dims: 3 dims: 8 dims: 8 data_type: 1 name: \"x\" $(floats 191) float_data: nan" | enc TensorProto > input_nan.pb
+model "" r | sed 's/^ir_version: 7/ir_version: 99/' | enc ModelProto > ir99.onnx
+model "" r | sed 's/version: 13 }/version: 99 }/' | enc ModelProto > opset99.onnx
+# A data set whose float images hold a NaN.
+dataset dataset_nan_pixel "$(ds_yaml)" "<f4" "(2, 3, 8, 8)" 384 "|u1" "(2,)" 0 1
+python3 - dataset_nan_pixel/images.npy <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[-4:] = b"\x00\x00\xc0\x7f"; open(sys.argv[1], "wb").write(b)
+PY
+# A cycle run's summary whose event count is 1e308 (reprice).
+python3 - <<'PY'
+import json
+ev = {"dac_conversion": 1e308}
+s = {"mode": "cycle", "tech": "isaac-rram-32nm", "arch": {"adc_bits": 8, "arrays": 64},
+     "totals": {"events": ev, "latency_ns": 10.0, "energy_pj": {"total": 1.0}}, "layers": []}
+json.dump(s, open("summary_huge_count.json", "w"))
+s["totals"]["events"] = {"dac_conversion": -5}
+json.dump(s, open("summary_negative_count.json", "w"))
+PY
+
+# A weight file that is a device (issue 16: read until memory ran out).
+mkdir -p weights_devzero && ln -sf /dev/zero weights_devzero/c1.weight.npy
