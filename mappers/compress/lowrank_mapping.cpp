@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <map>
 #include <optional>
 
 #include <fmt/format.h>
@@ -102,10 +103,15 @@ struct Space {
 // First fit of a (rows x cols) block into `arrays` (each with its used corner), opening a
 // new array when none has room; returns the array index (-1 when the block cannot fit an
 // empty array).
-int64_t first_fit(std::vector<Space>& arrays, int64_t rows, int64_t cols, const ArrayGeometry& a,
+// Arrays only fill up, so an array that refused a block refuses every later block of that
+// size: `hint` keeps, per block size, the first array still worth trying (the same result as
+// scanning from the first array, in linear time for equal blocks).
+using FitHint = std::map<std::pair<int64_t, int64_t>, size_t>;
+int64_t first_fit(std::vector<Space>& arrays, FitHint& hint, int64_t rows, int64_t cols, const ArrayGeometry& a,
                   int64_t& row0, int64_t& col0) {
   if (rows > a.rows || cols > a.weight_cols()) return -1;
-  for (size_t k = 0; k < arrays.size(); ++k) {
+  size_t& from = hint[{rows, cols}];
+  for (size_t k = from; k < arrays.size(); ++k, ++from) {
     if (arrays[k].rows + rows <= a.rows && arrays[k].cols + cols <= a.weight_cols()) {
       row0 = arrays[k].rows;
       col0 = arrays[k].cols;
@@ -210,8 +216,10 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
   out.cycles_im2col = out.r_cycles + l_im2col.positions * l_tiles;
   const std::vector<LBlock> blocks = l_blocks(lr, s.oc, n_dup);
   std::vector<Space> kron;
+  FitHint kron_hint;
   for (LBlock b : blocks) {
-    b.array = first_fit(kron, b.rows, b.cols, a, b.row0, b.col0);
+    if (want == LPlacement::Idle || want == LPlacement::Im2col) break;  // not asked for
+    b.array = first_fit(kron, kron_hint, b.rows, b.cols, a, b.row0, b.col0);
     if (b.array < 0) {
       out.l_kron.clear();
       kron.clear();
@@ -225,8 +233,10 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
   std::vector<Space> idle = r_space;
   std::vector<char> carries(r_space.size(), 0);
   const size_t n_r = r_space.size();
+  FitHint idle_hint;
   for (LBlock b : blocks) {
-    b.array = first_fit(idle, b.rows, b.cols, a, b.row0, b.col0);
+    if (want != LPlacement::Idle) break;  // analytic only: costed when asked for
+    b.array = first_fit(idle, idle_hint, b.rows, b.cols, a, b.row0, b.col0);
     if (b.array < 0) {
       out.l_idle.clear();
       break;
@@ -339,7 +349,17 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
   const int64_t l_tiles = l_im2col_active(lr, s.oc, a);
 
   std::optional<Costed> best;
+  const bool in_groups = lr.axis == GroupAxis::In && lr.sizes.size() > 1;
+  const int64_t l_im2col_cycles = l_im2col.positions * l_tiles;
   for (const LayerMapping& w : window_candidates(ws, a, search)) {
+    // A lower bound first: R alone (at least one array per position for grouped R) plus the
+    // least L can add under the asked placement; windows that cannot win are not placed.
+    const int64_t r_min = in_groups ? w.positions : w.cycles;
+    const int64_t l_min = placement == LPlacement::Idle     ? 0
+                          : placement == LPlacement::Kron   ? w.positions
+                          : placement == LPlacement::Im2col ? l_im2col_cycles
+                                                            : std::min(w.positions, l_im2col_cycles);
+    if (best && r_min + l_min > best->m.combined.cycles) continue;
     std::optional<Costed> c = cost_window(s, lr, a, w, placement, l_im2col, l_tiles);
     if (!c) continue;
     fill_combined(c->m, s, lr, a, c->arrays);

@@ -75,10 +75,12 @@ struct LowRankMapping {
   int64_t cycles_im2col = 0;              // r_cycles + O_h O_w x l_im2col_tiles
   std::vector<LBlock> l_kron;             // the kron placement (empty: infeasible)
   int64_t l_kron_arrays = 0;
-  int64_t cycles_kron = -1;               // r_cycles + positions x l_kron_arrays (-1: infeasible)
+  int64_t cycles_kron = -1;               // r_cycles + positions x l_kron_arrays (-1: infeasible, or
+                                          // not costed: placement forced to im2col or idle)
   std::vector<LBlock> l_idle;             // the idle placement (empty: infeasible)
   int64_t l_extra_arrays = 0;             // arrays beyond R's in the idle placement
-  int64_t cycles_idle = -1;               // r_cycles + drain + extra x positions (-1: infeasible)
+  int64_t cycles_idle = -1;               // r_cycles + drain + extra x positions (-1: infeasible, or
+                                          // not costed: only when idle is asked for)
   LPlacement placement = LPlacement::Im2col;  // the one chosen
   LayerMapping combined;                  // the whole layer for reports (cycles, arrays, util)
   GroupAxis axis = GroupAxis::In;
