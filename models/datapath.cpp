@@ -1,5 +1,7 @@
 #include "models/datapath.hpp"
 
+#include <tuple>
+
 #include <cmath>
 
 #include <fmt/format.h>
@@ -102,6 +104,54 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
         }
       }
     }
+  }
+  return t;
+}
+
+namespace {
+
+// Copies `n` bits of a row bit vector into `dst` starting at bit `shift`.
+void copy_rows(const uint64_t* src, int64_t n, uint64_t* dst, int64_t shift) {
+  for (int64_t r = 0; r < n; ++r) {
+    if (!((src[r / 64] >> (r % 64)) & 1u)) continue;
+    const int64_t d = r + shift;
+    dst[d / 64] |= uint64_t{1} << (d % 64);
+  }
+}
+
+template <typename T>
+void append(std::vector<T>& to, const std::vector<T>& from) {
+  to.insert(to.end(), from.begin(), from.end());
+}
+
+}  // namespace
+
+TileCells stack_cells(const TileCells& a, const TileCells& b, const DatapathParams& p) {
+  TileCells t;
+  t.n_rows = a.n_rows + b.n_rows;
+  t.words = (t.n_rows + 63) / 64;
+  t.n_wcols = a.n_wcols + b.n_wcols;
+  t.n_phys = a.n_phys + b.n_phys;
+  t.planes.assign(static_cast<size_t>(t.n_phys * p.cell_bits * t.words), 0);
+  t.mapped.assign(static_cast<size_t>(t.n_wcols * t.words), 0);
+  for (const auto& [part, col0, row0] : {std::tuple<const TileCells*, int64_t, int64_t>{&a, 0, 0},
+                                          std::tuple<const TileCells*, int64_t, int64_t>{&b, a.n_phys, a.n_rows}}) {
+    for (int64_t c = 0; c < part->n_phys * p.cell_bits; ++c)
+      copy_rows(&part->planes[static_cast<size_t>(c * part->words)], part->n_rows,
+                &t.planes[static_cast<size_t>((col0 * p.cell_bits + c) * t.words)], row0);
+    const int64_t wcol0 = part == &a ? 0 : a.n_wcols;
+    for (int64_t j = 0; j < part->n_wcols; ++j)
+      copy_rows(&part->mapped[static_cast<size_t>(j * part->words)], part->n_rows,
+                &t.mapped[static_cast<size_t>((wcol0 + j) * t.words)], row0);
+  }
+  for (const TileCells* part : {&a, &b}) {
+    append(t.polarity, part->polarity);
+    append(t.slice, part->slice);
+    append(t.weight_sum, part->weight_sum);
+    append(t.col_mul, part->col_mul);
+    append(t.col_offset, part->col_offset);
+    t.nonzero_cells += part->nonzero_cells;
+    t.mapped_cells += part->mapped_cells;
   }
   return t;
 }

@@ -64,6 +64,11 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
                        const DatapathParams& p, const uint8_t* odd_grid = nullptr);
 
 // Bit planes of the tile's input codes: planes[bit * words + w] for bit < input_bits.
+// Two tiles on one array, rows and columns disjoint (a low-rank layer's R piece and the
+// I_N (x) L blocks in its idle cells): `a`'s rows and columns first, then `b`'s; no cell
+// joins a row of one to a column of the other.
+TileCells stack_cells(const TileCells& a, const TileCells& b, const DatapathParams& p);
+
 void input_planes(const std::vector<int64_t>& codes, int64_t words, int64_t input_bits,
                   std::vector<uint64_t>& planes);
 

@@ -45,7 +45,7 @@ class BandwidthPort {
 };
 
 // Stall causes (also the values of the traced `stall` signal).
-enum Stall : int { kNone = 0, kInput = 1, kAdc = 2, kPost = 3, kBufferBw = 4, kOutputBw = 5 };
+enum Stall : int { kNone = 0, kInput = 1, kAdc = 2, kPost = 3, kBufferBw = 4, kOutputBw = 5, kRequant = 6 };
 const char* stall_name(int s) {
   switch (s) {
     case kInput: return "input_fetch";       // crossbar idle, waiting for its next window
@@ -53,6 +53,7 @@ const char* stall_name(int s) {
     case kPost: return "shift_add_backlog";  // ADCs idle, shift-add/accumulate still busy
     case kBufferBw: return "input_buffer_bandwidth";
     case kOutputBw: return "output_buffer_bandwidth";
+    case kRequant: return "requantization";  // L's rows waiting for R's window to be requantized
     default: return "none";
   }
 }
@@ -72,6 +73,13 @@ struct ArrayUnit : sc_core::sc_module {
   void compute_thread();
   void adc_thread();
   void post_thread();
+  // The same four stages for a fused low-rank job (Chip::Job::Fused).
+  void fused_fetch();
+  void fused_compute();
+  void fused_adc();
+  void fused_post();
+  bool r_active(int64_t k) const;  // activation k drives R's rows (window k)
+  int64_t l_window(int64_t k) const;  // the window whose L it evaluates, -1 = none
 
   Chip* chip;
   int index;
@@ -80,6 +88,10 @@ struct ArrayUnit : sc_core::sc_module {
   const TileSpec* tile = nullptr;
   const TileCells* cells = nullptr;
   int64_t n_cc = 0;
+  // Fused low-rank job: the L part beside (or instead of) the R part `tile`; in `cells` R's
+  // rows and columns come first.
+  const TileSpec* l_tile = nullptr;
+  int64_t r_rows = 0, r_wcols = 0, r_phys = 0, r_mapped = 0, l_mapped = 0;
   sc_core::sc_event start_ev;
   sc_core::sc_event done_ev;
 
@@ -137,7 +149,7 @@ struct Chip : sc_core::sc_module {
   sc_core::sc_signal<int, sc_core::SC_MANY_WRITERS> sig_layer;
 
   // Current job.
-  enum class Job { None, Array, Digital } job = Job::None;
+  enum class Job { None, Array, Digital, Fused } job = Job::None;
   const TileSchedule* sched = nullptr;
   const std::vector<int64_t>* input = nullptr;
   std::vector<int64_t>* output = nullptr;
@@ -152,6 +164,16 @@ struct Chip : sc_core::sc_module {
   sc_core::sc_event job_ev;
   int arrays_busy = 0;
   sc_core::sc_event arrays_done_ev;
+
+  // Fused low-rank job.
+  void requant_thread();
+  const FusedLowRank* fused = nullptr;
+  std::vector<TileCells> fused_cells;      // per physical array in use
+  std::vector<int64_t> r_out, l_input, l_out;
+  std::vector<int64_t> r_posted;           // per window: R tiles that wrote it
+  std::vector<char> l_ready;               // per window: requantized for L
+  int64_t r_tiles = 0;
+  sc_core::sc_event r_posted_ev, l_ready_ev, requant_start_ev;
 };
 
 ArrayUnit::ArrayUnit(sc_core::sc_module_name name, Chip* c, int i)
@@ -167,6 +189,10 @@ void ArrayUnit::fetch_thread() {
   const TimingParams& t = chip->cfg.timing;
   for (;;) {
     wait(start_ev);
+    if (chip->job == Chip::Job::Fused) {
+      fused_fetch();
+      continue;
+    }
     const ConvShape& s = sched->mapping.shape;
     const LayerMapping& m = sched->mapping;
     for (int64_t k = 0; k < n_cc; ++k) {
@@ -209,6 +235,10 @@ void ArrayUnit::compute_thread() {
   const int64_t phases = p.phases();
   for (;;) {
     wait(start_ev);
+    if (chip->job == Chip::Job::Fused) {
+      fused_compute();
+      continue;
+    }
     const int64_t rows = static_cast<int64_t>(tile->rows.size());
     for (int64_t k = 0; k < n_cc; ++k) {
       const int64_t t0 = chip->now();
@@ -259,6 +289,10 @@ void ArrayUnit::adc_thread() {
   const int lsb = p.lsb_shift();
   for (;;) {
     wait(start_ev);
+    if (chip->job == Chip::Job::Fused) {
+      fused_adc();
+      continue;
+    }
     // Conversions per phase: the active columns spread over the array's ADCs (one per
     // adc_share columns, REFERENCE §10).
     const int64_t conversions = ceil_div(cells->n_phys, chip->cfg.adcs_per_array());
@@ -290,6 +324,11 @@ void ArrayUnit::post_thread() {
   const TimingParams& t = chip->cfg.timing;
   for (;;) {
     wait(start_ev);
+    if (chip->job == Chip::Job::Fused) {
+      fused_post();
+      done_ev.notify(sc_core::SC_ZERO_TIME);
+      continue;
+    }
     const ConvShape& s = sched->mapping.shape;
     const LayerMapping& m = sched->mapping;
     for (int64_t k = 0; k < n_cc; ++k) {
@@ -322,6 +361,200 @@ void ArrayUnit::post_thread() {
   }
 }
 
+
+// ---- fused low-rank job: R and I_N (x) L on the same activations ---------------------------
+
+bool ArrayUnit::r_active(int64_t k) const { return tile && k < chip->fused->r->positions(); }
+
+int64_t ArrayUnit::l_window(int64_t k) const {
+  if (!l_tile) return -1;
+  const int64_t w = tile ? k - 1 : k;  // beside R: one window behind
+  return w >= 0 && w < chip->fused->l->positions() ? w : -1;
+}
+
+void ArrayUnit::fused_fetch() {
+  const DatapathParams& p = chip->cfg.datapath;
+  const TimingParams& t = chip->cfg.timing;
+  const TileSchedule& rs = *chip->fused->r;
+  const TileSchedule& ls = *chip->fused->l;
+  for (int64_t k = 0; k < n_cc; ++k) {
+    const bool ra = r_active(k);
+    const int64_t lw = l_window(k);
+    if (lw >= 0) {
+      // L's rows need window lw of R, requantized.
+      const int64_t t0 = chip->now();
+      while (!chip->l_ready[static_cast<size_t>(lw)]) wait(chip->l_ready_ev);
+      chip->stall(kRequant, chip->now() - t0);
+    }
+    const int64_t rows = (ra ? rs.rows_to_fetch(*tile, k % rs.pos_w) : 0) +
+                         (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0);
+    const int64_t bits = rows * p.input_bits;
+    auto [wait_clk, contention] = chip->input_port.request(chip->now(), bits);
+    chip->stall(kBufferBw, contention);
+    chip->count(Event::BufferReadBit, bits);
+    chip->wait_clocks(wait_clk + t.t_route);
+    chip->count(Event::RouterPixel, (ra ? r_rows : 0) + (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0));
+    if (chip->cfg.functional) {
+      std::vector<int64_t>& x = codes[k % kRing];
+      x.assign(static_cast<size_t>(cells->n_rows), 0);  // rows of an idle part: DAC off
+      if (ra) {
+        const ConvShape& s = rs.mapping.shape;
+        const int64_t py = k / rs.pos_w, px = k % rs.pos_w;
+        const int64_t y0 = py * rs.mapping.win_h * s.s_h - rs.pad_h, x0 = px * rs.mapping.win_w * s.s_w - rs.pad_w;
+        for (size_t r = 0; r < tile->rows.size(); ++r) {
+          const RowSlot& row = tile->rows[r];
+          const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
+          const bool pad = iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w;
+          x[r] = chip->fused->r_offset +
+                 (pad ? 0 : (*chip->fused->r_input)[static_cast<size_t>((row.c * s.in_h + iy) * s.in_w + ix)]);
+        }
+      }
+      if (lw >= 0) {
+        const ConvShape& s = ls.mapping.shape;
+        const int64_t py = lw / ls.pos_w, px = lw % ls.pos_w;
+        for (size_t r = 0; r < l_tile->rows.size(); ++r) {
+          const RowSlot& row = l_tile->rows[r];
+          const int64_t iy = py * ls.mapping.win_h + row.ph, ix = px * ls.mapping.win_w + row.pw;
+          const bool out = iy >= s.in_h || ix >= s.in_w;
+          x[static_cast<size_t>(r_rows) + r] =
+              chip->fused->l_offset + (out ? 0 : chip->l_input[static_cast<size_t>((row.c * s.in_h + iy) * s.in_w + ix)]);
+        }
+      }
+      input_planes(x, cells->words, p.input_bits, planes[k % kRing]);
+    }
+    in_q.write(k);
+  }
+}
+
+void ArrayUnit::fused_compute() {
+  const DatapathParams& p = chip->cfg.datapath;
+  const TimingParams& t = chip->cfg.timing;
+  const int64_t phases = p.phases();
+  for (int64_t k = 0; k < n_cc; ++k) {
+    const int64_t t0 = chip->now();
+    int64_t kk = 0;
+    in_q.read(kk);
+    if (k > 0) chip->stall(kInput, chip->now() - t0);
+    const bool ra = r_active(kk);
+    const bool la = l_window(kk) >= 0;
+    const int64_t rows = (ra ? r_rows : 0) + (la ? cells->n_rows - r_rows : 0);
+    if (chip->cfg.functional) acc[kk % kRing].assign(static_cast<size_t>(cells->n_wcols), 0);
+    for (int64_t ph = 0; ph < phases; ++ph) {
+      chip->wait_clocks(t.t_dac + t.t_read);
+      chip->count(Event::DacConversion, rows);
+      chip->count(Event::WordlineActivation, rows);
+      chip->count(Event::CellRead, (ra ? r_mapped : 0) + (la ? l_mapped : 0));
+      const int64_t slot = (kk * phases + ph) % kRing;
+      if (chip->cfg.functional) {
+        sums[slot].resize(static_cast<size_t>(cells->n_phys));
+        column_sums(*cells, planes[kk % kRing], ph, p, sums[slot].data());
+      }
+      const int64_t t1 = chip->now();
+      sh_q.write(kk * phases + ph);
+      chip->stall(kAdc, chip->now() - t1);
+    }
+    if (chip->cfg.functional) {
+      int64_t* a = acc[kk % kRing].data();
+      offset_correction(*cells, planes[kk % kRing], p, a);
+      // Each part's columns see its own rows, driven with its own zero point.
+      for (int64_t j = 0; j < cells->n_wcols; ++j)
+        a[j] -= (j < r_wcols ? chip->fused->r_offset : chip->fused->l_offset) * cells->weight_sum[static_cast<size_t>(j)];
+    }
+  }
+}
+
+void ArrayUnit::fused_adc() {
+  const DatapathParams& p = chip->cfg.datapath;
+  const TimingParams& t = chip->cfg.timing;
+  const int64_t phases = p.phases();
+  const int lsb = p.lsb_shift();
+  for (int64_t n = 0; n < n_cc * phases; ++n) {
+    int64_t id = 0;
+    sh_q.read(id);
+    const int64_t kk = id / phases, ph = id % phases;
+    // Only the columns of the parts this activation uses are converted.
+    const int64_t phys = (r_active(kk) ? r_phys : 0) + (l_window(kk) >= 0 ? cells->n_phys - r_phys : 0);
+    chip->wait_clocks(ceil_div(phys, chip->cfg.adcs_per_array()) * t.t_adc);
+    chip->count(Event::AdcConversion, phys);
+    chip->count(Event::ShiftAdd, phys);
+    if (chip->cfg.functional) {
+      const std::vector<int64_t>& in = sums[id % kRing];
+      adc_codes.resize(in.size());
+      for (size_t c = 0; c < in.size(); ++c) adc_codes[c] = adc_convert(in[c], lsb, p.adc_bits);
+      shift_add(*cells, adc_codes.data(), ph, p, acc[kk % kRing].data());
+    }
+    if (ph == phases - 1) {
+      const int64_t t1 = chip->now();
+      post_q.write(kk);
+      chip->stall(kPost, chip->now() - t1);
+    }
+  }
+}
+
+void ArrayUnit::fused_post() {
+  const TimingParams& t = chip->cfg.timing;
+  const TileSchedule& rs = *chip->fused->r;
+  const TileSchedule& ls = *chip->fused->l;
+  for (int64_t k = 0; k < n_cc; ++k) {
+    int64_t kk = 0;
+    post_q.read(kk);
+    const bool ra = r_active(kk);
+    const int64_t lw = l_window(kk);
+    chip->wait_clocks(t.t_shift_add + t.t_accumulate);
+    const int64_t valid = (ra ? rs.valid_columns(*tile, kk / rs.pos_w, kk % rs.pos_w) : 0) +
+                          (lw >= 0 ? ls.valid_columns(*l_tile, lw / ls.pos_w, lw % ls.pos_w) : 0);
+    chip->count(Event::AccumulatorAdd, valid);
+    const int64_t bits = valid * t.accumulator_bits;
+    auto [wait_clk, contention] = chip->output_port.request(chip->now(), bits);
+    chip->stall(kOutputBw, contention);
+    chip->count(Event::BufferWriteBit, bits);
+    chip->wait_clocks(wait_clk);
+    const std::vector<int64_t>& a = acc[kk % kRing];
+    auto write = [&](const TileSchedule& sc, const TileSpec& tl, int64_t w, size_t j0, std::vector<int64_t>& out) {
+      const ConvShape& s = sc.mapping.shape;
+      const int64_t py = w / sc.pos_w, px = w % sc.pos_w;
+      for (size_t j = 0; j < tl.cols.size(); ++j) {
+        const ColSlot& c = tl.cols[j];
+        const int64_t oy = py * sc.mapping.win_h + c.dy, ox = px * sc.mapping.win_w + c.dx;
+        if (oy >= s.o_h || ox >= s.o_w) continue;
+        out[static_cast<size_t>((c.oc * s.o_h + oy) * s.o_w + ox)] += a[j0 + j];
+      }
+    };
+    if (chip->cfg.functional && ra) write(rs, *tile, kk, 0, chip->r_out);
+    if (chip->cfg.functional && lw >= 0) write(ls, *l_tile, lw, static_cast<size_t>(r_wcols), chip->l_out);
+    if (ra && ++chip->r_posted[static_cast<size_t>(kk)] == chip->r_tiles) chip->r_posted_ev.notify();
+  }
+}
+
+void Chip::requant_thread() {
+  for (;;) {
+    wait(requant_start_ev);
+    const TileSchedule& rs = *fused->r;
+    const ConvShape& s = rs.mapping.shape;
+    const int64_t t = s.oc;
+    std::vector<int64_t> acc(static_cast<size_t>(t)), out(static_cast<size_t>(t));
+    for (int64_t w = 0; w < rs.positions(); ++w) {
+      while (r_posted[static_cast<size_t>(w)] < r_tiles) wait(r_posted_ev);
+      // Window w's R outputs, every channel, to L's input codes on the digital units.
+      const int64_t y0 = (w / rs.pos_w) * rs.mapping.win_h, x0 = (w % rs.pos_w) * rs.mapping.win_w;
+      const int64_t y1 = std::min(s.o_h, y0 + rs.mapping.win_h), x1 = std::min(s.o_w, x0 + rs.mapping.win_w);
+      const int64_t values = t * (y1 - y0) * (x1 - x0);
+      count(Event::DigitalOp, values);
+      wait_clocks(ceil_div(values, cfg.timing.digital_ops_per_clock));
+      if (cfg.functional) {
+        for (int64_t oy = y0; oy < y1; ++oy)
+          for (int64_t ox = x0; ox < x1; ++ox) {
+            for (int64_t q = 0; q < t; ++q) acc[static_cast<size_t>(q)] = r_out[static_cast<size_t>((q * s.o_h + oy) * s.o_w + ox)];
+            fused->requant(acc.data(), out.data());
+            for (int64_t q = 0; q < t; ++q) l_input[static_cast<size_t>((q * s.o_h + oy) * s.o_w + ox)] = out[static_cast<size_t>(q)];
+          }
+      }
+      l_ready[static_cast<size_t>(w)] = 1;
+      l_ready_ev.notify();
+    }
+  }
+}
+
 Chip::Chip(sc_core::sc_module_name name, const EngineConfig& c)
     : sc_core::sc_module(name),
       cfg(c),
@@ -351,6 +584,7 @@ Chip::Chip(sc_core::sc_module_name name, const EngineConfig& c)
     }
   }
   SC_THREAD(controller);
+  SC_THREAD(requant_thread);
 }
 
 Chip::~Chip() {
@@ -365,6 +599,30 @@ void Chip::controller() {
     if (job == Job::Digital) {
       count(Event::DigitalOp, digital_ops);
       wait_clocks(ceil_div(digital_ops, cfg.timing.digital_ops_per_clock));
+    } else if (job == Job::Fused) {
+      run.rounds = 1;
+      if (reprogram) {
+        int64_t rows = 0;
+        for (const auto& c : fused_cells) {
+          rows = std::max(rows, c.n_rows);
+          count(Event::CellWrite, c.n_rows * c.n_phys);
+        }
+        run.programming_clocks += rows * cfg.timing.t_program_row;
+        wait_clocks(rows * cfg.timing.t_program_row);
+      }
+      requant_start_ev.notify(sc_core::SC_ZERO_TIME);
+      sc_core::sc_event_and_list all_done;
+      for (size_t i = 0; i < fused_cells.size(); ++i) {
+        ArrayUnit* a = arrays[i];
+        if (!a->tile && !a->l_tile) continue;
+        a->cells = &fused_cells[i];
+        const int64_t p = fused->r->positions();
+        a->n_cc = a->tile ? p + (a->l_tile ? 1 : 0) : p;
+        a->start_ev.notify(sc_core::SC_ZERO_TIME);
+        all_done &= a->done_ev;
+        run.computing_cycles += a->n_cc;
+      }
+      wait(all_done);
     } else if (job == Job::Array) {
       run.rounds = sched->rounds;
       for (int round = 0; round < sched->rounds; ++round) {
@@ -528,6 +786,98 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
   c.trace_layer = layers.empty() || std::find(layers.begin(), layers.end(), s.layer) != layers.end();
   ++c.layer_index;
   return impl_->go();
+}
+
+FusedRun Engine::run_fused_lowrank(const FusedLowRank& job, bool reprogram) {
+  Chip& c = *impl_->chip;
+  const TileSchedule& rs = *job.r;
+  const TileSchedule& ls = *job.l;
+  const ConvShape& r_shape = rs.mapping.shape;
+  const ConvShape& l_shape = ls.mapping.shape;
+  if (rs.positions() != ls.positions() || l_shape.in_h != r_shape.o_h || l_shape.in_w != r_shape.o_w ||
+      l_shape.ic != r_shape.oc || r_shape.groups != 1 || l_shape.groups != 1)
+    throw MappingError("", 0, rs.layer, "R and L schedules of a fused low-rank layer do not match");
+  const int64_t bits = c.cfg.datapath.input_bits;
+  for (int64_t zp : {job.r_offset, job.l_offset})
+    if (zp < 0 || zp > (int64_t{1} << bits) - 1)
+      throw MappingError("", 0, rs.layer, fmt::format("input offset (zero point) {} outside 0..{}", zp, (int64_t{1} << bits) - 1));
+  if (c.cfg.functional) {
+    if (static_cast<int64_t>(job.r_input->size()) != r_shape.ic * r_shape.in_h * r_shape.in_w)
+      throw MappingError("", 0, rs.layer, "input codes do not match R's input");
+    for (int64_t v : *job.r_input)
+      if (v < -job.r_offset || v > (int64_t{1} << bits) - 1 - job.r_offset)
+        throw MappingError("", 0, rs.layer, fmt::format("input code {} outside the {}-bit codes", v, bits));
+  }
+  // Arrays: R tile i and the L tiles that name it share array i.
+  int64_t n = 0;
+  for (const auto* sc : {&rs, &ls})
+    for (const auto& t : sc->tiles) {
+      if (t.round != 0 || t.array >= c.cfg.num_arrays)
+        throw MappingError("", 0, rs.layer,
+                           fmt::format("L in R's idle cells needs every R and L tile resident at once; "
+                                       "the layer uses more than the chip's {} arrays",
+                                       c.cfg.num_arrays));
+      n = std::max<int64_t>(n, t.array + 1);
+    }
+  for (auto* a : c.arrays) a->tile = a->l_tile = nullptr;
+  for (const auto& t : rs.tiles) c.arrays[static_cast<size_t>(t.array)]->tile = &t;
+  for (const auto& t : ls.tiles) {
+    ArrayUnit* a = c.arrays[static_cast<size_t>(t.array)];
+    if (a->l_tile) throw MappingError("", 0, rs.layer, "two L tiles on one array");
+    a->l_tile = &t;
+  }
+  c.run = LayerRun{};
+  c.run.layer = rs.layer;
+  c.run.tiles = static_cast<int64_t>(rs.tiles.size() + ls.tiles.size());
+  c.fused_cells.assign(static_cast<size_t>(n), TileCells{});
+  const DatapathParams& dp = c.cfg.datapath;
+  std::vector<int32_t> ones_r, ones_l;
+  if (!c.cfg.functional) {
+    ones_r.assign(job.r_wq ? job.r_wq->size() : static_cast<size_t>(r_shape.oc * r_shape.ic * r_shape.k_h * r_shape.k_w), 1);
+    ones_l.assign(job.l_wq ? job.l_wq->size() : static_cast<size_t>(l_shape.oc * l_shape.ic), 1);
+  }
+  const int32_t* rw = c.cfg.functional ? job.r_wq->data() : ones_r.data();
+  const int32_t* lw = c.cfg.functional ? job.l_wq->data() : ones_l.data();
+  const uint8_t* r_odd = c.cfg.functional && !job.r_odd.empty() ? job.r_odd.data() : nullptr;
+  const uint8_t* l_odd = c.cfg.functional && !job.l_odd.empty() ? job.l_odd.data() : nullptr;
+  for (int64_t i = 0; i < n; ++i) {
+    ArrayUnit* a = c.arrays[static_cast<size_t>(i)];
+    TileCells r_cells, l_cells;
+    if (a->tile) r_cells = program_tile(rs, *a->tile, rw, dp, r_odd);
+    if (a->l_tile) l_cells = program_tile(ls, *a->l_tile, lw, dp, l_odd);
+    a->r_rows = r_cells.n_rows;
+    a->r_wcols = r_cells.n_wcols;
+    a->r_phys = r_cells.n_phys;
+    a->r_mapped = r_cells.mapped_cells;
+    a->l_mapped = l_cells.mapped_cells;
+    TileCells& cells = c.fused_cells[static_cast<size_t>(i)];
+    cells = !a->l_tile ? std::move(r_cells) : !a->tile ? std::move(l_cells) : stack_cells(r_cells, l_cells, dp);
+    if (cells.n_rows > dp.rows)
+      throw MappingError("", 0, rs.layer, fmt::format("array {} holds {} rows of R and L, more than its {}", i,
+                                                        cells.n_rows, dp.rows));
+    c.run.mapped_cells += cells.mapped_cells;
+    c.run.used_rows += cells.n_rows;
+    c.run.used_cols += cells.n_phys;
+  }
+  const int64_t pos = rs.positions();
+  c.r_posted.assign(static_cast<size_t>(pos), 0);
+  c.l_ready.assign(static_cast<size_t>(pos), 0);
+  c.r_tiles = static_cast<int64_t>(rs.tiles.size());
+  c.r_out.assign(static_cast<size_t>(r_shape.oc * r_shape.o_h * r_shape.o_w), 0);
+  c.l_input.assign(c.r_out.size(), 0);
+  c.l_out.assign(static_cast<size_t>(l_shape.oc * l_shape.o_h * l_shape.o_w), 0);
+  c.fused = &job;
+  c.job = Chip::Job::Fused;
+  c.reprogram = reprogram;
+  const auto& layers = c.cfg.trace.layers;
+  c.trace_layer = layers.empty() || std::find(layers.begin(), layers.end(), rs.layer) != layers.end();
+  ++c.layer_index;
+  FusedRun out;
+  out.run = impl_->go();
+  out.r_out = std::move(c.r_out);
+  out.l_input = std::move(c.l_input);
+  out.l_out = std::move(c.l_out);
+  return out;
 }
 
 LayerRun Engine::run_digital(const std::string& name, int64_t ops) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -52,6 +53,33 @@ struct LayerRun {
   int64_t mapped_cells = 0, used_rows = 0, used_cols = 0;  // over all tiles
 };
 
+// A low-rank layer with L in R's idle cells (l_placement idle, mappers/compress/
+// lowrank_mapping.hpp), executed as one job: R's tiles on arrays 0.. (tile i on array i)
+// and L's I_N (x) L tiles on the arrays their `array` names (an R array, sharing its
+// activations, or an array of their own). Activation k of an R array drives R's rows with
+// window k and L's rows with window k-1's requantized R outputs (one more activation drains
+// the last window); an L-only array evaluates L of window k at its activation k. Once every
+// R tile has written a window, the digital units requantize it (values /
+// digital_ops_per_clock clocks); L rows waiting for it stall ("requantization").
+struct FusedLowRank {
+  const TileSchedule* r = nullptr;
+  const TileSchedule* l = nullptr;
+  const std::vector<int64_t>* r_input = nullptr;  // centered codes of R's input (CHW)
+  const std::vector<int32_t>* r_wq = nullptr;     // R's quantized weights (OIHW)
+  const std::vector<int32_t>* l_wq = nullptr;     // L's quantized weights (OIHW, 1x1)
+  int64_t r_offset = 0, l_offset = 0;             // zero points of R's and L's inputs
+  std::vector<uint8_t> r_odd, l_odd;              // odd-grid flags per output channel, or empty
+  // R's accumulators of one output pixel (one per R output channel) -> L's centered input
+  // codes of that pixel.
+  std::function<void(const int64_t* acc, int64_t* codes)> requant;
+};
+struct FusedRun {
+  LayerRun run;
+  std::vector<int64_t> r_out;    // R's accumulators, T x O_h x O_w
+  std::vector<int64_t> l_input;  // L's centered input codes as the requantization produced them
+  std::vector<int64_t> l_out;    // L's accumulators, OC x O_h x O_w
+};
+
 class Engine {
  public:
   explicit Engine(const EngineConfig& cfg);
@@ -73,6 +101,10 @@ class Engine {
                            const std::vector<int32_t>& wq, std::vector<int64_t>& out,
                            bool reprogram, int64_t input_offset = 0,
                            const std::vector<uint8_t>& odd_grid = {});
+  // One low-rank layer with L in R's idle cells (FusedLowRank); every tile must fit the chip
+  // at once. computing_cycles = R arrays x positions + R arrays carrying L + L-only arrays x
+  // positions, the idle placement's analytic cost.
+  FusedRun run_fused_lowrank(const FusedLowRank& job, bool reprogram);
   // Digital units (residual add, pooling, activation, requantization): `ops` elements.
   LayerRun run_digital(const std::string& name, int64_t ops);
 

@@ -421,8 +421,9 @@ def report(d, analytic_s, cycle_s, jobs):
         P("Each row is one search applied alike to the dense layers, to R (and each input group's R) and to "
           "pruning before row skipping (`study.yaml`: sdk; `study-vwsdk.yaml`: vwsdk); paper-level arrays, "
           "one weight per column, framework convention, the same ranks, groups and pattern sets. L is placed "
-          "by `auto` over the placements the engine executes (I_N (x) L on arrays of its own with R's window, "
-          "or L as its own im2col layer); L in R's idle cells is analytic only and not credited. Speed-ups are "
+          "by `auto`, the cheapest of I_N (x) L in R's idle cells (pipelined), I_N (x) L on arrays of its own "
+          "with R's window, or L as its own im2col layer, each executed by the engine with the cycles the plan "
+          "counts (tests/cli/test_compressed_engine.cpp). Speed-ups are "
           "cycles of the dense network under the same search divided by the variant's. With nothing pruned, "
           "pruning equals the dense mapping of its search (tested), so all of pruning's gain here is row "
           "skipping.\n")
@@ -542,22 +543,23 @@ def report(d, analytic_s, cycle_s, jobs):
     open(os.path.join(d, "README.md"), "w").write("\n".join(out) + "\n")
 
 
-WHY = """**Why low-rank does not beat SDK at one weight per column.** SDK's parallel window of i×i outputs needs (K+i−1)²·IC
-wordlines and i²·OC columns (REFERENCE §3). Low-rank replaces the OC columns of the dense layer by r
-columns of R, so it relaxes only the **column** constraint; R still reads the same (K+i−1)²·IC input
-pixels, so the **row** constraint is unchanged. On these CIFAR-10 layers the dense SDK window is
-already row-bound (table above: R gets the same window as the dense layer), so R costs as many cycles as
-the dense layer and L adds cycles on top: its I_N⊗L blocks fit R's idle columns only where one
-total_rank × OC block fits beside R (otherwise extra arrays or an im2col L over all O_h·O_w outputs).
-The row/column utilization tables show the idle columns low-rank fills (column utilization rises),
-but filling idle columns does not shorten a row-bound schedule. Pattern pruning with row skipping
-attacks exactly the binding constraint (fewer driven rows → a larger window or fewer row tiles),
-which is why it is faster here. Group low-rank along input channels makes R block-diagonal; this
-mapper skips the all-zero tiles but maps R as one layout over all input channels, so the window is
-still row-bound; per-group windows (REFERENCE §7, "per-group windows use the columns the dense layer
-leaves idle") would need a mapping that gives each group its own rows, which the compression mapper
-does not do yet — this is the most likely source of the paper's speed-ups and the first thing to
-change to test its claim. On bit-sliced arrays (section 1, last tables) the columns bind instead, and
+WHY = """**Why low-rank does not beat pruning at one weight per column under the SDK search.** SDK's parallel
+window of i×i outputs needs (K+i−1)²·IC wordlines and i²·OC columns (REFERENCE §3). Low-rank replaces the OC
+columns of the dense layer by r columns of R, so it relaxes only the **column** constraint; R still reads the
+same (K+i−1)²·IC input pixels, so the **row** constraint is unchanged. On these CIFAR-10 layers the dense SDK
+window is already row-bound (table above: R gets the same window as the dense layer), so R costs as many
+cycles as the dense layer and L adds cycles on top. L is placed the cheapest of three ways, each executed by
+the engine: I_N⊗L in R's idle rows and columns (pipelined: window p's activation evaluates L of window p−1
+after R's window is requantized on the digital units; one drain activation per array carrying L), I_N⊗L on
+arrays of its own with R's window, or L as its own im2col layer. Pattern pruning with row skipping attacks
+exactly the binding constraint (fewer driven rows → fewer row tiles), which is why it is faster here; under
+the same capped search its whole gain is row skipping (with nothing pruned it equals the dense mapping).
+**Group low-rank along input channels** gives each group's R (IC/g → r) its own window over its own
+channels, and groups that fit one array share it side by side (REFERENCE §7): this is where the compressed
+networks gain (group-in rows of section 1), because a group reads only IC/g channels, so its window can grow
+before it runs out of rows. **Under the VW-SDK search** (section 7) channel tiling lets R's few output
+columns use large windows, and low-rank/group low-rank reach or pass pruning on WRN-16-4 at 64–256; at rank 1
+to 2, which costs accuracy (section 4). On bit-sliced arrays (section 1, last tables) the columns bind instead, and
 there low-rank and group low-rank do beat SDK, as the paper argues — but still not pruning with row
 skipping at these array sizes.
 

@@ -121,7 +121,6 @@ Json compression_json(const CompressionResult& r) {
                       {"l_kron_arrays", lr.l_kron_arrays},
                       {"cycles_idle", lr.cycles_idle},
                       {"placement", compress::to_string(lr.placement)},
-                      {"executed", lr.executable()},
                       {"l_extra_arrays", lr.l_extra_arrays}};
     }
     if (l.rowskip) {

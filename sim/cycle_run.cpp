@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -59,6 +60,7 @@ struct LayerRecord {
   const TileSchedule* sched = nullptr;
   int64_t analytic_clocks = 0;
   bool exact = true;
+  bool requant_mismatch = false;  // L of a fused job: engine's requantized R != the reference's
   int64_t max_abs_error = 0;
   double mean_abs_error = 0, rel_error = 0;
 };
@@ -158,6 +160,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   Json compression = Json::array();
   std::vector<std::string> compression_notes;
   std::map<std::string, LayerMapping> rowskip;  // pruned layers: their row-skipping mapping
+  std::set<std::string> fused;  // low-rank layers with L in R's idle cells: one engine job
   std::map<std::string, const compress::LowRankMapping*> lowrank;  // original layer -> plan
   compress::CompressionResult plan;
   if (spec.compression) {
@@ -175,11 +178,6 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
       compress::ExpandedNetwork ex = compress::expand_lowrank(original, original_weights, plan, true);
       for (const auto& cl : plan.layers) {
         if (!cl.lowrank) continue;
-        if (!cl.lowrank->executable())
-          throw ConfigError(spec.file, 0, "compression.l_placement",
-                            fmt::format("layer {}: L in R's idle cells (idle) is analytic only, the "
-                                        "engine does not execute it; use kron, im2col or auto",
-                                        cl.layer));
         lowrank[cl.layer] = &*cl.lowrank;
       }
       net = std::move(ex.net);
@@ -223,6 +221,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
       const Layer& l_layer = *net.find(base);
       compress::LowRankSchedules ls = compress::lowrank_schedules(
           *lr, conv_shape(r_layer, spec.convention), conv_shape(l_layer, spec.convention), geom, arch.arrays);
+      if (ls.fused) fused.insert(base);
       schedules.push_back(is_r ? std::move(ls.r) : std::move(ls.l));
       mappings.push_back(schedules.back().mapping);
     } else {
@@ -285,6 +284,17 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   iopt.input_bits = static_cast<int>(arch.input_bits);
   iopt.calibration = calibration;
   const auto qweights = ref::quantize_weights(net, weights, iopt.weight_bits);
+  if (!fused.empty()) {
+    // R's windows are requantized for L while R still runs, so L's input quantization must be
+    // fixed before the layer: every tensor's quantization is pinned from a reference pass
+    // over this input (what a calibration on it would give), for the engine and the
+    // reference alike.
+    const ref::IntRun pre = ref::run_int(net, qweights, input, iopt);
+    iopt.calibration.emplace("input", pre.input.quant);
+    for (size_t i = 0; i < net.layers.size(); ++i)
+      if (pre.layers[i].quantized) iopt.calibration.emplace(net.layers[i].name, pre.layers[i].quant);
+  }
+  std::map<std::string, FusedRun> fused_runs;  // L's results of a fused job, by layer
 
   ref::AccumulatorHook hook = [&](const Layer& layer, const ref::IntTensor& codes,
                                   const ref::QuantizedLayer& q, int64_t zero_point) -> ref::IntTensor {
@@ -297,9 +307,51 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     rec.sched = &sched;
     std::vector<int32_t> wq(q.q.begin(), q.q.end());
     std::vector<int64_t> acc;
-    rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident, zero_point, q.odd_grid);
-    rec.analytic_clocks = analytic_layer_clocks(sched, cfg, !resident);
-    rec.requant = engine.run_digital(layer.name + ".requant", layer.out.elements());
+    const std::string base = layer.name.size() > 2 && layer.name.compare(layer.name.size() - 2, 2, ".R") == 0
+                                 ? layer.name.substr(0, layer.name.size() - 2)
+                                 : layer.name;
+    if (fused.count(base) && base != layer.name) {
+      // R and L as one job: R's record carries the activations, L's the results.
+      const ref::QuantizedLayer& lq = qweights.at(base);
+      const std::vector<int32_t> lwq(lq.q.begin(), lq.q.end());
+      const double in_scale = iopt.calibration.at(layer.inputs.empty() ? "input" : layer.inputs.front()).scale;
+      const ref::ActQuant l_quant = iopt.calibration.at(layer.name);
+      const int bits = iopt.input_bits;
+      FusedLowRank job;
+      job.r = &sched;
+      job.l = &schedules[sched_of.at(base)];
+      job.r_input = &codes.data;
+      job.r_wq = &wq;
+      job.l_wq = &lwq;
+      job.r_offset = zero_point;
+      job.l_offset = l_quant.zero_point;
+      job.r_odd = q.odd_grid;
+      job.l_odd = lq.odd_grid;
+      job.requant = [&layer, &q, in_scale, l_quant, bits](const int64_t* a, int64_t* out) {
+        ref::IntTensor t(layer.out.c, 1, 1);
+        std::copy(a, a + layer.out.c, t.data.begin());
+        const ref::IntTensor c = ref::quantize_centered(ref::dequantize_accumulators(t, layer, q, in_scale), l_quant, bits);
+        std::copy(c.data.begin(), c.data.end(), out);
+      };
+      FusedRun fr = engine.run_fused_lowrank(job, !resident);
+      rec.run = fr.run;
+      rec.analytic_clocks = -1;  // no closed form for the pipelined pair
+      acc = fr.r_out;
+      fused_runs[base] = std::move(fr);
+    } else if (auto fr = fused_runs.find(layer.name); fr != fused_runs.end()) {
+      // L of a fused job: its accumulators came with R's job; the input codes the reference
+      // computed must be the ones the engine requantized.
+      rec.run.layer = layer.name;
+      rec.analytic_clocks = -1;
+      acc = fr->second.l_out;
+      if (cfg.functional && fr->second.l_input != codes.data) rec.requant_mismatch = true;
+    } else {
+      rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident, zero_point, q.odd_grid);
+      rec.analytic_clocks = analytic_layer_clocks(sched, cfg, !resident);
+    }
+    // (R of a fused job: its outputs were requantized window by window inside the job.)
+    if (!(fused.count(base) && base != layer.name))
+      rec.requant = engine.run_digital(layer.name + ".requant", layer.out.elements());
     const ref::IntTensor want = ref::accumulate_int(layer, codes, q);
     ref::IntTensor got = want;
     if (cfg.functional) {
@@ -312,7 +364,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
         sum_sq += static_cast<double>(d) * static_cast<double>(d);
         ref_sq += static_cast<double>(want.data[k]) * static_cast<double>(want.data[k]);
       }
-      rec.exact = rec.max_abs_error == 0 && std::isfinite(rec.rel_error);
+      rec.exact = rec.max_abs_error == 0 && std::isfinite(rec.rel_error) && !rec.requant_mismatch;
       rec.mean_abs_error = want.data.empty() ? 0 : sum_abs / static_cast<double>(want.data.size());
       rec.rel_error = ref_sq > 0 ? std::sqrt(sum_sq / ref_sq) : 0;
     }

@@ -235,7 +235,7 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
   const size_t n_r = r_space.size();
   FitHint idle_hint;
   for (LBlock b : blocks) {
-    if (want != LPlacement::Idle) break;  // analytic only: costed when asked for
+    if (want != LPlacement::Idle && want != LPlacement::Auto) break;  // not asked for
     b.array = first_fit(idle, idle_hint, b.rows, b.cols, a, b.row0, b.col0);
     if (b.array < 0) {
       out.l_idle.clear();
@@ -250,15 +250,23 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
     out.cycles_idle = out.r_cycles + drain + out.l_extra_arrays * positions;
   }
 
-  // The placement: forced, or the cheaper executed one (fewer cycles, then fewer arrays,
-  // then im2col).
+  // The placement: forced, or the cheapest (fewer cycles, then fewer arrays, then the
+  // simpler: im2col, kron, idle).
   LPlacement p = want;
   if (want == LPlacement::Auto) {
     p = LPlacement::Im2col;
-    if (out.cycles_kron >= 0 &&
-        (out.cycles_kron < out.cycles_im2col ||
-         (out.cycles_kron == out.cycles_im2col && out.l_kron_arrays < l_tiles)))
-      p = LPlacement::Kron;
+    int64_t best_cc = out.cycles_im2col, best_arrays = l_tiles;
+    const std::pair<LPlacement, std::pair<int64_t, int64_t>> others[] = {
+        {LPlacement::Kron, {out.cycles_kron, out.l_kron_arrays}},
+        {LPlacement::Idle, {out.cycles_idle, out.l_extra_arrays}}};
+    for (const auto& [place, cost] : others) {
+      if (cost.first < 0) continue;
+      if (cost.first < best_cc || (cost.first == best_cc && cost.second < best_arrays)) {
+        p = place;
+        best_cc = cost.first;
+        best_arrays = cost.second;
+      }
+    }
   }
   if ((p == LPlacement::Kron && out.cycles_kron < 0) || (p == LPlacement::Idle && out.cycles_idle < 0))
     return std::nullopt;
@@ -358,7 +366,7 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
     const int64_t l_min = placement == LPlacement::Idle     ? 0
                           : placement == LPlacement::Kron   ? w.positions
                           : placement == LPlacement::Im2col ? l_im2col_cycles
-                                                            : std::min(w.positions, l_im2col_cycles);
+                                                            : 0;
     if (best && r_min + l_min > best->m.combined.cycles) continue;
     std::optional<Costed> c = cost_window(s, lr, a, w, placement, l_im2col, l_tiles);
     if (!c) continue;
@@ -410,10 +418,6 @@ void add_piece(TileSpec& tile, const RPiece& p, const LayerMapping& gm, const Ar
 
 LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_shape, const ConvShape& l_shape,
                                    const ArrayGeometry& a, int64_t num_arrays) {
-  if (!m.executable())
-    throw MappingError("", 0, m.combined.layer,
-                       "L in R's idle cells (l_placement idle) is costed analytically but not executed "
-                       "by the engine; use l_placement kron, im2col or auto");
   const bool in_groups = m.axis == GroupAxis::In && m.sizes.size() > 1;
   const bool out_groups = m.axis == GroupAxis::Out && m.sizes.size() > 1;
   const std::vector<int64_t> ch0 = starts_of(m.sizes), rk0 = starts_of(m.ranks);
@@ -438,12 +442,15 @@ LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_s
   // L: I_N (x) L blocks with R's window, or its im2col tiles.
   tiles.clear();
   LayerMapping lm;
-  if (m.placement == LPlacement::Kron) {
+  if (m.placement == LPlacement::Kron || m.placement == LPlacement::Idle) {
+    // I_N (x) L blocks with R's window: on arrays of their own (kron), or in R's idle
+    // cells and extra arrays (idle: tile.row_tile keeps the physical array, R's array i
+    // being R's tile i).
     lm = m.r;
-    lm.method = "kron";
+    lm.method = m.placement == LPlacement::Kron ? "kron" : "idle";
     lm.pw_h = m.r.win_h;
     lm.pw_w = m.r.win_w;
-    for (const LBlock& b : m.l_kron) {
+    for (const LBlock& b : m.placement == LPlacement::Kron ? m.l_kron : m.l_idle) {
       if (static_cast<size_t>(b.array) >= tiles.size()) tiles.resize(static_cast<size_t>(b.array) + 1);
       TileSpec& tile = tiles[static_cast<size_t>(b.array)];
       tile.row_tile = b.array;
@@ -475,7 +482,12 @@ LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_s
   }
   lm.layer = l_shape.layer;
   lm.shape = l_shape;
+  out.fused = m.placement == LPlacement::Idle;
+  if (out.fused) tiles.erase(std::remove_if(tiles.begin(), tiles.end(), [](const TileSpec& t) { return t.rows.empty(); }),
+                             tiles.end());
   out.l = make_placed_schedule(lm, a, num_arrays, std::move(tiles));
+  if (out.fused)
+    for (auto& t : out.l.tiles) t.array = static_cast<int>(t.row_tile);
   return out;
 }
 

@@ -13,11 +13,12 @@
 //              pairs holding only zeros of a grouped L never activated;
 //  - "idle":   I_N (x) L in the rows and columns R's arrays leave idle, pipelined (window p's
 //              activation also evaluates L of window p-1), plus extra arrays for blocks that
-//              do not fit and one drain activation per array carrying L. Analytic only: the
-//              engine does not execute it yet, so a cycle run refuses it and `auto` never
-//              chooses it; it stays forcible to show what it would credit.
+//              do not fit and one drain activation per array carrying L; the engine runs it
+//              as one job (Engine::run_fused_lowrank) with R's windows requantized for L on
+//              the digital units between activations.
 // R's window is chosen with L's cost: every window of the search is costed with each
-// allowed L placement and the cheapest total wins (then fewer arrays, then search order).
+// allowed L placement and the cheapest total wins (then fewer arrays, then search order);
+// `auto` takes the cheapest of the three (ties: im2col, kron, idle, the simpler first).
 // Every executed cost is the computing cycles of the schedule the engine runs (tiles x
 // window positions), so engine and plan agree by construction (tests check it).
 #pragma once
@@ -76,16 +77,15 @@ struct LowRankMapping {
   std::vector<LBlock> l_kron;             // the kron placement (empty: infeasible)
   int64_t l_kron_arrays = 0;
   int64_t cycles_kron = -1;               // r_cycles + positions x l_kron_arrays (-1: infeasible, or
-                                          // not costed: placement forced to im2col or idle)
+                                          // not costed: placement forced to another one)
   std::vector<LBlock> l_idle;             // the idle placement (empty: infeasible)
   int64_t l_extra_arrays = 0;             // arrays beyond R's in the idle placement
   int64_t cycles_idle = -1;               // r_cycles + drain + extra x positions (-1: infeasible, or
-                                          // not costed: only when idle is asked for)
+                                          // not costed: placement forced to another one)
   LPlacement placement = LPlacement::Im2col;  // the one chosen
   LayerMapping combined;                  // the whole layer for reports (cycles, arrays, util)
   GroupAxis axis = GroupAxis::In;
   std::vector<int64_t> sizes, ranks;      // the structure mapped
-  bool executable() const { return placement != LPlacement::Idle; }
 };
 
 // `s` is the original layer (groups == 1). MappingError when R or L cannot be mapped, or
@@ -95,10 +95,12 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
 
 // The schedules the engine runs for a mapped layer: R (`r_shape`: the R conv as it runs,
 // dense IC -> total rank) and L (`l_shape`: the 1x1 conv total rank -> OC) on arrays of
-// `num_arrays`. Their computing cycles are r_cycles and the chosen placement's L cycles.
-// MappingError for the analytic-only idle placement.
+// `num_arrays`. kron / im2col: two layers whose computing cycles are r_cycles and the
+// placement's L cycles. idle (`fused`): one job (Engine::run_fused_lowrank), R's tile i on
+// array i and each L tile on the array its `array` names.
 struct LowRankSchedules {
   TileSchedule r, l;
+  bool fused = false;
 };
 LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_shape,
                                    const ConvShape& l_shape, const ArrayGeometry& a, int64_t num_arrays);

@@ -1,5 +1,5 @@
-// The engine executes what the compression plan credits: for low-rank (both placements that
-// run, both group axes) and pattern pruning (sdk and vwsdk searches) on ResNet-20 (trained
+// The engine executes what the compression plan credits: for low-rank (the three L
+// placements, idle as one pipelined job; both group axes) and pattern pruning (sdk and vwsdk searches) on ResNet-20 (trained
 // weights) and WRN-16-4 (seeded weights), every compressed layer's engine computing cycles
 // (R + L, or the row-skipped layer) equal the analytic plan, and at the lossless ADC bound
 // the numerical output equals the integer reference of the compressed network exactly.
@@ -66,20 +66,15 @@ INSTANTIATE_TEST_SUITE_P(
              "  method: group-lowrank\n  rank: 2\n  groups: 4\n  group_axis: in\n  mapper: vwsdk\n  l_placement: im2col\n"},
         Case{"resnet20_prune_sdk", "resnet20", "  method: prune\n  patterns: pat6\n  mapper: sdk\n"},
         Case{"resnet20_prune_vwsdk", "resnet20", "  method: prune\n  patterns: pat4\n  mapper: vwsdk\n"},
+        Case{"resnet20_lowrank_idle", "resnet20", "  method: lowrank\n  rank: 4\n  mapper: sdk\n  l_placement: idle\n", 256},
+        Case{"resnet20_group_in_idle_vwsdk", "resnet20",
+             "  method: group-lowrank\n  rank: 2\n  groups: 4\n  group_axis: in\n  mapper: vwsdk\n  l_placement: idle\n", 256},
+        Case{"resnet20_group_out_idle", "resnet20",
+             "  method: group-lowrank\n  rank: 2\n  groups: 4\n  group_axis: out\n  mapper: sdk\n  l_placement: idle\n", 256},
+        Case{"wrn16_4_lowrank_idle", "wrn16_4", "  method: lowrank\n  rank: 4\n  mapper: sdk\n  l_placement: idle\n", 1024},
         Case{"wrn16_4_lowrank_auto", "wrn16_4", "  method: lowrank\n  rank: 4\n  mapper: sdk\n  l_placement: auto\n"},
         Case{"wrn16_4_group_in_kron", "wrn16_4",
              "  method: group-lowrank\n  rank: 2\n  groups: 4\n  group_axis: in\n  mapper: sdk\n  l_placement: kron\n", 1024},
         Case{"wrn16_4_group_out_im2col", "wrn16_4",
              "  method: group-lowrank\n  rank: 2\n  groups: 4\n  group_axis: out\n  mapper: vwsdk\n  l_placement: im2col\n"}),
     [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
-
-// L in R's idle cells is analytic only: a cycle run refuses it by name, and leaves nothing.
-class IdlePlacement : public CliTest {};
-TEST_F(IdlePlacement, CycleRunRefusesTheAnalyticOnlyPlacement) {
-  std::ofstream(path("e.yaml")) << config({"idle", "resnet20", "  method: lowrank\n  rank: 4\n  l_placement: idle\n", 256}, "c");
-  const auto r = run("run " + path("e.yaml") + " -o " + path("out") + " -q");
-  EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("compression.l_placement"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("analytic only"), std::string::npos) << r.err;
-  EXPECT_FALSE(imcsim::test::fs::exists(path("out")) && !imcsim::test::fs::is_empty(path("out")));
-}

@@ -291,8 +291,9 @@ double max_diff(const std::vector<double>& a, const std::vector<double>& b) {
 
 // The schedules the engine runs for a low-rank layer compute it: R's schedule (its window,
 // input groups each under that window, one-array groups packed side by side) gives the R
-// conv, L's schedule (I_N (x) L blocks with R's window, or its im2col tiles, per group for
-// output-channel groups) applied to R's output gives the layer; no weight is placed twice
+// conv, L's schedule (I_N (x) L blocks with R's window on arrays of their own or in R's
+// idle cells, or its im2col tiles; per group for output-channel groups) applied to R's
+// output gives the layer; no weight is placed twice
 // or missed (both compared with plain convolutions), and the plan's cycles are the
 // schedules' (tiles x positions).
 TEST(LowRankPlacement, SchedulesComputeTheLayerAndCostWhatTheyRun) {
@@ -318,13 +319,13 @@ TEST(LowRankPlacement, SchedulesComputeTheLayerAndCostWhatTheyRun) {
     const LowRankFactors f = decompose(w, o, "L");
     const WindowSearch search = std::array<WindowSearch, 3>{WindowSearch::Sdk, WindowSearch::Vwsdk,
                                                             WindowSearch::Auto}[static_cast<size_t>(trial % 3)];
-    const LPlacement want = std::array<LPlacement, 3>{LPlacement::Auto, LPlacement::Im2col,
-                                                      LPlacement::Kron}[static_cast<size_t>((trial / 3) % 3)];
+    const LPlacement want = std::array<LPlacement, 4>{LPlacement::Auto, LPlacement::Im2col, LPlacement::Kron,
+                                                      LPlacement::Idle}[static_cast<size_t>((trial / 3) % 4)];
     LowRankMapping m;
     try {
       m = map_lowrank(shape, LowRankStructure::of(f), a, search, want);
     } catch (const MappingError&) {
-      EXPECT_EQ(want, LPlacement::Kron) << trial;  // only kron can be infeasible (a block > an array)
+      EXPECT_TRUE(want == LPlacement::Kron || want == LPlacement::Idle) << trial;  // a block > an array
       EXPECT_TRUE(f.total_rank() > a.rows || oc > a.weight_cols()) << trial;
       continue;
     }
@@ -344,14 +345,28 @@ TEST(LowRankPlacement, SchedulesComputeTheLayerAndCostWhatTheyRun) {
     EXPECT_LT(max_diff(y, direct_conv(shape, l_mat * r_mat, x)), 1e-9) << trial;
     // Costs are the schedules' activations.
     EXPECT_EQ(sch.r.computing_cycles(), m.r_cycles) << trial;
-    const int64_t l_cycles = m.placement == LPlacement::Kron ? m.cycles_kron - m.r_cycles : m.cycles_im2col - m.r_cycles;
-    EXPECT_EQ(sch.l.computing_cycles(), l_cycles) << trial;
+    // L's activations: its tiles at every position (kron, im2col); with L in R's idle cells,
+    // one drain activation per R array carrying L and every position on L-only arrays.
+    int64_t l_cycles = sch.l.computing_cycles();
+    if (m.placement == LPlacement::Idle) {
+      ASSERT_TRUE(sch.fused);
+      l_cycles = 0;
+      for (const TileSpec& tile : sch.l.tiles)
+        l_cycles += tile.array < static_cast<int>(m.r_arrays.size()) ? 1 : sch.l.positions();
+    }
+    const int64_t plan_l = (m.placement == LPlacement::Kron   ? m.cycles_kron
+                            : m.placement == LPlacement::Idle ? m.cycles_idle
+                                                              : m.cycles_im2col) - m.r_cycles;
+    EXPECT_EQ(l_cycles, plan_l) << trial;
     EXPECT_EQ(m.combined.cycles, m.r_cycles + l_cycles) << trial;
     if (want != LPlacement::Auto) {
       EXPECT_EQ(m.placement, want) << trial;
     } else {
       if (m.cycles_kron >= 0) {
         EXPECT_LE(m.combined.cycles, m.cycles_kron);
+      }
+      if (m.cycles_idle >= 0) {
+        EXPECT_LE(m.combined.cycles, m.cycles_idle);
       }
       EXPECT_LE(m.combined.cycles, m.cycles_im2col);
     }
@@ -382,7 +397,6 @@ TEST(LowRankPlacement, IdleBlocksUseOnlyFreeCellsAndCostTheirActivations) {
     const LowRankStructure lr = LowRankStructure::uniform(axis == GroupAxis::In ? ic : oc, g,
                                                           1 + static_cast<int64_t>(s.uniform() * 6), axis);
     const LowRankMapping m = map_lowrank(shape, lr, a, WindowSearch::Sdk, LPlacement::Idle);
-    ASSERT_FALSE(m.executable());
     const size_t n_arrays = m.r_arrays.size() + static_cast<size_t>(m.l_extra_arrays);
     std::vector<std::vector<char>> row_used(n_arrays, std::vector<char>(static_cast<size_t>(a.rows), 0));
     std::vector<std::vector<char>> col_used(n_arrays, std::vector<char>(static_cast<size_t>(a.weight_cols()), 0));
