@@ -164,12 +164,14 @@ int64_t l_im2col_active(const LowRankStructure& lr, int64_t oc, const ArrayGeome
 // One window of R costed with every L placement.
 struct Costed {
   LowRankMapping m;
-  int64_t arrays = 0;
+  int64_t arrays = 0, cycles = 0;
 };
 
+// `full`: also keep the placement itself (pieces, blocks, mappings) for schedules and reports;
+// otherwise only its costs (the search's inner loop).
 std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
                                   const LayerMapping& window, LPlacement want, const LayerMapping& l_im2col,
-                                  int64_t l_tiles) {
+                                  int64_t l_tiles, bool full) {
   const bool in_groups = lr.axis == GroupAxis::In && lr.sizes.size() > 1;
   const int64_t t = lr.total_rank();
   LowRankMapping out;
@@ -186,7 +188,7 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
     if (gs.oc == 0) continue;
     const std::optional<LayerMapping> gm = same_window(window, gs, a);
     if (!gm) return std::nullopt;
-    out.r_groups.push_back(*gm);
+    if (full) out.r_groups.push_back(*gm);
     // A group on one array shares arrays with other such groups (first fit); the tiles of
     // a group spanning several arrays keep arrays of their own.
     const bool alone = gm->row_tiles * gm->col_tiles == 1 && in_groups;
@@ -197,55 +199,55 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
       if (idx == r_space.size()) {
         r_space.push_back({0, 0});
         open.push_back(alone ? 1 : 0);
-        out.r_arrays.emplace_back();
+        if (full) out.r_arrays.emplace_back();
       }
       r_space[idx].rows += p.rows;
       r_space[idx].cols += p.cols;
-      out.r_arrays[idx].push_back(p);
+      if (full) out.r_arrays[idx].push_back(p);
     }
   }
-  out.r = window;
-  out.r.shape = s;
-  out.r.shape.oc = t;
+  if (full) {
+    out.r = window;
+    out.r.shape = s;
+    out.r.shape.oc = t;
+    out.l = l_im2col;
+  }
   const int64_t positions = window.positions, n_dup = window.duplicates();
-  out.r_cycles = positions * static_cast<int64_t>(out.r_arrays.size());
+  const int64_t n_r = static_cast<int64_t>(r_space.size());
+  out.r_cycles = positions * n_r;
 
   // L, three ways.
-  out.l = l_im2col;
   out.l_im2col_tiles = l_tiles;
   out.cycles_im2col = out.r_cycles + l_im2col.positions * l_tiles;
   const std::vector<LBlock> blocks = l_blocks(lr, s.oc, n_dup);
   std::vector<Space> kron;
   FitHint kron_hint;
-  for (LBlock b : blocks) {
-    if (want == LPlacement::Idle || want == LPlacement::Im2col) break;  // not asked for
+  bool kron_ok = want == LPlacement::Kron || want == LPlacement::Auto;
+  for (size_t i = 0; kron_ok && i < blocks.size(); ++i) {
+    LBlock b = blocks[i];
     b.array = first_fit(kron, kron_hint, b.rows, b.cols, a, b.row0, b.col0);
-    if (b.array < 0) {
-      out.l_kron.clear();
-      kron.clear();
-      break;
-    }
-    out.l_kron.push_back(b);
+    kron_ok = b.array >= 0;
+    if (full && kron_ok) out.l_kron.push_back(b);
   }
-  out.l_kron_arrays = static_cast<int64_t>(kron.size());
-  if (!out.l_kron.empty()) out.cycles_kron = out.r_cycles + positions * out.l_kron_arrays;
+  if (!kron_ok) out.l_kron.clear();
+  out.l_kron_arrays = kron_ok ? static_cast<int64_t>(kron.size()) : 0;
+  if (kron_ok) out.cycles_kron = out.r_cycles + positions * out.l_kron_arrays;
   // Idle cells: R's arrays first (their used corners), then extra arrays.
   std::vector<Space> idle = r_space;
   std::vector<char> carries(r_space.size(), 0);
-  const size_t n_r = r_space.size();
   FitHint idle_hint;
-  for (LBlock b : blocks) {
-    if (want != LPlacement::Idle && want != LPlacement::Auto) break;  // not asked for
+  bool idle_ok = want == LPlacement::Idle || want == LPlacement::Auto;
+  for (size_t i = 0; idle_ok && i < blocks.size(); ++i) {
+    LBlock b = blocks[i];
     b.array = first_fit(idle, idle_hint, b.rows, b.cols, a, b.row0, b.col0);
-    if (b.array < 0) {
-      out.l_idle.clear();
-      break;
-    }
-    if (static_cast<size_t>(b.array) < n_r) carries[static_cast<size_t>(b.array)] = 1;
-    out.l_idle.push_back(b);
+    idle_ok = b.array >= 0;
+    if (!idle_ok) break;
+    if (b.array < n_r) carries[static_cast<size_t>(b.array)] = 1;
+    if (full) out.l_idle.push_back(b);
   }
-  if (!out.l_idle.empty()) {
-    out.l_extra_arrays = static_cast<int64_t>(idle.size() - n_r);
+  if (!idle_ok) out.l_idle.clear();
+  if (idle_ok) {
+    out.l_extra_arrays = static_cast<int64_t>(idle.size()) - n_r;
     const int64_t drain = std::count(carries.begin(), carries.end(), char{1});
     out.cycles_idle = out.r_cycles + drain + out.l_extra_arrays * positions;
   }
@@ -275,7 +277,8 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
                            : p == LPlacement::Idle ? out.l_extra_arrays
                                                    : l_tiles;
   Costed c;
-  c.arrays = static_cast<int64_t>(out.r_arrays.size()) + l_arrays;
+  c.arrays = n_r + l_arrays;
+  c.cycles = p == LPlacement::Kron ? out.cycles_kron : p == LPlacement::Idle ? out.cycles_idle : out.cycles_im2col;
   c.m = std::move(out);
   return c;
 }
@@ -356,24 +359,36 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
   const LayerMapping l_im2col = map_im2col(ls, a);
   const int64_t l_tiles = l_im2col_active(lr, s.oc, a);
 
-  std::optional<Costed> best;
+  // Costs of every window first; the winner is then placed in full.
+  const std::vector<LayerMapping> windows = window_candidates(ws, a, search);
   const bool in_groups = lr.axis == GroupAxis::In && lr.sizes.size() > 1;
   const int64_t l_im2col_cycles = l_im2col.positions * l_tiles;
-  for (const LayerMapping& w : window_candidates(ws, a, search)) {
-    // A lower bound first: R alone (at least one array per position for grouped R) plus the
-    // least L can add under the asked placement; windows that cannot win are not placed.
-    const int64_t r_min = in_groups ? w.positions : w.cycles;
-    const int64_t l_min = placement == LPlacement::Idle     ? 0
-                          : placement == LPlacement::Kron   ? w.positions
+  int64_t best_cycles = -1, best_arrays = 0;
+  size_t best_window = 0;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const LayerMapping& w = windows[i];
+    // A lower bound first: R alone (grouped R: its arrays hold at least all of R's
+    // wordlines and weight columns) plus the least L can add under the asked placement;
+    // windows that cannot win are not placed.
+    const int64_t r_min =
+        in_groups ? w.positions * std::max(ceil_div(s.ic * w.pw_h * w.pw_w, a.rows), ceil_div(w.duplicates() * t, a.weight_cols()))
+                  : w.cycles;
+    const int64_t l_min = placement == LPlacement::Kron     ? w.positions
                           : placement == LPlacement::Im2col ? l_im2col_cycles
                                                             : 0;
-    if (best && r_min + l_min > best->m.combined.cycles) continue;
-    std::optional<Costed> c = cost_window(s, lr, a, w, placement, l_im2col, l_tiles);
+    if (best_cycles >= 0 && r_min + l_min > best_cycles) continue;
+    const std::optional<Costed> c = cost_window(s, lr, a, w, placement, l_im2col, l_tiles, false);
     if (!c) continue;
-    fill_combined(c->m, s, lr, a, c->arrays);
-    if (!best || c->m.combined.cycles < best->m.combined.cycles ||
-        (c->m.combined.cycles == best->m.combined.cycles && c->arrays < best->arrays))
-      best = std::move(c);
+    if (best_cycles < 0 || c->cycles < best_cycles || (c->cycles == best_cycles && c->arrays < best_arrays)) {
+      best_cycles = c->cycles;
+      best_arrays = c->arrays;
+      best_window = i;
+    }
+  }
+  std::optional<Costed> best;
+  if (best_cycles >= 0) {
+    best = cost_window(s, lr, a, windows[best_window], placement, l_im2col, l_tiles, true);
+    fill_combined(best->m, s, lr, a, best->arrays);
   }
   if (!best)
     throw MappingError("", 0, s.layer,
