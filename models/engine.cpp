@@ -78,6 +78,9 @@ struct ArrayUnit : sc_core::sc_module {
   void fused_compute();
   void fused_adc();
   void fused_post();
+  // ADC codes of one held phase (id = activation x phases + phase) into the shift-add, and
+  // the activation on to the post stage after its last phase.
+  void convert(int64_t id, int64_t phases, int lsb);
   bool r_active(int64_t k) const;  // activation k drives R's rows (window k)
   int64_t l_window(int64_t k) const;  // the window whose L it evaluates, -1 = none
 
@@ -299,23 +302,12 @@ void ArrayUnit::adc_thread() {
     for (int64_t n = 0; n < n_cc * phases; ++n) {
       int64_t id = 0;
       sh_q.read(id);
-      const int64_t kk = id / phases, ph = id % phases;
       if (chip->tracing()) sig_adc_busy.write(true);
       chip->wait_clocks(conversions * t.t_adc);
       chip->count(Event::AdcConversion, cells->n_phys);
       chip->count(Event::ShiftAdd, cells->n_phys);
-      if (chip->cfg.functional) {
-        const std::vector<int64_t>& in = sums[id % kRing];
-        adc_codes.resize(in.size());
-        for (size_t c = 0; c < in.size(); ++c) adc_codes[c] = adc_convert(in[c], lsb, p.adc_bits);
-        shift_add(*cells, adc_codes.data(), ph, p, acc[kk % kRing].data());
-      }
       if (chip->tracing()) sig_adc_busy.write(false);
-      if (ph == phases - 1) {
-        const int64_t t1 = chip->now();
-        post_q.write(kk);
-        chip->stall(kPost, chip->now() - t1);
-      }
+      convert(id, phases, lsb);
     }
   }
 }
@@ -471,23 +463,29 @@ void ArrayUnit::fused_adc() {
   for (int64_t n = 0; n < n_cc * phases; ++n) {
     int64_t id = 0;
     sh_q.read(id);
-    const int64_t kk = id / phases, ph = id % phases;
+    const int64_t kk = id / phases;
     // Only the columns of the parts this activation uses are converted.
     const int64_t phys = (r_active(kk) ? r_phys : 0) + (l_window(kk) >= 0 ? cells->n_phys - r_phys : 0);
     chip->wait_clocks(ceil_div(phys, chip->cfg.adcs_per_array()) * t.t_adc);
     chip->count(Event::AdcConversion, phys);
     chip->count(Event::ShiftAdd, phys);
-    if (chip->cfg.functional) {
-      const std::vector<int64_t>& in = sums[id % kRing];
-      adc_codes.resize(in.size());
-      for (size_t c = 0; c < in.size(); ++c) adc_codes[c] = adc_convert(in[c], lsb, p.adc_bits);
-      shift_add(*cells, adc_codes.data(), ph, p, acc[kk % kRing].data());
-    }
-    if (ph == phases - 1) {
-      const int64_t t1 = chip->now();
-      post_q.write(kk);
-      chip->stall(kPost, chip->now() - t1);
-    }
+    convert(id, phases, lsb);
+  }
+}
+
+void ArrayUnit::convert(int64_t id, int64_t phases, int lsb) {
+  const DatapathParams& p = chip->cfg.datapath;
+  const int64_t kk = id / phases, ph = id % phases;
+  if (chip->cfg.functional) {
+    const std::vector<int64_t>& in = sums[id % kRing];
+    adc_codes.resize(in.size());
+    for (size_t c = 0; c < in.size(); ++c) adc_codes[c] = adc_convert(in[c], lsb, p.adc_bits);
+    shift_add(*cells, adc_codes.data(), ph, p, acc[kk % kRing].data());
+  }
+  if (ph == phases - 1) {  // every phase converted: on to the shift-add/accumulate stage
+    const int64_t t1 = chip->now();
+    post_q.write(kk);
+    chip->stall(kPost, chip->now() - t1);
   }
 }
 
