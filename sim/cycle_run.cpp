@@ -164,7 +164,8 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   std::map<std::string, const compress::LowRankMapping*> lowrank;  // original layer -> plan
   compress::CompressionResult plan;
   if (spec.compression) {
-    const compress::CompressionSpec& cs = spec.compression->spec;
+    compress::CompressionSpec cs = spec.compression->spec;
+    cs.chip_arrays = arch.arrays;  // L in R's idle cells only where R and L fit the chip at once
     plan = compress::compress_network(original, original_weights, cs, geom, spec.convention);
     if (cs.method == compress::Method::Prune) {
       // Pruned weights in the original layers; their schedules skip the rows that meet only

@@ -146,7 +146,8 @@ CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w, const 
   LowRankFactors f = decompose(w.weight, lo, layer.name);
   if (spec.fold_bn && w.bn) out.folded_bias = fold_batch_norm(f, w.bias, *w.bn);
   LowRankMapping m =
-      map_lowrank(shape, LowRankStructure::of(f), a, window_search_from_string(spec.mapper), spec.l_placement);
+      map_lowrank(shape, LowRankStructure::of(f), a, window_search_from_string(spec.mapper), spec.l_placement,
+                  spec.chip_arrays);
   out.method = lo.groups > 1 ? "group-lowrank" : "lowrank";
   out.ranks = f.ranks();
   out.group_sizes = f.group_sizes();

@@ -55,6 +55,9 @@ struct CompressionSpec {
   std::map<std::string, LayerOverride> layers;
   PruneOptions prune;
   bool fold_bn = true;              // fold each layer's BatchNorm into L (low-rank)
+  // Arrays of the chip a cycle run executes on (0 = no limit): L in R's idle cells runs with
+  // every R and L tile resident, so it is only chosen (or allowed) where they fit.
+  int64_t chip_arrays = 0;
 };
 
 struct CompressedLayer {

@@ -171,7 +171,7 @@ struct Costed {
 // otherwise only its costs (the search's inner loop).
 std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
                                   const LayerMapping& window, LPlacement want, const LayerMapping& l_im2col,
-                                  int64_t l_tiles, bool full) {
+                                  int64_t l_tiles, int64_t chip_arrays, bool full) {
   const bool in_groups = lr.axis == GroupAxis::In && lr.sizes.size() > 1;
   const int64_t t = lr.total_rank();
   LowRankMapping out;
@@ -245,6 +245,7 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
     if (b.array < n_r) carries[static_cast<size_t>(b.array)] = 1;
     if (full) out.l_idle.push_back(b);
   }
+  if (idle_ok && chip_arrays > 0 && static_cast<int64_t>(idle.size()) > chip_arrays) idle_ok = false;  // not resident
   if (!idle_ok) out.l_idle.clear();
   if (idle_ok) {
     out.l_extra_arrays = static_cast<int64_t>(idle.size()) - n_r;
@@ -331,7 +332,7 @@ void fill_combined(LowRankMapping& out, const ConvShape& s, const LowRankStructu
 }  // namespace
 
 LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
-                           WindowSearch search, LPlacement placement) {
+                           WindowSearch search, LPlacement placement, int64_t chip_arrays) {
   if (s.groups != 1)
     throw MappingError("", 0, s.layer, "low-rank compression of grouped convolutions is not supported");
   const int64_t split = lr.axis == GroupAxis::In ? s.ic : s.oc;
@@ -377,7 +378,7 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
                           : placement == LPlacement::Im2col ? l_im2col_cycles
                                                             : 0;
     if (best_cycles >= 0 && r_min + l_min > best_cycles) continue;
-    const std::optional<Costed> c = cost_window(s, lr, a, w, placement, l_im2col, l_tiles, false);
+    const std::optional<Costed> c = cost_window(s, lr, a, w, placement, l_im2col, l_tiles, chip_arrays, false);
     if (!c) continue;
     if (best_cycles < 0 || c->cycles < best_cycles || (c->cycles == best_cycles && c->arrays < best_arrays)) {
       best_cycles = c->cycles;
@@ -387,14 +388,15 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
   }
   std::optional<Costed> best;
   if (best_cycles >= 0) {
-    best = cost_window(s, lr, a, windows[best_window], placement, l_im2col, l_tiles, true);
+    best = cost_window(s, lr, a, windows[best_window], placement, l_im2col, l_tiles, chip_arrays, true);
     fill_combined(best->m, s, lr, a, best->arrays);
   }
   if (!best)
     throw MappingError("", 0, s.layer,
                        fmt::format("no {} window admits the {} placement of L ({} x {} blocks on a "
-                                   "{}x{} array); use l_placement im2col or auto",
-                                   to_string(search), to_string(placement), t, s.oc, a.rows, a.weight_cols()));
+                                   "{}x{} array{}); use l_placement im2col or auto",
+                                   to_string(search), to_string(placement), t, s.oc, a.rows, a.weight_cols(),
+                                   chip_arrays > 0 ? fmt::format(", every tile resident on {} arrays", chip_arrays) : ""));
   best->m.combined.mapper = lr.sizes.size() > 1 ? "group-lowrank" : "lowrank";
   best->m.r.mapper = to_string(search);
   return std::move(best->m);

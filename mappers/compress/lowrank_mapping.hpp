@@ -89,9 +89,12 @@ struct LowRankMapping {
 };
 
 // `s` is the original layer (groups == 1). MappingError when R or L cannot be mapped, or
-// when the asked placement is infeasible for every window.
+// when the asked placement is infeasible for every window. `chip_arrays` > 0: the idle
+// placement runs as one job with every R and L tile resident, so it is only feasible where
+// R's arrays and L's extra arrays fit the chip (cycle runs pass the chip's arrays; 0 = no
+// limit, the paper-level analysis).
 LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
-                           WindowSearch search, LPlacement placement);
+                           WindowSearch search, LPlacement placement, int64_t chip_arrays = 0);
 
 // The schedules the engine runs for a mapped layer: R (`r_shape`: the R conv as it runs,
 // dense IC -> total rank) and L (`l_shape`: the 1x1 conv total rank -> OC) on arrays of

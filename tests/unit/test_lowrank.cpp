@@ -436,3 +436,26 @@ TEST(LowRankPlacement, IdleBlocksUseOnlyFreeCellsAndCostTheirActivations) {
   }
   EXPECT_EQ(checked, 60);
 }
+
+// L in R's idle cells runs with every R and L tile resident: with a chip budget, windows whose
+// R and extra L arrays exceed it do not admit idle; a forced idle that no window admits is a
+// named error, and auto then takes another placement.
+TEST(LowRankPlacement, IdleOnlyWhereRAndLFitTheChip) {
+  const ConvShape shape = ConvShape::make("L", 32, 32, 3, 3, 64, 64, 1, 1, Convention::Framework);
+  const ArrayGeometry a = ArrayGeometry::ideal(64, 64);
+  const LowRankStructure lr = LowRankStructure::uniform(64, 1, 4, GroupAxis::In);
+  const LowRankMapping free = map_lowrank(shape, lr, a, WindowSearch::Sdk, LPlacement::Idle);
+  const int64_t need = static_cast<int64_t>(free.r_arrays.size()) + free.l_extra_arrays;
+  ASSERT_GT(need, 1);
+  const LowRankMapping fits = map_lowrank(shape, lr, a, WindowSearch::Sdk, LPlacement::Idle, need);
+  EXPECT_EQ(fits.cycles_idle, free.cycles_idle);
+  try {
+    map_lowrank(shape, lr, a, WindowSearch::Sdk, LPlacement::Idle, 1);
+    ADD_FAILURE() << "idle on one array accepted";
+  } catch (const MappingError& e) {
+    EXPECT_NE(std::string(e.what()).find("every tile resident on 1 arrays"), std::string::npos) << e.what();
+  }
+  const LowRankMapping small = map_lowrank(shape, lr, a, WindowSearch::Sdk, LPlacement::Auto, 1);
+  EXPECT_NE(small.placement, LPlacement::Idle);
+  EXPECT_EQ(small.cycles_idle, -1);
+}
