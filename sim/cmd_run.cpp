@@ -33,8 +33,9 @@ int64_t size_flag(const std::string& text, const char* flag, int64_t def) {
   return bytes;
 }
 
-RunLimits limits_of(const RunOptions& o) {
-  RunLimits l;
+// The experiment's `limits:` (or the defaults), each overridden by its flag when given.
+RunLimits limits_of(const RunOptions& o, const RunLimits& from_yaml) {
+  RunLimits l = from_yaml;
   l.max_memory = size_flag(o.max_memory, "--max-memory", l.max_memory);
   l.max_disk = size_flag(o.max_disk, "--max-disk", l.max_disk);
   if (o.max_events > 0) l.max_events = o.max_events;
@@ -44,7 +45,7 @@ RunLimits limits_of(const RunOptions& o) {
 int cmd_run(const RunOptions& o) {
   const ExperimentSpec spec = load_experiment_file(o.file);
   const std::string root = o.output_root.empty() ? spec.output_dir : o.output_root;
-  const RunLimits limits = limits_of(o);
+  const RunLimits limits = limits_of(o, spec.limits);
   if (spec.mode == RunMode::Cycle) {
     // Sized before anything is elaborated or written.
     const RunEstimate e = estimate_cycle_run(spec, load_workload_file(spec.workload_file), o.trace);
@@ -86,12 +87,15 @@ void register_run_command(CLI::App& app, CommandContext& ctx) {
   run->add_flag("--dry-run", o->dry_run,
                 "print the estimated work, memory and output size; run and write nothing");
   run->add_option("--max-memory", o->max_memory,
-                  "mode cycle: refuse a run estimated above this memory (default 8G)");
+                  "mode cycle: refuse a run estimated above this memory (default: limits.max_memory, "
+                  "else 8G)");
   run->add_option("--max-events", o->max_events,
-                  "mode cycle: refuse a run estimated above this many events (default 5e10)")
+                  "mode cycle: refuse a run estimated above this many events (default: "
+                  "limits.max_events, else 5e10)")
       ->check(CLI::PositiveNumber);
   run->add_option("--max-disk", o->max_disk,
-                  "refuse a run whose folder is estimated above this size (default 16G)");
+                  "mode cycle: refuse a run whose folder is estimated above this size (default: "
+                  "limits.max_disk, else 16G)");
   run->callback([o, &ctx] { ctx.exit_code = cmd_run(*o); });
 }
 

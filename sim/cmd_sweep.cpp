@@ -28,10 +28,12 @@ struct SweepArgs {
   int64_t max_events = 0, max_points = 0;
 };
 
-// The limits: the sweep's own (points, folder size) and those its cycle points pass on to
-// each `imcsim run` (memory, events, disk; sim/estimate.hpp).
-void apply_limits(const SweepArgs& a, SweepRunOptions& o) {
-  if (a.max_points > 0) o.max_points = a.max_points;
+// The limits: the sweep's own (points, folder size: the file's `limits:`, overridden by the
+// flags) and the flags its cycle points pass on to each `imcsim run` (memory, events, disk;
+// sim/estimate.hpp). Without a flag a point keeps the `limits:` of its own experiment.
+void apply_limits(const SweepArgs& a, const RunLimits& from_yaml, SweepRunOptions& o) {
+  o.max_points = a.max_points > 0 ? a.max_points : from_yaml.max_points;
+  o.max_disk = from_yaml.max_disk;
   if (!a.max_disk.empty()) {
     if (!parse_size(a.max_disk, o.max_disk))
       throw UsageError("", 0, "--max-disk",
@@ -80,7 +82,7 @@ int cmd_sweep(const SweepArgs& a) {
                   : a.out_dir;
   o.resume = a.resume;
   o.quiet = a.quiet;
-  apply_limits(a, o);
+  apply_limits(a, sw.limits, o);
   if (a.dry_run) {
     const auto shard = shard_points(sw, o.shard_k, o.shard_n);
     std::cout << fmt::format("estimate: {} points ({} in shard {}/{}), {} mode, folder about {}\n",
@@ -115,9 +117,12 @@ void register_sweep_command(CLI::App& app, CommandContext& ctx) {
   cmd->add_flag("--list", a->list, "print the points (index, id, values) and run nothing");
   cmd->add_flag("-q,--quiet", a->quiet, "no progress, only failures and the final line");
   cmd->add_flag("--dry-run", a->dry_run, "print the number of points and the folder size; run nothing");
-  cmd->add_option("--max-points", a->max_points, "refuse a shard of more points (default 1000000)")
+  cmd->add_option("--max-points", a->max_points,
+                  "refuse a shard of more points (default: limits.max_points, else 1000000)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--max-disk", a->max_disk, "refuse a sweep folder estimated above this size (default 16G)");
+  cmd->add_option("--max-disk", a->max_disk,
+                  "refuse a sweep folder estimated above this size (default: limits.max_disk, "
+                  "else 16G)");
   cmd->add_option("--max-memory", a->max_memory, "cycle points: as `imcsim run --max-memory`");
   cmd->add_option("--max-events", a->max_events, "cycle points: as `imcsim run --max-events`")
       ->check(CLI::PositiveNumber);

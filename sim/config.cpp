@@ -118,7 +118,7 @@ ExperimentSpec parse_experiment(const YamlNode& root) {
   if (root.is_null()) root.fail("empty experiment file (expected keys workload, arch, mappers)");
   root.expect_map();
   root.allow_only({"name", "description", "workload", "arch", "mappers", "convention", "mode", "engine",
-                   "output_dir", "seed", "compression"});
+                   "output_dir", "seed", "compression", "limits"});
   ExperimentSpec e;
   e.file = root.file();
   e.name = root.get_string("name", fs::path(root.file()).stem().string());
@@ -178,6 +178,7 @@ ExperimentSpec parse_experiment(const YamlNode& root) {
   if (e.output_dir.empty()) root.child("output_dir").fail_expected("a directory path");
   e.seed = root.get_int("seed", 0, (1LL << 62), 1);
   e.compression = parse_compression(root, e.workload_file);
+  e.limits = parse_limits(root, &e.limits_given);
   return e;
 }
 
@@ -216,6 +217,10 @@ std::string resolved_yaml(const ExperimentSpec& e) {
   out << YAML::Key << "output_dir" << YAML::Value << e.output_dir;
   out << YAML::Key << "seed" << YAML::Value << e.seed;
   if (e.compression) emit_compression(out, *e.compression);
+  if (e.limits_given) {
+    out << YAML::Key << "limits" << YAML::Value;
+    emit_limits(out, e.limits);
+  }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -11,6 +11,7 @@
 #include "mappers/layer_mapping.hpp"
 #include "sim/config_compression.hpp"
 #include "sim/config_engine.hpp"
+#include "sim/config_limits.hpp"
 #include "workloads/yaml_reader.hpp"
 
 namespace imcsim {
@@ -71,6 +72,8 @@ struct ExperimentSpec {
   std::string output_dir;
   int64_t seed = 1;
   std::optional<CompressionConfig> compression;  // `compression:` (sim/config_compression.hpp)
+  RunLimits limits;           // `limits:` (sim/config_limits.hpp); the flags override it
+  bool limits_given = false;  // the section is present (resolved.yaml then carries it)
 };
 
 ExperimentSpec parse_experiment(const YamlNode& root);

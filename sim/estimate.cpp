@@ -113,21 +113,23 @@ RunEstimate estimate_cycle_run(const ExperimentSpec& spec, const Network& net, b
 
 void check_estimate(const RunEstimate& e, const RunLimits& limits, const std::string& file) {
   auto refuse = [&](const char* what, const std::string& value, const std::string& limit,
-                    const char* flag) {
+                    const char* flag, const char* key) {
     throw ConfigError(file, 0, "",
                       fmt::format("this cycle run needs {} {}, above the limit of {} ({}); "
-                                  "raise it with {} if that is intended, or use mode: analytic",
-                                  what, value, limit, estimate_text(e), flag));
+                                  "raise it with {} (or limits.{}) if that is intended, or use "
+                                  "mode: analytic",
+                                  what, value, limit, estimate_text(e), flag, key));
   };
   if (e.memory_bytes > limits.max_memory)
     refuse("about", size_text(e.memory_bytes) + " of memory", size_text(limits.max_memory),
-           "--max-memory");
+           "--max-memory", "max_memory");
   if (e.events > limits.max_events)
     refuse("about", fmt::format("{:.3g} simulation events", static_cast<double>(e.events)),
-           fmt::format("{:.3g}", static_cast<double>(limits.max_events)), "--max-events");
+           fmt::format("{:.3g}", static_cast<double>(limits.max_events)), "--max-events",
+           "max_events");
   if (e.disk_bytes > limits.max_disk)
     refuse("about", size_text(e.disk_bytes) + " of output", size_text(limits.max_disk),
-           "--max-disk");
+           "--max-disk", "max_disk");
 }
 
 std::string estimate_text(const RunEstimate& e) {
@@ -139,41 +141,6 @@ std::string estimate_text(const RunEstimate& e) {
                      "output {}",
                      e.layers, e.computing_cycles, static_cast<double>(e.events), time,
                      size_text(e.memory_bytes), size_text(e.disk_bytes));
-}
-
-bool parse_size(const std::string& text, int64_t& bytes) {
-  if (text.empty()) return false;
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return false;
-  }
-  std::string unit = text.substr(used);
-  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
-  if (unit.size() == 2 && unit[1] == 'i') unit.pop_back();
-  int shift = 0;
-  if (unit.size() == 1) {
-    const std::string units = "KMGTP";
-    const size_t at = units.find(static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0]))));
-    if (at == std::string::npos) return false;
-    shift = 10 * static_cast<int>(at + 1);
-  } else if (!unit.empty()) {
-    return false;
-  }
-  const double b = std::ldexp(v, shift);
-  if (!std::isfinite(b) || b < 1 || b > 9.0e18) return false;
-  bytes = static_cast<int64_t>(b);
-  return true;
-}
-
-std::string size_text(int64_t bytes) {
-  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 6) v /= 1024, ++u;
-  return u == 0 ? fmt::format("{} bytes", bytes) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
 }  // namespace imcsim

@@ -2,7 +2,8 @@
 // size of a cycle-accurate run, estimated from the mapping of every conv/fc layer (the
 // same mapper the run uses; compression only lowers them), and of a sweep from its points.
 // Above a limit the user can raise (`--max-memory`, `--max-events`, `--max-disk`,
-// `--max-points`; README "Limits") the run is refused with a named error before anything
+// `--max-points`, or the `limits:` section, sim/config_limits.hpp; README "Limits") the run
+// is refused with a named error before anything
 // is written. Every count is overflow-checked: a count that would not fit is an error too.
 #pragma once
 
@@ -13,17 +14,6 @@
 #include "workloads/network.hpp"
 
 namespace imcsim {
-
-struct RunLimits {
-  // 8 GiB: a cycle run above it would not fit a typical workstation next to its other work.
-  int64_t max_memory = int64_t{8} << 30;
-  // 5e10 events: about 1.5 hours of the engine at its measured 1e7 events/s (README "Limits").
-  int64_t max_events = 50'000'000'000;
-  // 16 GiB of run or sweep folders (trace.vcd is the large file of a run).
-  int64_t max_disk = int64_t{16} << 30;
-  // 1,000,000 points: a sweep above it is almost always an axis typed wrong.
-  int64_t max_points = 1'000'000;
-};
 
 struct RunEstimate {
   int64_t layers = 0;              // conv/fc layers mapped
@@ -43,9 +33,5 @@ RunEstimate estimate_cycle_run(const ExperimentSpec& spec, const Network& net, b
 void check_estimate(const RunEstimate& e, const RunLimits& limits, const std::string& file);
 // "events 1.2e9 (about 3 min), memory 310 MiB, output 2.1 MiB" for --dry-run and messages.
 std::string estimate_text(const RunEstimate& e);
-
-// "8G", "512M", "1.5T", "4096" (bytes) -> bytes; UsageError-style message in `error` when bad.
-bool parse_size(const std::string& text, int64_t& bytes);
-std::string size_text(int64_t bytes);
 
 }  // namespace imcsim

@@ -2,8 +2,8 @@
 //  - FolderLock: an advisory lock (flock) on a lock file, held while a run or a sweep folder
 //    is written; a second writer gets a named error at once. The kernel drops a flock when
 //    its process dies, so a stale lock file of a killed process does not block.
-//  - Temporary folders registered with TempGuard are removed when SIGINT or SIGTERM ends the
-//    process (the handler unlinks their files with async-signal-safe calls, then lets the
+//  - Temporary folders registered with TempGuard are removed when SIGINT, SIGTERM, SIGHUP or
+//    SIGPIPE (standard error piped into a reader that quit) ends the process (the handler unlinks their files with async-signal-safe calls, then lets the
 //    signal take its default action); when the process already handles those signals
 //    (a sweep, which stops cleanly itself), the handler is not installed.
 #pragma once

@@ -173,6 +173,18 @@ void write_or_throw(const fs::path& path, const std::string& content) {
 
 std::string temp_suffix() { return fmt::format(".tmp-{}", static_cast<long>(::getpid())); }
 
+// Temporaries of `run_id` left in `root` by a writer that was killed outright (SIGKILL, a
+// power cut): `.ID.tmp-PID` and `.ID.old.tmp-PID`. Called with the run's lock held, so no
+// live writer of this run owns one.
+void remove_stale_run_temporaries(const std::string& root, const std::string& run_id) {
+  const std::string tmp = "." + run_id + ".tmp-", old = "." + run_id + ".old.tmp-";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(tmp, 0) == 0 || name.rfind(old, 0) == 0) fs::remove_all(e.path(), ec);
+  }
+}
+
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& content) {
@@ -213,7 +225,7 @@ RunDir::RunDir(const std::string& root, const std::string& run_id)
     const std::string lock_file = (fs::path(root_) / ("." + run_id + ".lock")).string();
     lock_ = std::make_unique<FolderLock>(lock_file, "run folder " + final_);
     guard_ = std::make_unique<TempGuard>(tmp_, lock_file);
-    fs::remove_all(tmp_, ec);
+    remove_stale_run_temporaries(root_, run_id);
     fs::create_directory(tmp_);
   } catch (const fs::filesystem_error& e) {
     lock_.reset();

@@ -34,7 +34,8 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // commit() renames it into place (replacing an earlier run of the same id); destroyed
 // without commit, it removes what was written. ConfigError (key `output_dir`) when the
 // folder cannot be written. While it exists it holds the lock `root/.run_id.lock` (a second
-// writer of the same run gets a named error) and SIGINT/SIGTERM remove its temporary folder.
+// writer of the same run gets a named error) and SIGINT/SIGTERM remove its temporary folder;
+// temporaries of this run left by a killed writer are removed once the lock is held.
 class RunDir {
  public:
   RunDir(const std::string& root, const std::string& run_id);

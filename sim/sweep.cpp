@@ -22,7 +22,6 @@ namespace imcsim {
 namespace {
 
 constexpr size_t kMaxRangeValues = 100000;
-constexpr size_t kMaxPoints = 10000000;
 
 bool is_quoted(const YAML::Node& n) { return !n.Tag().empty() && n.Tag() != "?"; }
 
@@ -108,6 +107,9 @@ void check_axis_key(const YamlNode& value, const std::string& key) {
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
   if (!ok) value.fail("expected an axis key: a dotted path into the experiment (e.g. arch.rows)");
   if (key == "sweep" || key.rfind("sweep.", 0) == 0) value.fail("the sweep section cannot be swept");
+  if (key == "limits" || key.rfind("limits.", 0) == 0)
+    value.fail("the limits section cannot be swept: a limit changes nothing a point computes, "
+               "only whether it is refused (set it once under limits:, or with its flag)");
   // Every point of a sweep is written to the sweep's own folder: these keys change nothing
   // a point computes, so an axis over them only repeats the same point.
   if (key == "output_dir" || key == "description")
@@ -168,7 +170,7 @@ std::string hash_hex(const std::string& text) {
 
 Sweep load_sweep(const std::string& file) { return parse_sweep(read_text(file), file); }
 
-Sweep parse_sweep(const std::string& text, const std::string& file) {
+Sweep parse_sweep(const std::string& text, const std::string& file, size_t max_points) {
   const YamlNode root = YamlNode::load_string(text, file, ErrorKind::Config);
   if (root.is_null()) root.fail("empty experiment file (expected keys workload, arch, mappers, sweep)");
   root.expect_map();
@@ -177,6 +179,7 @@ Sweep parse_sweep(const std::string& text, const std::string& file) {
   sw.text = text;
   sw.name = root.get_string("name", fs::path(file).stem().string());
   sw.output_dir = root.get_string("output_dir", "out");
+  sw.limits = parse_limits(root);
 
   const auto section = root.find("sweep");
   if (!section)
@@ -317,8 +320,7 @@ Sweep parse_sweep(const std::string& text, const std::string& file) {
   size_t total = 1;
   for (const auto& u : units) {
     const size_t n = sw.axes[u[0]].labels.size();
-    if (total > kMaxPoints / n)
-      axes.fail(fmt::format("the sweep has more than {} points", kMaxPoints));
+    if (total > max_points / n) axes.fail(fmt::format("the sweep has more than {} points", max_points));
     total *= n;
   }
 

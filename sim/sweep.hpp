@@ -56,14 +56,18 @@ struct Sweep {
   SweepMode mode = SweepMode::Analytic;
   std::vector<SweepAxis> axes;
   std::vector<SweepPoint> points;
+  RunLimits limits;  // the experiment's `limits:` (max_points, max_disk apply to the sweep)
   // Hash of the experiment text and the point ids: shards and resumed runs must agree.
   std::string fingerprint;
 };
 
 // Reads and expands the sweep of an experiment file. ConfigError (file, line, key) on a
 // malformed sweep section, on a sweep with no points, or on a file without `sweep:`.
+// `max_points`: a sweep whose product has more points is refused before any point is built
+// (the default is the hard cap; shards are limited further by --max-points).
+constexpr size_t kSweepPointCap = 10000000;
 Sweep load_sweep(const std::string& file);
-Sweep parse_sweep(const std::string& text, const std::string& file);
+Sweep parse_sweep(const std::string& text, const std::string& file, size_t max_points = kSweepPointCap);
 
 // The experiment tree of one point: `sweep:` removed, the point's values in place.
 YamlNode point_tree(const Sweep& sweep, const SweepPoint& point);

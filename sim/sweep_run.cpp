@@ -422,13 +422,15 @@ void check_sweep_size(const Sweep& sw, const std::vector<SweepPoint>& shard,
   if (static_cast<int64_t>(shard.size()) > o.max_points)
     throw ConfigError(sw.file, 0, "sweep",
                       fmt::format("the sweep has {} points, above the limit of {}; raise it with "
-                                  "--max-points if that is intended, or split it with --shard",
+                                  "--max-points (or limits.max_points) if that is intended, or split it "
+                                  "with --shard",
                                   shard.size(), o.max_points));
   const int64_t disk = estimate_sweep_disk(sw, shard);
   if (disk > o.max_disk)
     throw ConfigError(sw.file, 0, "sweep",
                       fmt::format("the sweep folder would take about {} ({} points), above the "
-                                  "limit of {}; raise it with --max-disk if that is intended",
+                                  "limit of {}; raise it with --max-disk (or limits.max_disk) if that is "
+                                  "intended",
                                   size_text(disk), shard.size(), size_text(o.max_disk)));
 }
 
@@ -528,12 +530,18 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
                                     have["fingerprint"].get<std::string>(), have["index"].dump(),
                                     have["count"].dump(), sw.fingerprint, o.shard_k, o.shard_n));
   }
-  try {
-    fs::create_directories(points);
-  } catch (const fs::filesystem_error& e) {
-    throw ConfigError(o.out_dir, 0, "", "cannot create the sweep folder: " + e.code().message());
-  }
+  // The lock comes before anything is made inside the folder: a second writer, refused,
+  // leaves the folder as it found it.
+  auto make_dir = [&](const fs::path& dir) {
+    try {
+      fs::create_directories(dir);
+    } catch (const fs::filesystem_error& e) {
+      throw ConfigError(o.out_dir, 0, "", "cannot create the sweep folder: " + e.code().message());
+    }
+  };
+  make_dir(out);
   const FolderLock lock((out / ".sweep.lock").string(), "sweep folder " + o.out_dir);
+  make_dir(points);
   write_manifest(sw, shard, o);
   remove_stale_temporaries(points);
 

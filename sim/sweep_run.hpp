@@ -27,8 +27,8 @@ struct SweepRunOptions {
   bool quiet = false;        // no progress lines, only failures
   std::string imcsim_exe;    // binary for cycle points; default: this process's executable
   std::vector<std::string> point_args;  // extra `imcsim run` flags for cycle points (limits)
-  int64_t max_points = 1'000'000;       // refuse a shard with more points (--max-points)
-  int64_t max_disk = int64_t{16} << 30; // refuse a sweep whose folder would be larger
+  int64_t max_points = RunLimits{}.max_points;  // refuse a shard with more points
+  int64_t max_disk = RunLimits{}.max_disk;      // refuse a sweep whose folder would be larger
 };
 
 // Estimated size of the sweep folder for `points` points of `sweep` (analytic: measured

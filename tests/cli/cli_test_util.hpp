@@ -32,8 +32,13 @@ class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    tmp_ = fs::temp_directory_path() / (std::string("imcsim-") + info->test_suite_name() + "-" +
-                                        info->name() + "-" + std::to_string(::getpid()));
+    // One folder, never nested: parameterized names ("Catalogue/BadInputs", "Test/case")
+    // hold slashes, which would leave their parent folders behind in the temporary folder.
+    std::string name = std::string("imcsim-") + info->test_suite_name() + "-" + info->name() + "-" +
+                       std::to_string(::getpid());
+    for (char& c : name)
+      if (c == '/') c = '_';
+    tmp_ = fs::temp_directory_path() / name;
     fs::remove_all(tmp_);
     fs::create_directories(tmp_);
   }

@@ -1,8 +1,6 @@
 // libFuzzer target: the calibration reader (load_calibration: keys, bits, per-tensor scale
 // and zero point, tensors missing or unknown) against the one-conv network of
 // tests/bad_inputs/data/tiny_conv.onnx, with and without an expected bit width.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -15,8 +13,8 @@ namespace fs = std::filesystem;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const imcsim::Network net =
       imcsim::onnx_io::import_onnx(IMCSIM_SOURCE_DIR "/tests/bad_inputs/data/tiny_conv.onnx").net;
-  static const fs::path file =
-      fs::temp_directory_path() / ("imcsim-fuzz-calibration-" + std::to_string(::getpid()) + ".yaml");
+  static const imcsim::fuzz::Scratch scratch("calibration", ".yaml", false);
+  const fs::path& file = scratch.path();
   {
     std::ofstream f(file, std::ios::binary | std::ios::trunc);
     f.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));

@@ -2,8 +2,6 @@
 // every split it declares). The first input byte picks which of the three files the rest of
 // the input replaces in a copy of tests/bad_inputs/data/dataset_ok; the other two stay valid,
 // so the fuzzer reaches the checks that join them (counts, shapes, label range, dtypes).
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -15,12 +13,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path& work_dir() {
-  static const fs::path dir = [] {
-    const fs::path d = fs::temp_directory_path() / ("imcsim-fuzz-dataset-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
+  static const imcsim::fuzz::Scratch scratch("dataset", "", true);
+  return scratch.path();
 }
 
 void write(const fs::path& p, const std::string& bytes) {

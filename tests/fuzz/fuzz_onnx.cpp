@@ -1,8 +1,6 @@
 // libFuzzer target: the ONNX importer (protobuf parse, graph walk, operator checks, shape
 // inference) and, on the same bytes, the TensorProto reader. import_onnx reads a file, so
-// each input is written to one scratch file per process first.
-#include <unistd.h>
-
+// each input is written to one scratch file per process first (removed when the run ends).
 #include <fstream>
 
 #include "tests/fuzz/fuzz_util.hpp"
@@ -10,7 +8,8 @@
 #include "workloads/onnx/tensor_proto.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = "/tmp/imcsim-fuzz-onnx-" + std::to_string(::getpid()) + ".onnx";
+  static const imcsim::fuzz::Scratch scratch("onnx", ".onnx", false);
+  const std::string path = scratch.path().string();
   const std::string bytes = imcsim::fuzz::as_text(data, size);
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
