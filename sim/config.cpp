@@ -1,4 +1,5 @@
 #include "sim/config.hpp"
+#include "workloads/input_file.hpp"
 
 #include <filesystem>
 
@@ -141,7 +142,7 @@ ExperimentSpec parse_experiment(const YamlNode& root) {
   const YamlNode arch = root.child("arch");
   if (arch.is_scalar()) {
     const std::string path = relative_to(e.file, arch.as_string());
-    if (!fs::exists(path)) arch.fail(fmt::format("architecture file \"{}\" does not exist", path));
+    if (!path_exists(path)) arch.fail(fmt::format("architecture file \"{}\" does not exist", path));
     e.arch = load_arch_file(path);
   } else {
     e.arch = parse_arch(arch);

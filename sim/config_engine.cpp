@@ -1,4 +1,5 @@
 #include "sim/config_engine.hpp"
+#include "workloads/input_file.hpp"
 
 #include <filesystem>
 #include <set>
@@ -128,7 +129,7 @@ std::string resolve_tech(const std::string& name, const std::string& relative_to
     return p.lexically_normal().string();
   }
   const fs::path p = fs::path(configs_dir()) / "tech" / (name + ".yaml");
-  if (!fs::exists(p)) return "";
+  if (!path_exists(p)) return "";
   return p.string();
 }
 
@@ -146,7 +147,7 @@ EngineSpec parse_engine(const YamlNode& node, const std::string& experiment_file
   EngineSpec e;
   e.tech_name = node.get_string("tech", "isaac-rram-32nm");
   const std::string path = resolve_tech(e.tech_name, experiment_file);
-  if (path.empty() || !fs::exists(path)) {
+  if (path.empty() || !path_exists(path)) {
     const YamlNode where = node.find("tech") ? *node.find("tech") : node;
     where.fail(fmt::format("unknown technology \"{}\" (built-in: {}; or a path to a .yaml file)",
                            e.tech_name, join_choices(builtin_techs())));
@@ -157,7 +158,7 @@ EngineSpec parse_engine(const YamlNode& node, const std::string& experiment_file
   if (e.input != "seeded") {
     fs::path p(e.input);
     if (!p.is_absolute()) p = fs::path(experiment_file).parent_path() / p;
-    if (!fs::exists(p)) node.child("input").fail(fmt::format("input file \"{}\" does not exist (or use: seeded)", p.string()));
+    if (!path_exists(p)) node.child("input").fail(fmt::format("input file \"{}\" does not exist (or use: seeded)", p.string()));
     e.input = p.lexically_normal().string();
   }
   e.weights = node.get_string("weights", "synthetic");
@@ -173,7 +174,7 @@ EngineSpec parse_engine(const YamlNode& node, const std::string& experiment_file
   if (e.calibration != "dynamic") {
     fs::path p(e.calibration);
     if (!p.is_absolute()) p = fs::path(experiment_file).parent_path() / p;
-    if (!fs::is_regular_file(p))
+    if (!regular_file_exists(p))
       node.child("calibration")
           .fail(fmt::format("calibration file \"{}\" does not exist (imcsim calibrate writes one; or use: dynamic)",
                             p.string()));

@@ -1,5 +1,6 @@
 // Activation calibration (calibration.hpp).
 #include "workloads/calibration.hpp"
+#include "workloads/input_file.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -237,7 +238,7 @@ std::string calibration_yaml(const Calibration& c) {
 }
 
 Calibration load_calibration(const std::string& path, const Network& net, int expected_bits) {
-  if (!fs::is_regular_file(path)) throw WorkloadError(path, 0, "", "calibration file not found");
+  if (!regular_file_exists(path)) throw WorkloadError(path, 0, "", "calibration file not found");
   const YamlNode root = YamlNode::load_file(path, ErrorKind::Workload);
   root.expect_map();
   root.allow_only({"network", "dataset", "split", "images", "image_stride", "method", "bits", "tensors"});

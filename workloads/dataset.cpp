@@ -1,6 +1,7 @@
 // Data set folders (dataset.hpp): dataset.yaml read strictly, .npy images and labels checked
 // against it.
 #include "workloads/dataset.hpp"
+#include "workloads/input_file.hpp"
 
 #include <cmath>
 #include <filesystem>
@@ -59,7 +60,7 @@ Dataset load_dataset(const std::string& dir) {
   d.file = (fs::path(dir) / "dataset.yaml").string();
   if (!fs::is_directory(dir))
     throw WorkloadError(dir, 0, "--dataset", "not a folder (a data set is a folder holding dataset.yaml)");
-  if (!fs::exists(d.file))
+  if (!path_exists(d.file))
     throw WorkloadError(d.file, 0, "", "data set description not found (a data set folder holds dataset.yaml)");
   const YamlNode root = YamlNode::load_file(d.file, ErrorKind::Workload);
   root.expect_map();
@@ -101,7 +102,7 @@ Dataset load_dataset(const std::string& dir) {
       *field = f.as_string();
       *line = f.line();
       const fs::path p = fs::path(dir) / *field;
-      if (field->empty() || !fs::is_regular_file(p))
+      if (field->empty() || !regular_file_exists(p))
         f.fail(fmt::format("file not found: {}", p.string()));
     }
     d.specs.push_back(s);

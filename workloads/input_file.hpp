@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "workloads/error.hpp"
 
@@ -36,5 +38,17 @@ void check_input_file(const std::string& path, InputKind kind, ErrorKind error_k
 // At most `max_chars` characters of `text`, quoted, with control and non-ASCII bytes written
 // as \xNN and "..." when cut: safe to put in an error message.
 std::string excerpt(const std::string& text, size_t max_chars = 60);
+
+// std::filesystem::exists / is_regular_file without exceptions: a name the system refuses
+// (too long, a component that is not a folder) is a name with nothing there, so the caller's
+// named "does not exist" error applies instead of an uncaught filesystem_error.
+inline bool path_exists(const std::filesystem::path& p) {
+  std::error_code ec;
+  return std::filesystem::exists(p, ec);
+}
+inline bool regular_file_exists(const std::filesystem::path& p) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(p, ec);
+}
 
 }  // namespace imcsim

@@ -1,4 +1,5 @@
 #include "workloads/loader.hpp"
+#include "workloads/input_file.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -219,14 +220,14 @@ std::string resolve_workload(const std::string& name_or_path) {
   const bool looks_like_path = name_or_path.find('/') != std::string::npos ||
                                fs::path(name_or_path).extension() == ".yaml";
   if (looks_like_path) {
-    if (!fs::exists(name_or_path))
+    if (!path_exists(name_or_path))
       throw WorkloadError("", 0, "",
                           fmt::format("workload file \"{}\" does not exist", name_or_path));
     return name_or_path;
   }
   for (const auto& d : workload_search_dirs()) {
     fs::path p = fs::path(d) / (name_or_path + ".yaml");
-    if (fs::exists(p)) return p.string();
+    if (path_exists(p)) return p.string();
   }
   throw WorkloadError("", 0, "workload",
                       fmt::format("unknown built-in workload \"{}\" (built-in: {}; or give a path "

@@ -1,4 +1,5 @@
 #include "workloads/npy_weights.hpp"
+#include "workloads/input_file.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -51,7 +52,7 @@ WeightMap load_weight_map(const std::string& path, const Network& net) {
 std::string builtin_weight_map(const Network& net) {
   for (const auto& d : workload_search_dirs()) {
     const fs::path p = fs::path(d) / "weight_maps" / (net.name + ".yaml");
-    if (fs::exists(p)) return p.string();
+    if (path_exists(p)) return p.string();
   }
   return "";
 }
@@ -61,7 +62,7 @@ WeightSet load_npy_weights(const Network& net, const std::string& dir,
   if (!fs::is_directory(dir))
     throw WorkloadError(dir, 0, "", "weights folder does not exist (expected a folder of .npy files)");
   std::string map_path = map_file;
-  if (map_path.empty() && fs::exists(fs::path(dir) / "weight_map.yaml"))
+  if (map_path.empty() && path_exists(fs::path(dir) / "weight_map.yaml"))
     map_path = (fs::path(dir) / "weight_map.yaml").string();
   if (map_path.empty()) map_path = builtin_weight_map(net);
   WeightMap map;
@@ -81,7 +82,7 @@ WeightSet load_npy_weights(const Network& net, const std::string& dir,
                                       "A-Z a-z 0-9 _ . - and no leading '.')",
                                       role, name.substr(0, 120)));
     const fs::path p = fs::path(dir) / (name + ".npy");
-    if (!fs::exists(p))
+    if (!path_exists(p))
       throw WorkloadError(map_path.empty() ? dir : map_path, 0, layer,
                           fmt::format("{} tensor \"{}\" not found: expected file {}", role, name,
                                       p.string()));
