@@ -59,11 +59,16 @@ struct LayerRecord {
   LayerRun requant;             // conv/fc: requantization of the outputs on digital units
   const TileSchedule* sched = nullptr;
   int64_t analytic_clocks = 0;
+  int64_t analytic_cycles = -1;  // a fused R/L pair's plan (R: the pair's, L: 0); else the schedule's
   bool exact = true;
   bool requant_mismatch = false;  // L of a fused job: engine's requantized R != the reference's
   int64_t max_abs_error = 0;
   double mean_abs_error = 0, rel_error = 0;
 };
+
+int64_t analytic_cycles(const LayerRecord& r) {
+  return r.analytic_cycles >= 0 ? r.analytic_cycles : r.sched->mapping.cycles;
+}
 
 int64_t total_clocks(const LayerRecord& r) { return r.run.clock_cycles + r.requant.clock_cycles; }
 
@@ -113,8 +118,7 @@ namespace {
 const compress::LowRankMapping* plan_of(const std::map<std::string, const compress::LowRankMapping*>& plans,
                                         const std::string& name) {
   auto it = plans.find(name);
-  if (it == plans.end() && name.size() > 2 && name.compare(name.size() - 2, 2, ".R") == 0)
-    it = plans.find(name.substr(0, name.size() - 2));
+  if (it == plans.end()) it = plans.find(compress::layer_of_r_factor(name));
   return it == plans.end() ? nullptr : it->second;
 }
 
@@ -216,9 +220,9 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
           }));
     } else if (const compress::LowRankMapping* lr = plan_of(lowrank, l.name)) {
       // R runs as "<layer>.R" and L under the original name: both schedules come from the plan.
-      const bool is_r = l.name.size() > 2 && l.name.compare(l.name.size() - 2, 2, ".R") == 0;
-      const std::string base = is_r ? l.name.substr(0, l.name.size() - 2) : l.name;
-      const Layer& r_layer = *net.find(base + ".R");
+      const bool is_r = !compress::layer_of_r_factor(l.name).empty();
+      const std::string base = is_r ? compress::layer_of_r_factor(l.name) : l.name;
+      const Layer& r_layer = *net.find(compress::r_factor_name(base));
       const Layer& l_layer = *net.find(base);
       compress::LowRankSchedules ls = compress::lowrank_schedules(
           *lr, conv_shape(r_layer, spec.convention), conv_shape(l_layer, spec.convention), geom, arch.arrays);
@@ -308,9 +312,8 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     rec.sched = &sched;
     std::vector<int32_t> wq(q.q.begin(), q.q.end());
     std::vector<int64_t> acc;
-    const std::string base = layer.name.size() > 2 && layer.name.compare(layer.name.size() - 2, 2, ".R") == 0
-                                 ? layer.name.substr(0, layer.name.size() - 2)
-                                 : layer.name;
+    const std::string r_of = compress::layer_of_r_factor(layer.name);
+    const std::string base = r_of.empty() ? layer.name : r_of;
     if (fused.count(base) && base != layer.name) {
       // R and L as one job: R's record carries the activations, L's the results.
       const ref::QuantizedLayer& lq = qweights.at(base);
@@ -337,6 +340,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
       FusedRun fr = engine.run_fused_lowrank(job, !resident);
       rec.run = fr.run;
       rec.analytic_clocks = -1;  // no closed form for the pipelined pair
+      rec.analytic_cycles = lowrank.at(base)->combined.cycles;  // the pair's plan, as its job
       acc = fr.r_out;
       fused_runs[base] = std::move(fr);
     } else if (auto fr = fused_runs.find(layer.name); fr != fused_runs.end()) {
@@ -344,6 +348,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
       // computed must be the ones the engine requantized.
       rec.run.layer = layer.name;
       rec.analytic_clocks = -1;
+      rec.analytic_cycles = 0;  // its cycles are the pair's, on R's record
       acc = fr->second.l_out;
       if (cfg.functional && fr->second.l_input != codes.data) rec.requant_mismatch = true;
     } else {
@@ -434,7 +439,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
       j["mapper"] = m.mapper;
       j["method"] = m.method;
       j["computing_cycles"] = rec.run.computing_cycles;
-      j["analytic_cycles"] = m.cycles;
+      j["analytic_cycles"] = analytic_cycles(rec);
       j["analytic_clock_cycles"] = rec.analytic_clocks + rec.requant.clock_cycles;
       j["rounds"] = rec.run.rounds;
       j["programming_clocks"] = rec.run.programming_clocks;
@@ -454,7 +459,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
         "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", l.name,
         to_string(l.type), l.on_arrays() ? rec.sched->mapping.mapper : "",
         l.on_arrays() ? rec.sched->mapping.method : "", rec.run.computing_cycles,
-        l.on_arrays() ? rec.sched->mapping.cycles : 0, clocks,
+        l.on_arrays() ? analytic_cycles(rec) : 0, clocks,
         l.on_arrays() ? rec.analytic_clocks + rec.requant.clock_cycles : clocks, fixed(latency, 3),
         fixed(energy["total"].get<double>(), 3), fixed(energy["dac"].get<double>(), 3),
         fixed(energy["array"].get<double>(), 3), fixed(energy["adc"].get<double>(), 3),
@@ -539,7 +544,8 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
       const std::string name = e["layer"].get<std::string>();
       int64_t engine_cc = 0;
       for (const auto& rec : records)
-        if (rec.layer->name == name || rec.layer->name == name + ".R") engine_cc += rec.run.computing_cycles;
+        if (rec.layer->name == name || rec.layer->name == compress::r_factor_name(name))
+          engine_cc += rec.run.computing_cycles;
       e["engine_cycles"] = engine_cc;
       if (e["method"] != "dense") plan_executed = plan_executed && engine_cc == e["analytic_cycles"].get<int64_t>();
     }

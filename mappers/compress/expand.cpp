@@ -17,6 +17,13 @@ bool equal_groups(const LowRankFactors& f) {
 
 }  // namespace
 
+std::string r_factor_name(const std::string& layer) { return layer + ".R"; }
+
+std::string layer_of_r_factor(const std::string& name) {
+  const bool r = name.size() > 2 && name.compare(name.size() - 2, 2, ".R") == 0;
+  return r ? name.substr(0, name.size() - 2) : std::string();
+}
+
 ExpandedNetwork expand_lowrank(const Network& net, const WeightSet& weights,
                                const CompressionResult& plan, bool dense_groups) {
   std::map<std::string, const CompressedLayer*> by_name;
@@ -52,7 +59,7 @@ ExpandedNetwork expand_lowrank(const Network& net, const WeightSet& weights,
 
     // R: the K x K part, IC -> rank (grouped along input channels when it can be).
     Layer r = l;
-    r.name = l.name + ".R";
+    r.name = r_factor_name(l.name);
     r.out.c = rank;
     r.bias = false;
     r.batch_norm = false;

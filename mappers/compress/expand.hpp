@@ -30,6 +30,11 @@ struct ExpandedNetwork {
 // `dense_groups`: every R and L as a dense matrix with the group structure's zeros (what the
 // engine runs: its schedules place only the groups' blocks, never the zeros); otherwise
 // equal groups become grouped convs (exporters).
+// The name expand_lowrank gives a layer's R factor ("<layer>.R"), and back: the layer an R
+// factor came from, or "" for a name that is not an R factor's.
+std::string r_factor_name(const std::string& layer);
+std::string layer_of_r_factor(const std::string& name);
+
 ExpandedNetwork expand_lowrank(const Network& net, const WeightSet& weights,
                                const CompressionResult& plan, bool dense_groups = false);
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -95,36 +96,91 @@ Svd compute_svd(const Eigen::MatrixXd& m) {
   return out;
 }
 
-// Sweeps and studies decompose the same weight blocks for many ranks, arrays and methods:
-// the SVD of a block is computed once per process and reused (keyed by its exact contents;
-// a pure function, so results are the same bits either way). Shared by sweep threads.
-std::shared_ptr<const Svd> svd_of(const Eigen::MatrixXd& m) {
+// Sweeps and studies decompose the same weight tensor for many ranks, arrays and methods:
+// the SVDs of its group blocks are computed once per process and reused. An entry is found
+// by a hash of the tensor's values and then compared value by value, so a hit is always the
+// same tensor (a pure function: results are the same bits either way). Shared by sweep threads.
+struct BlockSvds {
+  std::vector<int64_t> shape;
+  std::vector<float> values;              // the tensor, to confirm a hash hit exactly
+  std::vector<std::shared_ptr<const Svd>> blocks;  // one per group, in group order
+};
+
+uint64_t content_hash(const Tensor& w) {
+  // FNV-1a over the shape and at most 4,096 evenly spaced values: only a bucket key (a hit is
+  // confirmed by comparing every value), so it need not read the whole tensor.
+  uint64_t h = 1469598103934665603ULL;
+  const auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+  for (int64_t d : w.shape) mix(static_cast<uint64_t>(d));
+  const size_t n = w.data.size();
+  const size_t step = std::max<size_t>(1, n / 4096);
+  for (size_t i = 0; i < n; i += step) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, w.data.data() + i, sizeof bits);
+    mix(bits);
+  }
+  return h;
+}
+
+// Blocks of the group split: rows [out_begin, +out_count) x columns [in_begin*kk, +in_count*kk).
+std::vector<LowRankGroup> group_blocks(int64_t oc, int64_t ic, GroupAxis axis, int64_t groups) {
+  std::vector<LowRankGroup> out;
+  int64_t begin = 0;
+  for (int64_t size : split_even(axis == GroupAxis::In ? ic : oc, groups)) {
+    LowRankGroup g;
+    if (axis == GroupAxis::In) {
+      g.in_begin = begin;
+      g.in_count = size;
+      g.out_count = oc;
+    } else {
+      g.out_begin = begin;
+      g.out_count = size;
+      g.in_count = ic;
+    }
+    begin += size;
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+std::shared_ptr<const BlockSvds> block_svds(const Tensor& w, GroupAxis axis, int64_t groups) {
+  if (groups == 1) axis = GroupAxis::In;  // one block either way
   static std::mutex mutex;
-  static std::map<std::pair<std::pair<int64_t, int64_t>, uint64_t>, std::shared_ptr<const Svd>> cache;
+  using Key = std::tuple<uint64_t, int, int64_t>;
+  static std::map<Key, std::vector<std::shared_ptr<const BlockSvds>>> cache;
   static size_t cached_values = 0;
   constexpr size_t kMaxCachedValues = size_t{1} << 25;  // ~256 MiB of doubles, then start over
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the values' 64-bit patterns
-  for (Eigen::Index i = 0; i < m.size(); ++i) {
-    uint64_t bits = 0;
-    std::memcpy(&bits, m.data() + i, sizeof bits);
-    h = (h ^ bits) * 1099511628211ULL;
-  }
-  const auto key = std::make_pair(std::make_pair(static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())), h);
+  const Key key{content_hash(w), axis == GroupAxis::In ? 0 : 1, groups};
   {
     std::lock_guard<std::mutex> lock(mutex);
     auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
+    if (it != cache.end())
+      for (const auto& e : it->second)
+        if (e->shape == w.shape && e->values.size() == w.data.size() &&
+            std::memcmp(e->values.data(), w.data.data(), w.data.size() * sizeof(float)) == 0)
+          return e;
   }
-  auto svd = std::make_shared<const Svd>(compute_svd(m));
+  const Eigen::MatrixXd wm = weight_matrix(w);
+  const int64_t oc = w.shape[0], ic = w.shape.size() > 1 ? w.shape[1] : 1;
+  const int64_t kk = ic > 0 ? wm.cols() / ic : 1;
+  auto entry = std::make_shared<BlockSvds>();
+  entry->shape = w.shape;
+  entry->values = w.data;
+  size_t values = entry->values.size() / 2;
+  for (const LowRankGroup& g : group_blocks(oc, ic, axis, groups)) {
+    auto svd = std::make_shared<const Svd>(
+        compute_svd(wm.block(g.out_begin, g.in_begin * kk, g.out_count, g.in_count * kk)));
+    values += static_cast<size_t>(svd->u.size() + svd->v.size());
+    entry->blocks.push_back(std::move(svd));
+  }
   std::lock_guard<std::mutex> lock(mutex);
-  const size_t values = static_cast<size_t>(svd->u.size() + svd->v.size());
   if (cached_values + values > kMaxCachedValues) {
     cache.clear();
     cached_values = 0;
   }
-  cache.emplace(key, svd);
+  cache[key].push_back(entry);
   cached_values += values;
-  return svd;
+  return entry;
 }
 
 }  // namespace
@@ -183,7 +239,7 @@ Eigen::MatrixXd LowRankFactors::l_matrix() const {
 }
 
 LowRankFactors decompose(const Tensor& w, const LowRankOptions& o, const std::string& layer) {
-  const Eigen::MatrixXd wm = weight_matrix(w);
+  if (w.shape.size() != 4 && w.shape.size() != 2) weight_matrix(w);  // the named shape error
   LowRankFactors f;
   f.oc = w.shape[0];
   f.ic = w.shape[1];
@@ -191,7 +247,6 @@ LowRankFactors decompose(const Tensor& w, const LowRankOptions& o, const std::st
   f.k_w = w.shape.size() == 4 ? w.shape[3] : 1;
   f.groups = o.groups;
   f.axis = o.axis;
-  const int64_t kk = f.k_h * f.k_w;
   const int64_t split_n = o.axis == GroupAxis::In ? f.ic : f.oc;
   if (o.groups < 1 || o.groups > split_n) {
     throw MappingError("", 0, layer,
@@ -200,28 +255,23 @@ LowRankFactors decompose(const Tensor& w, const LowRankOptions& o, const std::st
   }
   if (o.sigma_split < 0 || o.sigma_split > 1)
     throw MappingError("", 0, layer, "sigma_split must lie in 0..1");
-  const std::vector<int64_t> sizes = split_even(split_n, o.groups);
   f.uneven = split_n % o.groups != 0;
 
-  int64_t begin = 0;
-  for (int64_t size : sizes) {
-    LowRankGroup g;
-    if (o.axis == GroupAxis::In) {
-      g.in_begin = begin;
-      g.in_count = size;
-      g.out_count = f.oc;
-    } else {
-      g.out_begin = begin;
-      g.out_count = size;
-      g.in_count = f.ic;
-    }
-    begin += size;
-    const Eigen::MatrixXd block =
-        wm.block(g.out_begin, g.in_begin * kk, g.out_count, g.in_count * kk);
-    const std::shared_ptr<const Svd> shared = svd_of(block);
-    const Svd& svd = *shared;
+  const std::shared_ptr<const BlockSvds> svds = block_svds(w, o.axis, o.groups);
+  f.parts = group_blocks(f.oc, f.ic, o.axis, o.groups);
+  // The blocks partition W, so ||W||^2 and ||W - L R||^2 are sums of the blocks' squared
+  // singular values (all, and those past each block's rank): the Eckart-Young identity, with
+  // no reconstruction of W.
+  double total = 0, dropped = 0;
+  for (size_t b = 0; b < f.parts.size(); ++b) {
+    LowRankGroup& g = f.parts[b];
+    const Svd& svd = *svds->blocks[b];
     g.singular_values = svd.s;
-    g.rank = select_rank(o.rank, svd.s, block.rows(), block.cols());
+    g.rank = select_rank(o.rank, svd.s, g.out_count, g.in_count * f.k_h * f.k_w);
+    for (size_t i = 0; i < svd.s.size(); ++i) {
+      total += svd.s[i] * svd.s[i];
+      if (static_cast<int64_t>(i) >= g.rank) dropped += svd.s[i] * svd.s[i];
+    }
     // REFERENCE §6: L = U_r S_r^a, R = S_r^(1-a) V_r^T (a = 0.5 by default).
     Eigen::VectorXd s_l(g.rank), s_r(g.rank);
     for (int64_t i = 0; i < g.rank; ++i) {
@@ -230,17 +280,15 @@ LowRankFactors decompose(const Tensor& w, const LowRankOptions& o, const std::st
     }
     g.L = svd.u.leftCols(g.rank) * s_l.asDiagonal();
     g.R = s_r.asDiagonal() * svd.v.leftCols(g.rank).transpose();
-    f.parts.push_back(std::move(g));
   }
 
-  const double norm = wm.norm();
-  f.rel_error = norm > 0 ? (wm - f.reconstruct()).norm() / norm : 0.0;
+  f.rel_error = total > 0 ? std::sqrt(dropped / total) : 0.0;
   const std::vector<int64_t> ranks = f.ranks();
   f.theorem1_rank = *std::min_element(ranks.begin(), ranks.end());
   if (o.groups == 1) {
     f.dense_rel_error = f.rel_error;
   } else {
-    f.dense_rel_error = truncation_error(svd_of(wm)->s, f.theorem1_rank);
+    f.dense_rel_error = truncation_error(block_svds(w, GroupAxis::In, 1)->blocks[0]->s, f.theorem1_rank);
   }
   return f;
 }

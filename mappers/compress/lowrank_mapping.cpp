@@ -76,11 +76,12 @@ std::optional<LayerMapping> same_window(const LayerMapping& w, const ConvShape& 
   return map_im2col(s, a);
 }
 
-// The tiles of one group's R mapping as pieces (wordlines x weight columns each).
-std::vector<RPiece> pieces_of(const LayerMapping& m, const ArrayGeometry& a, int64_t group) {
+// The tiles of one group's R mapping as pieces (wordlines x weight columns each), in tile
+// order, handed to `f`.
+template <typename F>
+void for_each_piece(const LayerMapping& m, const ArrayGeometry& a, int64_t group, F&& f) {
   const ConvShape& s = m.shape;
   const int64_t area = m.pw_h * m.pw_w, n = m.duplicates();
-  std::vector<RPiece> out;
   for (int64_t rt = 0; rt < m.row_tiles; ++rt)
     for (int64_t ct = 0; ct < m.col_tiles; ++ct) {
       RPiece p{group, rt, ct, 0, 0};
@@ -91,54 +92,72 @@ std::vector<RPiece> pieces_of(const LayerMapping& m, const ArrayGeometry& a, int
         p.rows = std::min(a.rows, s.ic * area - rt * a.rows);
         p.cols = std::min(a.weight_cols(), n * s.oc - ct * a.weight_cols());
       }
-      out.push_back(p);
+      f(p);
     }
-  return out;
 }
 
 struct Space {
   int64_t rows = 0, cols = 0;  // used, from the top-left corner, blocks stacked diagonally
 };
 
-// First fit of a (rows x cols) block into `arrays` (each with its used corner), opening a
-// new array when none has room; returns the array index (-1 when the block cannot fit an
-// empty array).
+// The I_N (x) L blocks of a window of `n_dup` duplicates, one per duplicate, or one per
+// duplicate and group when L is block-diagonal (output-channel groups), placed by first fit
+// into `arrays` (each with its used corner; a new array opens when none has room). Returns
+// false when a block cannot fit an empty array. `touched[k]` marks the arrays that took a
+// block; `placed` (when given) receives the blocks.
 // Arrays only fill up, so an array that refused a block refuses every later block of that
-// size: `hint` keeps, per block size, the first array still worth trying (the same result as
-// scanning from the first array, in linear time for equal blocks).
-using FitHint = std::map<std::pair<int64_t, int64_t>, size_t>;
-int64_t first_fit(std::vector<Space>& arrays, FitHint& hint, int64_t rows, int64_t cols, const ArrayGeometry& a,
-                  int64_t& row0, int64_t& col0) {
-  if (rows > a.rows || cols > a.weight_cols()) return -1;
-  size_t& from = hint[{rows, cols}];
-  for (size_t k = from; k < arrays.size(); ++k, ++from) {
-    if (arrays[k].rows + rows <= a.rows && arrays[k].cols + cols <= a.weight_cols()) {
-      row0 = arrays[k].rows;
-      col0 = arrays[k].cols;
-      arrays[k].rows += rows;
-      arrays[k].cols += cols;
-      return static_cast<int64_t>(k);
-    }
-  }
-  arrays.push_back({rows, cols});
-  row0 = col0 = 0;
-  return static_cast<int64_t>(arrays.size() - 1);
-}
-
-// The I_N (x) L blocks of a window of `n_dup` duplicates: one per duplicate, or one per
-// duplicate and group when L is block-diagonal (output-channel groups).
-std::vector<LBlock> l_blocks(const LowRankStructure& lr, int64_t oc, int64_t n_dup) {
+// size: a run of equal blocks (every block of an ungrouped L, or of equal output groups) fills
+// one array after the other, placed a whole array at a time; unequal blocks keep, per block
+// size, the first array still worth trying. Both give what scanning from the first array for
+// every block gives.
+bool place_l_blocks(std::vector<Space>& arrays, std::vector<char>& touched, const LowRankStructure& lr, int64_t oc,
+                    int64_t n_dup, const ArrayGeometry& a, std::vector<LBlock>* placed) {
   const bool grouped = lr.axis == GroupAxis::Out && lr.sizes.size() > 1;
-  std::vector<LBlock> out;
-  for (int64_t d = 0; d < n_dup; ++d) {
-    if (!grouped) {
-      out.push_back({0, 0, 0, d, 0, lr.total_rank(), oc});
-      continue;
-    }
-    for (size_t k = 0; k < lr.sizes.size(); ++k)
-      out.push_back({0, 0, 0, d, static_cast<int64_t>(k), lr.ranks[k], lr.sizes[k]});
+  const int64_t kinds = grouped ? static_cast<int64_t>(lr.sizes.size()) : 1;
+  const auto dims = [&](int64_t k) {
+    return grouped ? std::make_pair(lr.ranks[static_cast<size_t>(k)], lr.sizes[static_cast<size_t>(k)])
+                   : std::make_pair(lr.total_rank(), oc);
+  };
+  bool equal = true;
+  for (int64_t k = 0; k < kinds; ++k) {
+    const auto [rows, cols] = dims(k);
+    if (rows > a.rows || cols > a.weight_cols()) return false;
+    equal = equal && rows > 0 && cols > 0 && dims(k) == dims(0);
   }
-  return out;
+  touched.resize(arrays.size(), 0);
+  const auto put = [&](size_t k, int64_t b, int64_t rows, int64_t cols) {
+    if (k == arrays.size()) {
+      arrays.push_back({0, 0});
+      touched.push_back(0);
+    }
+    if (placed) placed->push_back({static_cast<int64_t>(k), arrays[k].rows, arrays[k].cols, b / kinds, b % kinds, rows, cols});
+    arrays[k].rows += rows;
+    arrays[k].cols += cols;
+    touched[k] = 1;
+  };
+  const int64_t count = n_dup * kinds;
+  if (equal) {
+    const auto [rows, cols] = dims(0);
+    int64_t b = 0;
+    for (size_t k = 0; b < count; ++k) {
+      const int64_t room = k == arrays.size() ? std::min(a.rows / rows, a.weight_cols() / cols)
+                                              : std::min((a.rows - arrays[k].rows) / rows,
+                                                         (a.weight_cols() - arrays[k].cols) / cols);
+      for (int64_t j = 0; j < std::min(room, count - b); ++j) put(k, b + j, rows, cols);
+      b += std::max<int64_t>(0, std::min(room, count - b));
+    }
+    return true;
+  }
+  std::map<std::pair<int64_t, int64_t>, size_t> hint;
+  for (int64_t b = 0; b < count; ++b) {
+    const auto [rows, cols] = dims(b % kinds);
+    size_t& k = hint[{rows, cols}];
+    while (k < arrays.size() &&
+           (arrays[k].rows + rows > a.rows || arrays[k].cols + cols > a.weight_cols()))
+      ++k;
+    put(k, b, rows, cols);
+  }
+  return true;
 }
 
 // Tiles of L's flat im2col layout (total rank x OC) that hold a weight.
@@ -192,7 +211,7 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
     // A group on one array shares arrays with other such groups (first fit); the tiles of
     // a group spanning several arrays keep arrays of their own.
     const bool alone = gm->row_tiles * gm->col_tiles == 1 && in_groups;
-    for (const RPiece& p : pieces_of(*gm, a, static_cast<int64_t>(k))) {
+    for_each_piece(*gm, a, static_cast<int64_t>(k), [&](const RPiece& p) {
       size_t idx = r_space.size();
       for (size_t j = 0; alone && j < r_space.size() && idx == r_space.size(); ++j)
         if (open[j] && r_space[j].rows + p.rows <= a.rows && r_space[j].cols + p.cols <= a.weight_cols()) idx = j;
@@ -204,7 +223,7 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
       r_space[idx].rows += p.rows;
       r_space[idx].cols += p.cols;
       if (full) out.r_arrays[idx].push_back(p);
-    }
+    });
   }
   if (full) {
     out.r = window;
@@ -219,37 +238,23 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
   // L, three ways.
   out.l_im2col_tiles = l_tiles;
   out.cycles_im2col = out.r_cycles + l_im2col.positions * l_tiles;
-  const std::vector<LBlock> blocks = l_blocks(lr, s.oc, n_dup);
   std::vector<Space> kron;
-  FitHint kron_hint;
-  bool kron_ok = want == LPlacement::Kron || want == LPlacement::Auto;
-  for (size_t i = 0; kron_ok && i < blocks.size(); ++i) {
-    LBlock b = blocks[i];
-    b.array = first_fit(kron, kron_hint, b.rows, b.cols, a, b.row0, b.col0);
-    kron_ok = b.array >= 0;
-    if (full && kron_ok) out.l_kron.push_back(b);
-  }
+  std::vector<char> touched;
+  const bool kron_ok = (want == LPlacement::Kron || want == LPlacement::Auto) &&
+                       place_l_blocks(kron, touched, lr, s.oc, n_dup, a, full ? &out.l_kron : nullptr);
   if (!kron_ok) out.l_kron.clear();
   out.l_kron_arrays = kron_ok ? static_cast<int64_t>(kron.size()) : 0;
   if (kron_ok) out.cycles_kron = out.r_cycles + positions * out.l_kron_arrays;
   // Idle cells: R's arrays first (their used corners), then extra arrays.
   std::vector<Space> idle = r_space;
-  std::vector<char> carries(r_space.size(), 0);
-  FitHint idle_hint;
-  bool idle_ok = want == LPlacement::Idle || want == LPlacement::Auto;
-  for (size_t i = 0; idle_ok && i < blocks.size(); ++i) {
-    LBlock b = blocks[i];
-    b.array = first_fit(idle, idle_hint, b.rows, b.cols, a, b.row0, b.col0);
-    idle_ok = b.array >= 0;
-    if (!idle_ok) break;
-    if (b.array < n_r) carries[static_cast<size_t>(b.array)] = 1;
-    if (full) out.l_idle.push_back(b);
-  }
+  std::vector<char> carries;
+  bool idle_ok = (want == LPlacement::Idle || want == LPlacement::Auto) &&
+                 place_l_blocks(idle, carries, lr, s.oc, n_dup, a, full ? &out.l_idle : nullptr);
   if (idle_ok && chip_arrays > 0 && static_cast<int64_t>(idle.size()) > chip_arrays) idle_ok = false;  // not resident
   if (!idle_ok) out.l_idle.clear();
   if (idle_ok) {
     out.l_extra_arrays = static_cast<int64_t>(idle.size()) - n_r;
-    const int64_t drain = std::count(carries.begin(), carries.end(), char{1});
+    const int64_t drain = std::count(carries.begin(), carries.begin() + n_r, char{1});
     out.cycles_idle = out.r_cycles + drain + out.l_extra_arrays * positions;
   }
 
@@ -364,23 +369,29 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
   const std::vector<LayerMapping> windows = window_candidates(ws, a, search);
   const bool in_groups = lr.axis == GroupAxis::In && lr.sizes.size() > 1;
   const int64_t l_im2col_cycles = l_im2col.positions * l_tiles;
-  int64_t best_cycles = -1, best_arrays = 0;
-  size_t best_window = 0;
+  // A lower bound per window first: R alone (grouped R: its arrays hold at least all of R's
+  // wordlines and weight columns) plus the least L can add under the asked placement. Windows
+  // are costed from the lowest bound up, so the ones that cannot win are never placed; ties
+  // (cycles, then arrays) go to the earlier candidate, as in candidate order.
+  const int64_t l_min = placement == LPlacement::Im2col ? l_im2col_cycles : 0;
+  std::vector<std::pair<int64_t, size_t>> order;
+  order.reserve(windows.size());
   for (size_t i = 0; i < windows.size(); ++i) {
     const LayerMapping& w = windows[i];
-    // A lower bound first: R alone (grouped R: its arrays hold at least all of R's
-    // wordlines and weight columns) plus the least L can add under the asked placement;
-    // windows that cannot win are not placed.
     const int64_t r_min =
         in_groups ? w.positions * std::max(ceil_div(s.ic * w.pw_h * w.pw_w, a.rows), ceil_div(w.duplicates() * t, a.weight_cols()))
                   : w.cycles;
-    const int64_t l_min = placement == LPlacement::Kron     ? w.positions
-                          : placement == LPlacement::Im2col ? l_im2col_cycles
-                                                            : 0;
-    if (best_cycles >= 0 && r_min + l_min > best_cycles) continue;
-    const std::optional<Costed> c = cost_window(s, lr, a, w, placement, l_im2col, l_tiles, chip_arrays, false);
+    order.emplace_back(r_min + (placement == LPlacement::Kron ? w.positions : l_min), i);
+  }
+  std::sort(order.begin(), order.end());
+  int64_t best_cycles = -1, best_arrays = 0;
+  size_t best_window = 0;
+  for (const auto& [bound, i] : order) {
+    if (best_cycles >= 0 && bound > best_cycles) break;
+    const std::optional<Costed> c = cost_window(s, lr, a, windows[i], placement, l_im2col, l_tiles, chip_arrays, false);
     if (!c) continue;
-    if (best_cycles < 0 || c->cycles < best_cycles || (c->cycles == best_cycles && c->arrays < best_arrays)) {
+    if (best_cycles < 0 || c->cycles < best_cycles || (c->cycles == best_cycles && c->arrays < best_arrays) ||
+        (c->cycles == best_cycles && c->arrays == best_arrays && i < best_window)) {
       best_cycles = c->cycles;
       best_arrays = c->arrays;
       best_window = i;
@@ -443,6 +454,7 @@ LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_s
   LayerMapping rm = m.r;
   rm.layer = r_shape.layer;
   rm.shape = r_shape;
+  rm.cycles = m.r_cycles;  // every array of the packing, each over R's window positions
   std::vector<TileSpec> tiles;
   for (size_t i = 0; i < m.r_arrays.size(); ++i) {
     TileSpec tile;
@@ -499,6 +511,10 @@ LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_s
   }
   lm.layer = l_shape.layer;
   lm.shape = l_shape;
+  // L's share of the plan (idle: what L adds to R's job, its drain and extra arrays).
+  lm.cycles = (m.placement == LPlacement::Kron ? m.cycles_kron
+               : m.placement == LPlacement::Idle ? m.cycles_idle
+                                                 : m.cycles_im2col) - m.r_cycles;
   out.fused = m.placement == LPlacement::Idle;
   if (out.fused) tiles.erase(std::remove_if(tiles.begin(), tiles.end(), [](const TileSpec& t) { return t.rows.empty(); }),
                              tiles.end());

@@ -45,6 +45,15 @@ TEST_P(CompressedEngine, EngineCyclesEqualThePlanAndValuesAreExact) {
   for (const auto& e : s["compression"]["layers"]) {
     if (e["method"] == "dense") continue;
     EXPECT_EQ(e["engine_cycles"], e["analytic_cycles"]) << e["layer"];
+    // The per-layer rows say the same: R ("<layer>.R") and L (the layer) each run their
+    // plan's cycles (a fused pair: all of it on R's row, none on L's), summing to the plan.
+    int64_t per_layer = 0;
+    for (const auto& l : s["layers"]) {
+      if (l["name"] != e["layer"] && l["name"] != e["layer"].get<std::string>() + ".R") continue;
+      EXPECT_EQ(l["computing_cycles"], l["analytic_cycles"]) << l["name"];
+      per_layer += l["analytic_cycles"].get<int64_t>();
+    }
+    EXPECT_EQ(per_layer, e["analytic_cycles"].get<int64_t>()) << e["layer"];
     ++compressed;
   }
   EXPECT_GT(compressed, 5);
