@@ -71,10 +71,40 @@ TEST(LowRank, FullRankReconstructsAndTruncationIsEckartYoung) {
     f = decompose(w, o, "t");
     ASSERT_EQ(f.ranks(), std::vector<int64_t>{r});
     EXPECT_NEAR(f.rel_error, truncation_error(f.parts[0].singular_values, r), 1e-12);
+    // rel_error comes from the singular values: it must be the reconstruction's error.
+    EXPECT_NEAR(f.rel_error, (weight_matrix(w) - f.reconstruct()).norm() / weight_matrix(w).norm(), 1e-12);
     EXPECT_EQ(f.parts[0].L.cols(), r);
     EXPECT_EQ(f.parts[0].R.rows(), r);
     EXPECT_EQ(f.params(), r * (16 + 72));
   }
+}
+
+// SVDs are reused across calls for the same tensor (found by a hash of a sample of its
+// values, confirmed value by value): a tensor differing from a cached one only where the
+// hash does not look must get its own decomposition, and the same tensor the same one.
+TEST(LowRank, SvdReuseIsByValue) {
+  Tensor w = random_tensor({64, 64, 3, 3}, 21);  // 36,864 values: the hash samples every 9th
+  LowRankOptions o;
+  o.rank.rule = RankRule::Fixed;
+  o.rank.rank = 8;
+  const LowRankFactors a = decompose(w, o, "t");
+  const LowRankFactors again = decompose(w, o, "t");
+  EXPECT_EQ(a.parts[0].singular_values, again.parts[0].singular_values);
+  EXPECT_EQ(a.rel_error, again.rel_error);
+  w.data[1] += 10.0f;  // not a sampled value
+  const LowRankFactors b = decompose(w, o, "t");
+  EXPECT_NE(a.parts[0].singular_values, b.parts[0].singular_values);
+  const Eigen::JacobiSVD<Eigen::MatrixXd> svd(weight_matrix(w));
+  EXPECT_NEAR(b.parts[0].singular_values[0], svd.singularValues()(0), 1e-9);
+  EXPECT_NEAR(b.rel_error, (weight_matrix(w) - b.reconstruct()).norm() / weight_matrix(w).norm(), 1e-12);
+  // Group blocks of the same tensor are their own entries.
+  o.groups = 4;
+  const LowRankFactors g = decompose(w, o, "t");
+  EXPECT_NEAR(g.rel_error, (weight_matrix(w) - g.reconstruct()).norm() / weight_matrix(w).norm(), 1e-12);
+  o.axis = GroupAxis::Out;
+  const LowRankFactors go = decompose(w, o, "t");
+  EXPECT_NEAR(go.rel_error, (weight_matrix(w) - go.reconstruct()).norm() / weight_matrix(w).norm(), 1e-12);
+  EXPECT_NE(g.rel_error, go.rel_error);
 }
 
 TEST(LowRank, SigmaSplitOnlyMovesScale) {
