@@ -1,5 +1,6 @@
 #include "models/datapath.hpp"
 
+#include <algorithm>
 #include <tuple>
 
 #include <cmath>
@@ -7,6 +8,15 @@
 #include <fmt/format.h>
 
 #include "workloads/error.hpp"
+
+// The bit-plane kernels are integer-only, so a clone per instruction set gives the same
+// numbers on every machine: hardware POPCNT (x86-64-v2) and AVX-512 VPOPCNTQ where the CPU
+// has them, chosen at load time (GCC function multiversioning); plain code elsewhere.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define IMCSIM_POPCOUNT_CLONES __attribute__((target_clones("arch=icelake-server", "popcnt", "default")))
+#else
+#define IMCSIM_POPCOUNT_CLONES
+#endif
 
 namespace imcsim {
 
@@ -59,6 +69,7 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
         const int64_t phys = j * cpw + q * slices + k;
         t.polarity[static_cast<size_t>(phys)] = q == 0 ? 1 : -1;
         t.slice[static_cast<size_t>(phys)] = static_cast<int8_t>(k);
+        t.phys_mul.push_back((q == 0 ? 1 : -1) * t.col_mul[static_cast<size_t>(j)] * (int64_t{1} << (k * p.cell_bits)));
       }
     }
   }
@@ -150,6 +161,7 @@ TileCells stack_cells(const TileCells& a, const TileCells& b, const DatapathPara
     append(t.weight_sum, part->weight_sum);
     append(t.col_mul, part->col_mul);
     append(t.col_offset, part->col_offset);
+    append(t.phys_mul, part->phys_mul);
     t.nonzero_cells += part->nonzero_cells;
     t.mapped_cells += part->mapped_cells;
   }
@@ -169,35 +181,77 @@ void input_planes(const std::vector<int64_t>& codes, int64_t words, int64_t inpu
   }
 }
 
+namespace {
+
+// Column sums of one input plane `x` over W words (W a compile-time count, so the word loop
+// unrolls) for cells of B bits, added to sums[c] << shift.
+#if defined(__GNUC__)
+#define IMCSIM_INLINE inline __attribute__((always_inline))  // into each clone of the caller
+#else
+#define IMCSIM_INLINE inline
+#endif
+
+template <int64_t W, int64_t B>
+IMCSIM_INLINE void plane_sums(const uint64_t* planes, int64_t n_phys, const uint64_t* x, int shift, int64_t* sums) {
+  for (int64_t c = 0; c < n_phys; ++c) {
+    const uint64_t* g = planes + c * B * W;
+    int64_t sum = 0;
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t count = 0;
+      for (int64_t w = 0; w < W; ++w) count += __builtin_popcountll(x[w] & g[b * W + w]);
+      sum += count << b;
+    }
+    sums[c] += sum << shift;
+  }
+}
+
+IMCSIM_INLINE void plane_sums_any(const uint64_t* planes, int64_t n_phys, int64_t words, int64_t cell_bits, const uint64_t* x,
+                    int shift, int64_t* sums) {
+  for (int64_t c = 0; c < n_phys; ++c) {
+    int64_t sum = 0;
+    for (int64_t b = 0; b < cell_bits; ++b) {
+      const uint64_t* g = planes + (c * cell_bits + b) * words;
+      int64_t count = 0;
+      for (int64_t w = 0; w < words; ++w) count += __builtin_popcountll(x[w] & g[w]);
+      sum += count << b;
+    }
+    sums[c] += sum << shift;
+  }
+}
+
+}  // namespace
+
+IMCSIM_POPCOUNT_CLONES
 void column_sums(const TileCells& cells, const std::vector<uint64_t>& in_planes, int64_t phase,
                  const DatapathParams& p, int64_t* sums) {
   const int64_t words = cells.words;
-  for (int64_t c = 0; c < cells.n_phys; ++c) {
-    int64_t sum = 0;
-    for (int64_t i = 0; i < p.dac_bits; ++i) {
-      const int64_t in_bit = phase * p.dac_bits + i;
-      if (in_bit >= p.input_bits) break;
-      const uint64_t* x = &in_planes[static_cast<size_t>(in_bit * words)];
-      for (int64_t b = 0; b < p.cell_bits; ++b) {
-        const uint64_t* g = &cells.planes[static_cast<size_t>((c * p.cell_bits + b) * words)];
-        int64_t count = 0;
-        for (int64_t w = 0; w < words; ++w) count += __builtin_popcountll(x[w] & g[w]);
-        sum += count << (i + b);
-      }
-    }
-    sums[c] = sum;
+  std::fill(sums, sums + cells.n_phys, int64_t{0});
+  for (int64_t i = 0; i < p.dac_bits; ++i) {
+    const int64_t in_bit = phase * p.dac_bits + i;
+    if (in_bit >= p.input_bits) break;
+    const uint64_t* x = &in_planes[static_cast<size_t>(in_bit * words)];
+    const uint64_t* g = cells.planes.data();
+    const int sh = static_cast<int>(i);
+    // The common shapes (1-4 words: up to 256 rows; 1- or 2-bit cells) unrolled.
+    if (p.cell_bits == 2 && words == 1) plane_sums<1, 2>(g, cells.n_phys, x, sh, sums);
+    else if (p.cell_bits == 2 && words == 2) plane_sums<2, 2>(g, cells.n_phys, x, sh, sums);
+    else if (p.cell_bits == 2 && words == 4) plane_sums<4, 2>(g, cells.n_phys, x, sh, sums);
+    else if (p.cell_bits == 1 && words == 2) plane_sums<2, 1>(g, cells.n_phys, x, sh, sums);
+    else plane_sums_any(g, cells.n_phys, words, p.cell_bits, x, sh, sums);
   }
 }
 
 void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
                const DatapathParams& p, int64_t* acc) {
-  const int lsb = p.lsb_shift();
+  // code << (phase * dac_bits + slice * cell_bits + lsb), times col_mul (an odd-grid column
+  // holds (w + 2^b - 1) / 2, so its sums count twice), signed by the column's polarity.
+  const int64_t scale = int64_t{1} << (phase * p.dac_bits + p.lsb_shift());
   const int64_t cpw = p.cols_per_weight();
-  for (int64_t c = 0; c < cells.n_phys; ++c) {
-    const int64_t shift = phase * p.dac_bits + cells.slice[static_cast<size_t>(c)] * p.cell_bits + lsb;
-    // col_mul: an odd-grid column holds (w + 2^b - 1) / 2, so its sums count twice.
-    const int64_t v = (codes[c] << shift) * cells.col_mul[static_cast<size_t>(c / cpw)];
-    acc[c / cpw] += cells.polarity[static_cast<size_t>(c)] > 0 ? v : -v;
+  const int64_t* mul = cells.phys_mul.data();
+  for (int64_t j = 0; j < cells.n_wcols; ++j) {
+    int64_t v = 0;
+    for (int64_t k = j * cpw; k < (j + 1) * cpw; ++k) v += codes[k] * mul[k];
+    acc[j] += v * scale;
   }
 }
 
@@ -206,6 +260,7 @@ void input_offset_correction(const TileCells& cells, int64_t zero_point, int64_t
     acc[j] -= zero_point * cells.weight_sum[static_cast<size_t>(j)];
 }
 
+IMCSIM_POPCOUNT_CLONES
 void offset_correction(const TileCells& cells, const std::vector<uint64_t>& in_planes,
                        const DatapathParams& p, int64_t* acc) {
   if (p.differential) return;

@@ -51,6 +51,9 @@ struct TileCells {
   // weights stored as w + 2^(b-1), (2, 2^b - 1) for odd-grid weights stored as
   // (w + 2^b - 1) / 2 (2^b levels in b bits: a 2-bit layer's four levels in one 2-bit cell).
   std::vector<int64_t> col_mul, col_offset;
+  // Per physical column: what shift_add multiplies its ADC code by before the phase's
+  // shift, polarity * col_mul * 2^(slice * cell_bits).
+  std::vector<int64_t> phys_mul;
   int64_t nonzero_cells = 0;       // cells with a nonzero stored value
   int64_t mapped_cells = 0;        // cells that hold (a slice of) a weight
 };
