@@ -183,8 +183,9 @@ void input_planes(const std::vector<int64_t>& codes, int64_t words, int64_t inpu
 
 namespace {
 
-// Column sums of one input plane `x` over W words (W a compile-time count, so the word loop
-// unrolls) for cells of B bits, added to sums[c] << shift.
+// Column sums of one input plane `x` for cells of `cell_bits` bits over `words` words, added
+// to sums[c] << shift. W, B > 0 fix the word and bit counts at compile time (the loops
+// unroll); 0 takes them from the arguments.
 #if defined(__GNUC__)
 #define IMCSIM_INLINE inline __attribute__((always_inline))  // into each clone of the caller
 #else
@@ -192,27 +193,15 @@ namespace {
 #endif
 
 template <int64_t W, int64_t B>
-IMCSIM_INLINE void plane_sums(const uint64_t* planes, int64_t n_phys, const uint64_t* x, int shift, int64_t* sums) {
+IMCSIM_INLINE void plane_sums(const uint64_t* planes, int64_t n_phys, int64_t words, int64_t cell_bits,
+                              const uint64_t* x, int shift, int64_t* sums) {
+  const int64_t nw = W > 0 ? W : words, nb = B > 0 ? B : cell_bits;
   for (int64_t c = 0; c < n_phys; ++c) {
-    const uint64_t* g = planes + c * B * W;
+    const uint64_t* g = planes + c * nb * nw;
     int64_t sum = 0;
-    for (int64_t b = 0; b < B; ++b) {
+    for (int64_t b = 0; b < nb; ++b) {
       int64_t count = 0;
-      for (int64_t w = 0; w < W; ++w) count += __builtin_popcountll(x[w] & g[b * W + w]);
-      sum += count << b;
-    }
-    sums[c] += sum << shift;
-  }
-}
-
-IMCSIM_INLINE void plane_sums_any(const uint64_t* planes, int64_t n_phys, int64_t words, int64_t cell_bits, const uint64_t* x,
-                    int shift, int64_t* sums) {
-  for (int64_t c = 0; c < n_phys; ++c) {
-    int64_t sum = 0;
-    for (int64_t b = 0; b < cell_bits; ++b) {
-      const uint64_t* g = planes + (c * cell_bits + b) * words;
-      int64_t count = 0;
-      for (int64_t w = 0; w < words; ++w) count += __builtin_popcountll(x[w] & g[w]);
+      for (int64_t w = 0; w < nw; ++w) count += __builtin_popcountll(x[w] & g[b * nw + w]);
       sum += count << b;
     }
     sums[c] += sum << shift;
@@ -232,12 +221,13 @@ void column_sums(const TileCells& cells, const std::vector<uint64_t>& in_planes,
     const uint64_t* x = &in_planes[static_cast<size_t>(in_bit * words)];
     const uint64_t* g = cells.planes.data();
     const int sh = static_cast<int>(i);
+    const int64_t n = cells.n_phys, cb = p.cell_bits;
     // The common shapes (1-4 words: up to 256 rows; 1- or 2-bit cells) unrolled.
-    if (p.cell_bits == 2 && words == 1) plane_sums<1, 2>(g, cells.n_phys, x, sh, sums);
-    else if (p.cell_bits == 2 && words == 2) plane_sums<2, 2>(g, cells.n_phys, x, sh, sums);
-    else if (p.cell_bits == 2 && words == 4) plane_sums<4, 2>(g, cells.n_phys, x, sh, sums);
-    else if (p.cell_bits == 1 && words == 2) plane_sums<2, 1>(g, cells.n_phys, x, sh, sums);
-    else plane_sums_any(g, cells.n_phys, words, p.cell_bits, x, sh, sums);
+    if (cb == 2 && words == 1) plane_sums<1, 2>(g, n, words, cb, x, sh, sums);
+    else if (cb == 2 && words == 2) plane_sums<2, 2>(g, n, words, cb, x, sh, sums);
+    else if (cb == 2 && words == 4) plane_sums<4, 2>(g, n, words, cb, x, sh, sums);
+    else if (cb == 1 && words == 2) plane_sums<2, 1>(g, n, words, cb, x, sh, sums);
+    else plane_sums<0, 0>(g, n, words, cb, x, sh, sums);
   }
 }
 

@@ -429,20 +429,19 @@ def report(d, analytic_s, cycle_s, jobs):
           "skipping.\n")
         P("| workload | array | search | best low-rank | best group (in) | best group (out) | prune pat4 | pat6 | pat8 |")
         P("|---|---|---|---|---|---|---|---|---|")
-        for w in WORKLOADS:
-            for a in ARRAYS:
-                for name, T, base in (("sdk", R, "sdk"), ("vwsdk", V, "vwsdk")):
-                    if (w, a, base) not in T:
-                        continue
-                    b = int(T[(w, a, base)]["cycles"])
-                    def best(prefix):
-                        vs = [v for v in compressed if v.startswith(prefix) and (w, a, v) in T]
-                        if not vs:
-                            return "-"
-                        v = max(vs, key=lambda x: b / int(T[(w, a, x)]["cycles"]))
-                        return f"{f(b / int(T[(w, a, v)]['cycles']))} ({v})"
-                    pr = [f(b / int(T[(w, a, v)]["cycles"])) if (w, a, v) in T else "-" for v in ("prune-pat4", "prune-pat6", "prune-pat8")]
-                    P(f"| {w} | {a} | {name} | {best('lowrank')} | {best('group-in')} | {best('group-out')} | {' | '.join(pr)} |")
+        # (workload, array, search, its results, its dense row) for every search that ran.
+        search_rows = [(w, a, name, T, base) for w in WORKLOADS for a in ARRAYS
+                       for name, T, base in (("sdk", R, "sdk"), ("vwsdk", V, "vwsdk")) if (w, a, base) in T]
+        for w, a, name, T, base in search_rows:
+            b = int(T[(w, a, base)]["cycles"])
+            def best(prefix):
+                vs = [v for v in compressed if v.startswith(prefix) and (w, a, v) in T]
+                if not vs:
+                    return "-"
+                v = max(vs, key=lambda x: b / int(T[(w, a, x)]["cycles"]))
+                return f"{f(b / int(T[(w, a, v)]['cycles']))} ({v})"
+            pr = [f(b / int(T[(w, a, v)]["cycles"])) if (w, a, v) in T else "-" for v in ("prune-pat4", "prune-pat6", "prune-pat8")]
+            P(f"| {w} | {a} | {name} | {best('lowrank')} | {best('group-in')} | {best('group-out')} | {' | '.join(pr)} |")
         P("")
         # Energy under each search, for fixed representative variants (not the fastest per
         # cell, which would pick by speed and then report energy).
@@ -454,15 +453,11 @@ def report(d, analytic_s, cycle_s, jobs):
           "representative variants rather than the fastest of each cell.\n")
         P("| workload | array | search | dense [µJ] | " + " | ".join(reps) + " |")
         P("|---|---|---|---|" + "---|" * len(reps))
-        for w in WORKLOADS:
-            for a in ARRAYS:
-                for name, T, base in (("sdk", R, "sdk"), ("vwsdk", V, "vwsdk")):
-                    if (w, a, base) not in T:
-                        continue
-                    e0 = float(T[(w, a, base)]["energy_compute_pj"])
-                    cells = [f"{100 * (1 - float(T[(w, a, v)]['energy_compute_pj']) / e0):.1f} %" if (w, a, v) in T else "-"
-                             for v in reps]
-                    P(f"| {w} | {a} | {name} | {e0 / 1e6:.2f} | " + " | ".join(cells) + " |")
+        for w, a, name, T, base in search_rows:
+            e0 = float(T[(w, a, base)]["energy_compute_pj"])
+            cells = [f"{100 * (1 - float(T[(w, a, v)]['energy_compute_pj']) / e0):.1f} %" if (w, a, v) in T else "-"
+                     for v in reps]
+            P(f"| {w} | {a} | {name} | {e0 / 1e6:.2f} | " + " | ".join(cells) + " |")
         P("")
         ex = ("resnet20", 512, "lowrank-r4"), ("resnet20", 512, "vwsdk")
         conv_example = (f" (ResNet-20 at 512 under vwsdk: lowrank-r4 makes {int(V[ex[0]]['ev_adc_conversions']) / 1e6:.2f} M "

@@ -25,11 +25,17 @@ std::string RankSelection::str() const {
 
 const char* to_string(GroupAxis a) { return a == GroupAxis::In ? "in" : "out"; }
 
-Eigen::MatrixXd weight_matrix(const Tensor& w) {
+namespace {
+void require_weight_shape(const Tensor& w) {
   if (w.shape.size() != 4 && w.shape.size() != 2)
     throw WorkloadError("", 0, "weight",
                         fmt::format("expected a conv (OIHW) or fc (OI) weight, got {}",
                                     w.shape_str()));
+}
+}  // namespace
+
+Eigen::MatrixXd weight_matrix(const Tensor& w) {
+  require_weight_shape(w);
   const int64_t oc = w.shape[0];
   const int64_t cols = w.size() / oc;
   // OIHW is row-major with O outermost, so row o of W_m is the contiguous slice o.
@@ -239,7 +245,7 @@ Eigen::MatrixXd LowRankFactors::l_matrix() const {
 }
 
 LowRankFactors decompose(const Tensor& w, const LowRankOptions& o, const std::string& layer) {
-  if (w.shape.size() != 4 && w.shape.size() != 2) weight_matrix(w);  // the named shape error
+  require_weight_shape(w);
   LowRankFactors f;
   f.oc = w.shape[0];
   f.ic = w.shape[1];

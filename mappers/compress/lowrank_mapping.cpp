@@ -512,9 +512,7 @@ LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_s
   lm.layer = l_shape.layer;
   lm.shape = l_shape;
   // L's share of the plan (idle: what L adds to R's job, its drain and extra arrays).
-  lm.cycles = (m.placement == LPlacement::Kron ? m.cycles_kron
-               : m.placement == LPlacement::Idle ? m.cycles_idle
-                                                 : m.cycles_im2col) - m.r_cycles;
+  lm.cycles = m.combined.cycles - m.r_cycles;
   out.fused = m.placement == LPlacement::Idle;
   if (out.fused) tiles.erase(std::remove_if(tiles.begin(), tiles.end(), [](const TileSpec& t) { return t.rows.empty(); }),
                              tiles.end());
