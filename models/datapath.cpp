@@ -1,11 +1,10 @@
 #include "models/datapath.hpp"
 
-#include <algorithm>
-#include <tuple>
-
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <tuple>
 
 #include "workloads/error.hpp"
 
@@ -13,7 +12,8 @@
 // numbers on every machine: hardware POPCNT (x86-64-v2) and AVX-512 VPOPCNTQ where the CPU
 // has them, chosen at load time (GCC function multiversioning); plain code elsewhere.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define IMCSIM_POPCOUNT_CLONES __attribute__((target_clones("arch=icelake-server", "popcnt", "default")))
+#define IMCSIM_POPCOUNT_CLONES \
+  __attribute__((target_clones("arch=icelake-server", "popcnt", "default")))
 #else
 #define IMCSIM_POPCOUNT_CLONES
 #endif
@@ -69,7 +69,8 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
         const int64_t phys = j * cpw + q * slices + k;
         t.polarity[static_cast<size_t>(phys)] = q == 0 ? 1 : -1;
         t.slice[static_cast<size_t>(phys)] = static_cast<int8_t>(k);
-        t.phys_mul.push_back((q == 0 ? 1 : -1) * t.col_mul[static_cast<size_t>(j)] * (int64_t{1} << (k * p.cell_bits)));
+        t.phys_mul.push_back((q == 0 ? 1 : -1) * t.col_mul[static_cast<size_t>(j)] *
+                             (int64_t{1} << (k * p.cell_bits)));
       }
     }
   }
@@ -193,8 +194,8 @@ namespace {
 #endif
 
 template <int64_t W, int64_t B>
-IMCSIM_INLINE void plane_sums(const uint64_t* planes, int64_t n_phys, int64_t words, int64_t cell_bits,
-                              const uint64_t* x, int shift, int64_t* sums) {
+IMCSIM_INLINE void plane_sums(const uint64_t* planes, int64_t n_phys, int64_t words,
+                              int64_t cell_bits, const uint64_t* x, int shift, int64_t* sums) {
   const int64_t nw = W > 0 ? W : words, nb = B > 0 ? B : cell_bits;
   for (int64_t c = 0; c < n_phys; ++c) {
     const uint64_t* g = planes + c * nb * nw;
@@ -223,11 +224,16 @@ void column_sums(const TileCells& cells, const std::vector<uint64_t>& in_planes,
     const int sh = static_cast<int>(i);
     const int64_t n = cells.n_phys, cb = p.cell_bits;
     // The common shapes (1-4 words: up to 256 rows; 1- or 2-bit cells) unrolled.
-    if (cb == 2 && words == 1) plane_sums<1, 2>(g, n, words, cb, x, sh, sums);
-    else if (cb == 2 && words == 2) plane_sums<2, 2>(g, n, words, cb, x, sh, sums);
-    else if (cb == 2 && words == 4) plane_sums<4, 2>(g, n, words, cb, x, sh, sums);
-    else if (cb == 1 && words == 2) plane_sums<2, 1>(g, n, words, cb, x, sh, sums);
-    else plane_sums<0, 0>(g, n, words, cb, x, sh, sums);
+    if (cb == 2 && words == 1)
+      plane_sums<1, 2>(g, n, words, cb, x, sh, sums);
+    else if (cb == 2 && words == 2)
+      plane_sums<2, 2>(g, n, words, cb, x, sh, sums);
+    else if (cb == 2 && words == 4)
+      plane_sums<4, 2>(g, n, words, cb, x, sh, sums);
+    else if (cb == 1 && words == 2)
+      plane_sums<2, 1>(g, n, words, cb, x, sh, sums);
+    else
+      plane_sums<0, 0>(g, n, words, cb, x, sh, sums);
   }
 }
 

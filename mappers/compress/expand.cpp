@@ -17,7 +17,9 @@ bool equal_groups(const LowRankFactors& f) {
 
 }  // namespace
 
-std::string r_factor_name(const std::string& layer) { return layer + ".R"; }
+std::string r_factor_name(const std::string& layer) {
+  return layer + ".R";
+}
 
 std::string layer_of_r_factor(const std::string& name) {
   const bool r = name.size() > 2 && name.compare(name.size() - 2, 2, ".R") == 0;

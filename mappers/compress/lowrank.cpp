@@ -1,14 +1,14 @@
 #include "mappers/compress/lowrank.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <tuple>
-
-#include <fmt/format.h>
 
 #include "workloads/error.hpp"
 
@@ -108,7 +108,7 @@ Svd compute_svd(const Eigen::MatrixXd& m) {
 // same tensor (a pure function: results are the same bits either way). Shared by sweep threads.
 struct BlockSvds {
   std::vector<int64_t> shape;
-  std::vector<float> values;              // the tensor, to confirm a hash hit exactly
+  std::vector<float> values;                       // the tensor, to confirm a hash hit exactly
   std::vector<std::shared_ptr<const Svd>> blocks;  // one per group, in group order
 };
 
@@ -294,7 +294,8 @@ LowRankFactors decompose(const Tensor& w, const LowRankOptions& o, const std::st
   if (o.groups == 1) {
     f.dense_rel_error = f.rel_error;
   } else {
-    f.dense_rel_error = truncation_error(block_svds(w, GroupAxis::In, 1)->blocks[0]->s, f.theorem1_rank);
+    f.dense_rel_error =
+        truncation_error(block_svds(w, GroupAxis::In, 1)->blocks[0]->s, f.theorem1_rank);
   }
   return f;
 }

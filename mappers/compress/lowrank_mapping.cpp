@@ -110,13 +110,15 @@ struct Space {
 // one array after the other, placed a whole array at a time; unequal blocks keep, per block
 // size, the first array still worth trying. Both give what scanning from the first array for
 // every block gives.
-bool place_l_blocks(std::vector<Space>& arrays, std::vector<char>& touched, const LowRankStructure& lr, int64_t oc,
-                    int64_t n_dup, const ArrayGeometry& a, std::vector<LBlock>* placed) {
+bool place_l_blocks(std::vector<Space>& arrays, std::vector<char>& touched,
+                    const LowRankStructure& lr, int64_t oc, int64_t n_dup, const ArrayGeometry& a,
+                    std::vector<LBlock>* placed) {
   const bool grouped = lr.axis == GroupAxis::Out && lr.sizes.size() > 1;
   const int64_t kinds = grouped ? static_cast<int64_t>(lr.sizes.size()) : 1;
   const auto dims = [&](int64_t k) {
-    return grouped ? std::make_pair(lr.ranks[static_cast<size_t>(k)], lr.sizes[static_cast<size_t>(k)])
-                   : std::make_pair(lr.total_rank(), oc);
+    return grouped
+               ? std::make_pair(lr.ranks[static_cast<size_t>(k)], lr.sizes[static_cast<size_t>(k)])
+               : std::make_pair(lr.total_rank(), oc);
   };
   bool equal = true;
   for (int64_t k = 0; k < kinds; ++k) {
@@ -130,7 +132,9 @@ bool place_l_blocks(std::vector<Space>& arrays, std::vector<char>& touched, cons
       arrays.push_back({0, 0});
       touched.push_back(0);
     }
-    if (placed) placed->push_back({static_cast<int64_t>(k), arrays[k].rows, arrays[k].cols, b / kinds, b % kinds, rows, cols});
+    if (placed)
+      placed->push_back({static_cast<int64_t>(k), arrays[k].rows, arrays[k].cols, b / kinds,
+                         b % kinds, rows, cols});
     arrays[k].rows += rows;
     arrays[k].cols += cols;
     touched[k] = 1;
@@ -214,7 +218,8 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
     for_each_piece(*gm, a, static_cast<int64_t>(k), [&](const RPiece& p) {
       size_t idx = r_space.size();
       for (size_t j = 0; alone && j < r_space.size() && idx == r_space.size(); ++j)
-        if (open[j] && r_space[j].rows + p.rows <= a.rows && r_space[j].cols + p.cols <= a.weight_cols()) idx = j;
+        if (open[j] && r_space[j].rows + p.rows <= a.rows && r_space[j].cols + p.cols <= a.weight_cols())
+          idx = j;
       if (idx == r_space.size()) {
         r_space.push_back({0, 0});
         open.push_back(alone ? 1 : 0);
@@ -240,8 +245,9 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
   out.cycles_im2col = out.r_cycles + l_im2col.positions * l_tiles;
   std::vector<Space> kron;
   std::vector<char> touched;
-  const bool kron_ok = (want == LPlacement::Kron || want == LPlacement::Auto) &&
-                       place_l_blocks(kron, touched, lr, s.oc, n_dup, a, full ? &out.l_kron : nullptr);
+  const bool kron_ok =
+      (want == LPlacement::Kron || want == LPlacement::Auto) &&
+      place_l_blocks(kron, touched, lr, s.oc, n_dup, a, full ? &out.l_kron : nullptr);
   if (!kron_ok) out.l_kron.clear();
   out.l_kron_arrays = kron_ok ? static_cast<int64_t>(kron.size()) : 0;
   if (kron_ok) out.cycles_kron = out.r_cycles + positions * out.l_kron_arrays;
@@ -388,9 +394,11 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
   size_t best_window = 0;
   for (const auto& [bound, i] : order) {
     if (best_cycles >= 0 && bound > best_cycles) break;
-    const std::optional<Costed> c = cost_window(s, lr, a, windows[i], placement, l_im2col, l_tiles, chip_arrays, false);
+    const std::optional<Costed> c =
+        cost_window(s, lr, a, windows[i], placement, l_im2col, l_tiles, chip_arrays, false);
     if (!c) continue;
-    if (best_cycles < 0 || c->cycles < best_cycles || (c->cycles == best_cycles && c->arrays < best_arrays) ||
+    if (best_cycles < 0 || c->cycles < best_cycles ||
+        (c->cycles == best_cycles && c->arrays < best_arrays) ||
         (c->cycles == best_cycles && c->arrays == best_arrays && i < best_window)) {
       best_cycles = c->cycles;
       best_arrays = c->arrays;

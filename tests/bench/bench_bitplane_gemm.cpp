@@ -88,13 +88,16 @@ int main(int argc, char** argv) {
   for (int64_t r = 0; r < repeat; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     for (Gemm& x : gemms)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(x.m), static_cast<int>(x.n),
-                  static_cast<int>(x.k), 1.0f, x.a.data(), static_cast<int>(x.k), x.b.data(),
-                  static_cast<int>(x.n), 0.0f, x.c.data(), static_cast<int>(x.n));
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(x.m),
+                  static_cast<int>(x.n), static_cast<int>(x.k), 1.0f, x.a.data(),
+                  static_cast<int>(x.k), x.b.data(), static_cast<int>(x.n), 0.0f, x.c.data(),
+                  static_cast<int>(x.n));
+    best = std::min(best,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   for (const Gemm& x : gemms) checksum += static_cast<double>(x.c[x.c.size() / 2]);
-  std::printf("gemm %s: %.3f s, %.2f G cell-ops, %.2f G/s, %d threads (checksum %.0f)\n", workload.c_str(), best,
-              cell_ops / 1e9, cell_ops / best / 1e9, openblas_get_num_threads(), checksum);
+  std::printf("gemm %s: %.3f s, %.2f G cell-ops, %.2f G/s, %d threads (checksum %.0f)\n",
+              workload.c_str(), best, cell_ops / 1e9, cell_ops / best / 1e9,
+              openblas_get_num_threads(), checksum);
   return 0;
 }

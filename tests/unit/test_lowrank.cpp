@@ -72,7 +72,8 @@ TEST(LowRank, FullRankReconstructsAndTruncationIsEckartYoung) {
     ASSERT_EQ(f.ranks(), std::vector<int64_t>{r});
     EXPECT_NEAR(f.rel_error, truncation_error(f.parts[0].singular_values, r), 1e-12);
     // rel_error comes from the singular values: it must be the reconstruction's error.
-    EXPECT_NEAR(f.rel_error, (weight_matrix(w) - f.reconstruct()).norm() / weight_matrix(w).norm(), 1e-12);
+    EXPECT_NEAR(f.rel_error, (weight_matrix(w) - f.reconstruct()).norm() / weight_matrix(w).norm(),
+                1e-12);
     EXPECT_EQ(f.parts[0].L.cols(), r);
     EXPECT_EQ(f.parts[0].R.rows(), r);
     EXPECT_EQ(f.params(), r * (16 + 72));
@@ -96,14 +97,17 @@ TEST(LowRank, SvdReuseIsByValue) {
   EXPECT_NE(a.parts[0].singular_values, b.parts[0].singular_values);
   const Eigen::JacobiSVD<Eigen::MatrixXd> svd(weight_matrix(w));
   EXPECT_NEAR(b.parts[0].singular_values[0], svd.singularValues()(0), 1e-9);
-  EXPECT_NEAR(b.rel_error, (weight_matrix(w) - b.reconstruct()).norm() / weight_matrix(w).norm(), 1e-12);
+  EXPECT_NEAR(b.rel_error, (weight_matrix(w) - b.reconstruct()).norm() / weight_matrix(w).norm(),
+              1e-12);
   // Group blocks of the same tensor are their own entries.
   o.groups = 4;
   const LowRankFactors g = decompose(w, o, "t");
-  EXPECT_NEAR(g.rel_error, (weight_matrix(w) - g.reconstruct()).norm() / weight_matrix(w).norm(), 1e-12);
+  EXPECT_NEAR(g.rel_error, (weight_matrix(w) - g.reconstruct()).norm() / weight_matrix(w).norm(),
+              1e-12);
   o.axis = GroupAxis::Out;
   const LowRankFactors go = decompose(w, o, "t");
-  EXPECT_NEAR(go.rel_error, (weight_matrix(w) - go.reconstruct()).norm() / weight_matrix(w).norm(), 1e-12);
+  EXPECT_NEAR(go.rel_error, (weight_matrix(w) - go.reconstruct()).norm() / weight_matrix(w).norm(),
+              1e-12);
   EXPECT_NE(g.rel_error, go.rel_error);
 }
 
