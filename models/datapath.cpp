@@ -169,10 +169,41 @@ TileCells stack_cells(const TileCells& a, const TileCells& b, const DatapathPara
   return t;
 }
 
+namespace {
+
+// The 8x8 bit matrix in `x` (row i in byte i, column j in bit j) transposed: bit j of byte
+// i moves to bit i of byte j (Hacker's Delight, 7-3).
+inline uint64_t transpose8(uint64_t x) {
+  uint64_t t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAull;
+  x ^= t ^ (t << 7);
+  t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCull;
+  x ^= t ^ (t << 14);
+  t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ull;
+  return x ^ t ^ (t << 28);
+}
+
+}  // namespace
+
 void input_planes(const std::vector<int64_t>& codes, int64_t words, int64_t input_bits,
                   std::vector<uint64_t>& planes) {
   planes.assign(static_cast<size_t>(input_bits * words), 0);
-  for (size_t r = 0; r < codes.size(); ++r) {
+  size_t r = 0;
+  if (input_bits <= 8) {
+    // Eight rows at a time: their codes as the bytes of a word, transposed, give each
+    // plane's eight bits of those rows as one byte (bits above input_bits are dropped, as
+    // the row-by-row loop below drops them).
+    for (; r + 8 <= codes.size(); r += 8) {
+      uint64_t x = 0;
+      for (size_t i = 0; i < 8; ++i) x |= (static_cast<uint64_t>(codes[r + i]) & 0xFF) << (8 * i);
+      if (x == 0) continue;
+      const uint64_t y = transpose8(x);
+      const size_t word = r / 64;
+      const int shift = static_cast<int>(r % 64);
+      for (int64_t b = 0; b < input_bits; ++b)
+        planes[static_cast<size_t>(b * words) + word] |= ((y >> (8 * b)) & 0xFF) << shift;
+    }
+  }
+  for (; r < codes.size(); ++r) {
     uint64_t v = static_cast<uint64_t>(codes[r]);
     const uint64_t bit = uint64_t{1} << (r % 64);
     const size_t word = r / 64;
@@ -249,6 +280,38 @@ void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
     for (int64_t k = j * cpw; k < (j + 1) * cpw; ++k) v += codes[k] * mul[k];
     acc[j] += v * scale;
   }
+}
+
+namespace {
+
+template <int64_t CPW>
+IMCSIM_INLINE void convert_columns(const int64_t* sums, const int64_t* mul, int64_t n_wcols,
+                                   int64_t cpw, int lsb, int64_t top, int64_t scale, int64_t* acc) {
+  const int64_t n = CPW > 0 ? CPW : cpw;
+  const int64_t half = lsb == 0 ? 0 : int64_t{1} << (lsb - 1);
+  for (int64_t j = 0; j < n_wcols; ++j) {
+    int64_t v = 0;
+    for (int64_t k = j * n; k < (j + 1) * n; ++k) {
+      const int64_t code = (sums[k] + half) >> lsb;  // adc_convert
+      v += (code > top ? top : code) * mul[k];
+    }
+    acc[j] += v * scale;
+  }
+}
+
+}  // namespace
+
+void convert_shift_add(const TileCells& cells, const int64_t* sums, int64_t phase,
+                       const DatapathParams& p, int64_t* acc) {
+  const int lsb = p.lsb_shift();
+  const int64_t top = (int64_t{1} << p.adc_bits) - 1;
+  const int64_t scale = int64_t{1} << (phase * p.dac_bits + lsb);
+  const int64_t cpw = p.cols_per_weight();
+  const int64_t* mul = cells.phys_mul.data();
+  if (cpw == 4)
+    convert_columns<4>(sums, mul, cells.n_wcols, cpw, lsb, top, scale, acc);
+  else
+    convert_columns<0>(sums, mul, cells.n_wcols, cpw, lsb, top, scale, acc);
 }
 
 void input_offset_correction(const TileCells& cells, int64_t zero_point, int64_t* acc) {

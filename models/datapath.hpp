@@ -90,6 +90,11 @@ inline int64_t adc_convert(int64_t sum, int lsb_shift, int64_t adc_bits) {
 void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
                const DatapathParams& p, int64_t* acc);
 
+// ADC conversion of one phase's column sums (adc_convert) and their shift-add
+// (shift_add) in one pass: what the engine's ADC stage does per phase.
+void convert_shift_add(const TileCells& cells, const int64_t* sums, int64_t phase,
+                       const DatapathParams& p, int64_t* acc);
+
 // Inputs with a zero point (centered codes x = code - zp, which can be negative: GELU
 // outputs, a low-rank R factor's outputs) are driven as the unsigned code x + zp, so the
 // DACs see unsigned codes; the digital correction subtracts zp * (sum of the column's

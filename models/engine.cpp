@@ -80,7 +80,7 @@ struct ArrayUnit : sc_core::sc_module {
   void fused_post();
   // ADC codes of one held phase (id = activation x phases + phase) into the shift-add, and
   // the activation on to the post stage after its last phase.
-  void convert(int64_t id, int64_t phases, int lsb);
+  void convert(int64_t id, int64_t phases);
   bool r_active(int64_t k) const;  // activation k drives R's rows (window k)
   int64_t l_window(int64_t k) const;  // the window whose L it evaluates, -1 = none
 
@@ -107,7 +107,6 @@ struct ArrayUnit : sc_core::sc_module {
   std::vector<int64_t> codes[kRing];
   std::vector<uint64_t> planes[kRing];
   std::vector<int64_t> sums[kRing];
-  std::vector<int64_t> adc_codes;
   std::vector<int64_t> acc[kRing];
 
   // Trace signals (written only while tracing is active; several of the array's processes
@@ -289,7 +288,6 @@ void ArrayUnit::adc_thread() {
   const DatapathParams& p = chip->cfg.datapath;
   const TimingParams& t = chip->cfg.timing;
   const int64_t phases = p.phases();
-  const int lsb = p.lsb_shift();
   for (;;) {
     wait(start_ev);
     if (chip->job == Chip::Job::Fused) {
@@ -307,7 +305,7 @@ void ArrayUnit::adc_thread() {
       chip->count(Event::AdcConversion, cells->n_phys);
       chip->count(Event::ShiftAdd, cells->n_phys);
       if (chip->tracing()) sig_adc_busy.write(false);
-      convert(id, phases, lsb);
+      convert(id, phases);
     }
   }
 }
@@ -459,7 +457,6 @@ void ArrayUnit::fused_adc() {
   const DatapathParams& p = chip->cfg.datapath;
   const TimingParams& t = chip->cfg.timing;
   const int64_t phases = p.phases();
-  const int lsb = p.lsb_shift();
   for (int64_t n = 0; n < n_cc * phases; ++n) {
     int64_t id = 0;
     sh_q.read(id);
@@ -469,18 +466,15 @@ void ArrayUnit::fused_adc() {
     chip->wait_clocks(ceil_div(phys, chip->cfg.adcs_per_array()) * t.t_adc);
     chip->count(Event::AdcConversion, phys);
     chip->count(Event::ShiftAdd, phys);
-    convert(id, phases, lsb);
+    convert(id, phases);
   }
 }
 
-void ArrayUnit::convert(int64_t id, int64_t phases, int lsb) {
+void ArrayUnit::convert(int64_t id, int64_t phases) {
   const DatapathParams& p = chip->cfg.datapath;
   const int64_t kk = id / phases, ph = id % phases;
   if (chip->cfg.functional) {
-    const std::vector<int64_t>& in = sums[id % kRing];
-    adc_codes.resize(in.size());
-    for (size_t c = 0; c < in.size(); ++c) adc_codes[c] = adc_convert(in[c], lsb, p.adc_bits);
-    shift_add(*cells, adc_codes.data(), ph, p, acc[kk % kRing].data());
+    convert_shift_add(*cells, sums[id % kRing].data(), ph, p, acc[kk % kRing].data());
   }
   if (ph == phases - 1) {  // every phase converted: on to the shift-add/accumulate stage
     const int64_t t1 = chip->now();

@@ -87,7 +87,7 @@ int cmd_sweep(const SweepArgs& a) {
     const auto shard = shard_points(sw, o.shard_k, o.shard_n);
     std::cout << fmt::format("estimate: {} points ({} in shard {}/{}), {} mode, folder about {}\n",
                              sw.points.size(), shard.size(), o.shard_k, o.shard_n,
-                             to_string(sw.mode), size_text(estimate_sweep_disk(sw, shard)));
+                             to_string(sw.mode), size_text(estimate_sweep_disk(estimate_points(sw, shard))));
     return 0;
   }
   o.progress_bar = !a.quiet && ::isatty(2);

@@ -10,6 +10,7 @@
 #include "mappers/compress/expand.hpp"
 #include "mappers/mapper.hpp"
 #include "mappers/schedule.hpp"
+#include "sim/background.hpp"
 #include "sim/version.hpp"
 #include "workloads/calibration.hpp"
 #include "workloads/loader.hpp"
@@ -302,6 +303,17 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   }
   std::map<std::string, FusedRun> fused_runs;  // L's results of a fused job, by layer
 
+  // The references do not depend on the engine: they run on a second thread while it
+  // simulates (sim/background.hpp; the same values as computed after it).
+  ref::IntRun reference;
+  ref::FloatRun floating, uncompressed;
+  BackgroundWorker background;
+  background.post([&] { reference = ref::run_int(net, qweights, input, iopt); });
+  background.post([&] { floating = ref::run_float(net, weights, input); });
+  // The uncompressed network in float: what compression costs in output accuracy.
+  if (spec.compression)
+    background.post([&] { uncompressed = ref::run_float(original, original_weights, input); });
+
   ref::AccumulatorHook hook = [&](const Layer& layer, const ref::IntTensor& codes,
                                   const ref::QuantizedLayer& q, int64_t zero_point) -> ref::IntTensor {
     size_t index = 0;
@@ -359,34 +371,39 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     // (R of a fused job: its outputs were requantized window by window inside the job.)
     if (!(fused.count(base) && base != layer.name))
       rec.requant = engine.run_digital(layer.name + ".requant", layer.out.elements());
-    const ref::IntTensor want = ref::accumulate_int(layer, codes, q);
-    ref::IntTensor got = want;
-    if (cfg.functional) {
-      got.data = acc;
-      double sum_abs = 0, sum_sq = 0, ref_sq = 0;
-      for (size_t k = 0; k < want.data.size(); ++k) {
-        const int64_t d = std::llabs(acc[k] - want.data[k]);
-        rec.max_abs_error = std::max(rec.max_abs_error, d);
-        sum_abs += static_cast<double>(d);
-        sum_sq += static_cast<double>(d) * static_cast<double>(d);
-        ref_sq += static_cast<double>(want.data[k]) * static_cast<double>(want.data[k]);
-      }
-      rec.exact = rec.max_abs_error == 0 && std::isfinite(rec.rel_error) && !rec.requant_mismatch;
-      rec.mean_abs_error = want.data.empty() ? 0 : sum_abs / static_cast<double>(want.data.size());
-      rec.rel_error = ref_sq > 0 ? std::sqrt(sum_sq / ref_sq) : 0;
-    }
     progress(index);
+    if (!cfg.functional) return ref::accumulate_int(layer, codes, q);  // the run goes on from it
+    // The engine's accumulators go on through the network; their check against the
+    // reference accumulators of the same input codes runs beside the engine.
+    ref::IntTensor got(layer.out.c, layer.type == LayerType::Conv ? layer.out.h : 1,
+                       layer.type == LayerType::Conv ? layer.out.w : 1);
+    if (got.data.size() != acc.size())
+      throw std::logic_error(fmt::format("engine: layer {} gave {} accumulators, expected {}",
+                                         layer.name, acc.size(), got.data.size()));
+    got.data = acc;
+    background.post(
+        [&rec, &layer, &q, codes, acc = std::move(acc)] {
+          const ref::IntTensor want = ref::accumulate_int(layer, codes, q);
+          double sum_abs = 0, sum_sq = 0, ref_sq = 0;
+          for (size_t k = 0; k < want.data.size(); ++k) {
+            const int64_t d = std::llabs(acc[k] - want.data[k]);
+            rec.max_abs_error = std::max(rec.max_abs_error, d);
+            sum_abs += static_cast<double>(d);
+            sum_sq += static_cast<double>(d) * static_cast<double>(d);
+            ref_sq += static_cast<double>(want.data[k]) * static_cast<double>(want.data[k]);
+          }
+          rec.exact = rec.max_abs_error == 0 && std::isfinite(rec.rel_error) && !rec.requant_mismatch;
+          rec.mean_abs_error = want.data.empty() ? 0 : sum_abs / static_cast<double>(want.data.size());
+          rec.rel_error = ref_sq > 0 ? std::sqrt(sum_sq / ref_sq) : 0;
+        },
+        true);
     return got;
   };
 
   const ref::IntRun simulated = ref::run_int(net, qweights, input, iopt, hook);
   time_digital_until(n_layers);
   engine.finish();
-  const ref::IntRun reference = ref::run_int(net, qweights, input, iopt);
-  const ref::FloatRun floating = ref::run_float(net, weights, input);
-  // The uncompressed network in float: what compression costs in output accuracy.
-  const ref::FloatRun uncompressed = spec.compression ? ref::run_float(original, original_weights, input)
-                                                      : ref::FloatRun{};
+  background.join();
 
   // ---- summary -------------------------------------------------------------------------
   const EnergyTable table = spec.engine.tech.table_for(arch.adc_bits);

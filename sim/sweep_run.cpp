@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -418,14 +419,14 @@ void run_analytic_points(const Sweep& sw, const std::vector<SweepPoint>& todo,
 }
 
 void check_sweep_size(const Sweep& sw, const std::vector<SweepPoint>& shard,
-                      const SweepRunOptions& o) {
+                      const std::vector<PointEstimate>& estimates, const SweepRunOptions& o) {
   if (static_cast<int64_t>(shard.size()) > o.max_points)
     throw ConfigError(sw.file, 0, "sweep",
                       fmt::format("the sweep has {} points, above the limit of {}; raise it with "
                                   "--max-points (or limits.max_points) if that is intended, or split it "
                                   "with --shard",
                                   shard.size(), o.max_points));
-  const int64_t disk = estimate_sweep_disk(sw, shard);
+  const int64_t disk = estimate_sweep_disk(estimates);
   if (disk > o.max_disk)
     throw ConfigError(sw.file, 0, "sweep",
                       fmt::format("the sweep folder would take about {} ({} points), above the "
@@ -450,30 +451,39 @@ void check_not_foreign(const Sweep& sw, const fs::path& manifest) {
 
 }  // namespace
 
-int64_t estimate_sweep_disk(const Sweep& sw, const std::vector<SweepPoint>& points) {
+std::vector<PointEstimate> estimate_points(const Sweep& sw, const std::vector<SweepPoint>& points) {
   // An analytic point folder: resolved.yaml, summary.json, layers.csv, point.json (about
   // 36 KiB for ResNet-20 with three mappers); 48 KiB leaves room for larger networks.
   constexpr int64_t kAnalyticPointBytes = 48 << 10;
-  if (sw.mode != SweepMode::Cycle) return static_cast<int64_t>(points.size()) * kAnalyticPointBytes;
-  int64_t total = 0;
+  std::vector<PointEstimate> out(points.size());
+  if (sw.mode != SweepMode::Cycle) {
+    for (auto& e : out) e.disk_bytes = kAnalyticPointBytes;
+    return out;
+  }
   std::map<std::string, Network> nets;
-  for (const auto& p : points) {
+  for (size_t i = 0; i < points.size(); ++i) {
     ExperimentSpec spec;
     try {
-      spec = point_spec(sw, p);
+      spec = point_spec(sw, points[i]);
     } catch (const Error&) {
       continue;  // recorded as a failed point when it runs
     }
     auto it = nets.find(spec.workload_file);
     if (it == nets.end()) it = nets.emplace(spec.workload_file, load_workload_file(spec.workload_file)).first;
-    int64_t disk = 0;
     try {
-      disk = estimate_cycle_run(spec, it->second, false).disk_bytes;
+      const RunEstimate e = estimate_cycle_run(spec, it->second, false);
+      out[i] = {e.events, e.disk_bytes};
     } catch (const Error&) {
       continue;
     }
-    if (__builtin_add_overflow(total, disk, &total)) return std::numeric_limits<int64_t>::max();
   }
+  return out;
+}
+
+int64_t estimate_sweep_disk(const std::vector<PointEstimate>& estimates) {
+  int64_t total = 0;
+  for (const auto& e : estimates)
+    if (__builtin_add_overflow(total, e.disk_bytes, &total)) return std::numeric_limits<int64_t>::max();
   return total;
 }
 
@@ -507,7 +517,8 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
   }
   if (first_error) std::rethrow_exception(first_error);
 
-  check_sweep_size(sw, shard, o);
+  const std::vector<PointEstimate> estimates = estimate_points(sw, shard);
+  check_sweep_size(sw, shard, estimates, o);
   // --resume continues the same sweep only; without it, a folder of another sweep is not
   // overwritten (its points would be kept and dropped by merge).
   const fs::path manifest = out / "sweep.json";
@@ -548,12 +559,27 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
   SweepRunSummary s;
   s.shard_points = shard.size();
   std::vector<SweepPoint> todo;
-  for (const auto& p : shard) {
-    if (o.resume && point_finished(o.out_dir, p.id)) {
+  std::vector<int64_t> todo_events;
+  for (size_t i = 0; i < shard.size(); ++i) {
+    if (o.resume && point_finished(o.out_dir, shard[i].id)) {
       ++s.skipped;
     } else {
-      todo.push_back(p);
+      todo.push_back(shard[i]);
+      todo_events.push_back(estimates[i].events);
     }
+  }
+  // Cycle points run longest first (by their estimated simulation events; ties in sweep
+  // order): with -j N the sweep ends when its last point does, and a long point started
+  // last would run alone on one core (longest-processing-time-first list scheduling).
+  // Each point's folder does not depend on the order.
+  if (sw.mode == SweepMode::Cycle) {
+    std::vector<size_t> order(todo.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return todo_events[a] > todo_events[b]; });
+    std::vector<SweepPoint> sorted;
+    for (size_t i : order) sorted.push_back(todo[i]);
+    todo = std::move(sorted);
   }
   if (!o.quiet)
     std::cerr << fmt::format("imcsim sweep: {} points ({} in shard {}/{}), {} to run, {} done, "

@@ -31,9 +31,17 @@ struct SweepRunOptions {
   int64_t max_disk = RunLimits{}.max_disk;      // refuse a sweep whose folder would be larger
 };
 
-// Estimated size of the sweep folder for `points` points of `sweep` (analytic: measured
-// folder size per point; cycle: each point's run estimate, sim/estimate.hpp).
-int64_t estimate_sweep_disk(const Sweep& sweep, const std::vector<SweepPoint>& points);
+// What one point will take: simulation events (cycle points; 0 for analytic points and for
+// a point that is invalid, recorded as failed when it runs) and the size of its folder.
+struct PointEstimate {
+  int64_t events = 0;
+  int64_t disk_bytes = 0;
+};
+// Per point of `points` (analytic: measured folder size per point; cycle: each point's run
+// estimate, sim/estimate.hpp).
+std::vector<PointEstimate> estimate_points(const Sweep& sweep, const std::vector<SweepPoint>& points);
+// The estimated size of the sweep folder: the sum, saturating at INT64_MAX.
+int64_t estimate_sweep_disk(const std::vector<PointEstimate>& estimates);
 
 struct SweepRunSummary {
   size_t shard_points = 0;  // points in this shard

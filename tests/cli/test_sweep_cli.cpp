@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -200,6 +201,31 @@ TEST_F(SweepCli, KillAnalyticSweepAndResume) {
 TEST_F(SweepCli, KillCycleSweepAndResume) {
   // Points as child processes (`imcsim run`), two at a time; 2 x 3 x 3 = 18 points.
   kill_and_resume("cycle", kAxes, 18, "2");
+}
+
+TEST_F(SweepCli, CyclePointsRunLongestFirst) {
+  // 512x512 first in the sweep, but 64x64 arrays need far more computing cycles: with one
+  // job the larger estimate runs (and finishes) first, and the folders are as in sweep order.
+  const std::string axes =
+      "    arch.rows: [512, 64]\n    arch.cols: [512, 64]\n  zip: [[arch.rows, arch.cols]]\n";
+  const fs::path exp = write("exp.yaml", sweep_yaml("cycle", axes));
+  const Result r = run("sweep " + exp.string() + " -q -j 1 -o " + (tmp_ / "s").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::map<int64_t, fs::file_time_type> finished;  // rows -> point.json written
+  for (const auto& e : fs::directory_iterator(tmp_ / "s" / "points")) {
+    const auto rec = nlohmann::json::parse(slurp(e.path() / "point.json"));
+    EXPECT_EQ(rec["status"], "ok");
+    finished[std::stoll(rec["values"]["arch.rows"].get<std::string>())] =
+        fs::last_write_time(e.path() / "point.json");
+  }
+  ASSERT_EQ(finished.size(), 2u);
+  EXPECT_LT(finished.at(64), finished.at(512));
+  ASSERT_EQ(run("merge " + (tmp_ / "s").string() + " -o " + (tmp_ / "s").string()).code, 0);
+  std::istringstream lines(slurp(tmp_ / "s" / "results.csv"));
+  std::string header, first;
+  std::getline(lines, header);
+  std::getline(lines, first);
+  EXPECT_NE(first.find(",512,512,"), std::string::npos) << first;  // merged in sweep order
 }
 
 TEST_F(SweepCli, ShardUnionEqualsTheWholeSweep) {

@@ -182,3 +182,63 @@ TEST(Schedule, TilesCoverEveryWeightOnce) {
     EXPECT_EQ(t.computing_cycles(), m.cycles) << mapper;
   }
 }
+
+TEST(InputPlanes, EveryBitOfEveryRowInItsPlane) {
+  // Eight rows at a time (input_bits <= 8) or one by one: plane b holds bit b of each code.
+  SeededStream rng(11);
+  for (int64_t input_bits : {1, 3, 8, 9, 12}) {
+    for (size_t n : {size_t{1}, size_t{7}, size_t{8}, size_t{63}, size_t{64}, size_t{130}, size_t{256}}) {
+      const int64_t words = static_cast<int64_t>((n + 63) / 64);
+      std::vector<int64_t> codes(n);
+      for (auto& c : codes) c = static_cast<int64_t>(rng.next_u64() % (uint64_t{1} << input_bits));
+      if (n > 8) std::fill(codes.begin(), codes.begin() + 8, 0);  // an all-zero group
+      std::vector<uint64_t> planes(3, ~uint64_t{0});                  // overwritten, not or-ed
+      input_planes(codes, words, input_bits, planes);
+      ASSERT_EQ(planes.size(), static_cast<size_t>(input_bits * words));
+      for (int64_t b = 0; b < input_bits; ++b) {
+        for (size_t r = 0; r < n; ++r) {
+          const uint64_t got = (planes[static_cast<size_t>(b * words) + r / 64] >> (r % 64)) & 1;
+          ASSERT_EQ(got, static_cast<uint64_t>((codes[r] >> b) & 1))
+              << "input_bits " << input_bits << " rows " << n << " bit " << b << " row " << r;
+        }
+        for (size_t r = n; r < static_cast<size_t>(words) * 64; ++r)
+          ASSERT_EQ((planes[static_cast<size_t>(b * words) + r / 64] >> (r % 64)) & 1, 0u);
+      }
+    }
+  }
+}
+
+TEST(ConvertShiftAdd, EqualsAdcConvertThenShiftAdd) {
+  // The engine's fused ADC stage against the two steps it replaces, lossless and lossy, for
+  // 4 columns per weight (the unrolled case) and others.
+  SeededStream rng(13);
+  for (int64_t weight_bits : {8, 6, 4}) {
+    for (bool differential : {false, true}) {
+      for (int64_t adc_bits : {4, 6, 9}) {
+        DatapathParams p;
+        p.rows = 128;
+        p.cell_bits = 2;
+        p.weight_bits = weight_bits;
+        p.differential = differential;
+        p.adc_bits = adc_bits;
+        std::vector<int32_t> w(64);
+        for (auto& v : w) v = static_cast<int32_t>(static_cast<int64_t>(rng.next_u64() % 15) - 7);
+        ConvShape s = ConvShape::make("dot", 1, 1, 1, 1, 64, 1, 1, 0, Convention::Framework);
+        const ArrayGeometry a{p.rows, p.cols_per_weight() * 4, p.cols_per_weight()};
+        const LayerMapping m = map_layer(find_mapper("im2col"), s, a);
+        const TileSchedule sched = make_schedule(m, a, 1);
+        const TileCells cells = program_tile(sched, sched.tiles[0], w.data(), p);
+        std::vector<int64_t> sums(static_cast<size_t>(cells.n_phys)), codes(sums.size());
+        for (auto& v : sums) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(p.full_scale() + 1));
+        for (int64_t ph : {0, 3}) {
+          std::vector<int64_t> want(static_cast<size_t>(cells.n_wcols), 5), got = want;
+          for (size_t c = 0; c < sums.size(); ++c) codes[c] = adc_convert(sums[c], p.lsb_shift(), p.adc_bits);
+          shift_add(cells, codes.data(), ph, p, want.data());
+          convert_shift_add(cells, sums.data(), ph, p, got.data());
+          EXPECT_EQ(got, want) << "weight_bits " << weight_bits << " adc_bits " << adc_bits
+                               << (differential ? " differential" : " offset") << " phase " << ph;
+        }
+      }
+    }
+  }
+}
