@@ -3,7 +3,9 @@
 // on the second core while the engine (the SystemC kernel, one thread) simulates. Tasks run
 // one at a time: urgent ones (a layer's check, which holds copies of its tensors) before
 // the rest, each group in the order posted. A task's result is whatever it writes; join()
-// waits for all of them and rethrows the first exception a task threw.
+// waits for all of them and rethrows the first exception a task threw. Without a thread
+// (`threaded` false: a run told to use one thread, `imcsim run --threads 1`) post() runs
+// the task at once, and its exception propagates from there.
 #pragma once
 
 #include <condition_variable>
@@ -17,7 +19,9 @@ namespace imcsim {
 
 class BackgroundWorker {
  public:
-  BackgroundWorker() : thread_([this] { loop(); }) {}
+  explicit BackgroundWorker(bool threaded) {
+    if (threaded) thread_ = std::thread([this] { loop(); });
+  }
   BackgroundWorker(const BackgroundWorker&) = delete;
   BackgroundWorker& operator=(const BackgroundWorker&) = delete;
   // Without a join (an exception on the way out): the queued tasks are dropped, the running
@@ -32,6 +36,10 @@ class BackgroundWorker {
   }
 
   void post(std::function<void()> task, bool urgent = false) {
+    if (!thread_.joinable()) {
+      task();
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       (urgent ? urgent_ : normal_).push_back(std::move(task));
@@ -80,7 +88,7 @@ class BackgroundWorker {
   std::deque<std::function<void()>> urgent_, normal_;
   bool closing_ = false;
   std::exception_ptr error_;  // written by the worker only, read after it joined
-  std::thread thread_;        // last: starts once the members above exist
+  std::thread thread_;        // started once the members above exist
 };
 
 }  // namespace imcsim

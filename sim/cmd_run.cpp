@@ -21,6 +21,7 @@ struct RunOptions {
   bool dry_run = false;
   std::string max_memory, max_disk;
   int64_t max_events = 0;
+  int64_t threads = 0;  // 0: default_run_threads()
 };
 
 int64_t size_flag(const std::string& text, const char* flag, int64_t def) {
@@ -55,7 +56,11 @@ int cmd_run(const RunOptions& o) {
       return 0;
     }
     check_estimate(e, limits, spec.file);
-    const RunResult r = run_cycle(spec, root, CycleOptions{o.quiet, o.trace});
+    CycleOptions co;
+    co.quiet = o.quiet;
+    co.trace = o.trace;
+    co.threads = static_cast<int>(o.threads > 0 ? o.threads : default_run_threads());
+    const RunResult r = run_cycle(spec, root, co);
     std::cerr << "imcsim: wrote " << r.dir << "/\n";
     return 0;
   }
@@ -96,6 +101,11 @@ void register_run_command(CLI::App& app, CommandContext& ctx) {
   run->add_option("--max-disk", o->max_disk,
                   "mode cycle: refuse a run whose folder is estimated above this size (default: "
                   "limits.max_disk, else 16G)");
+  run->add_option("--threads", o->threads,
+                  "mode cycle: threads the run uses: 2 runs the reference passes beside the "
+                  "engine, 1 after it; the outputs are the same (default: 2 with two or more "
+                  "cores, else 1; imcsim sweep passes cores / jobs)")
+      ->check(CLI::Range(1, 2));
   run->callback([o, &ctx] { ctx.exit_code = cmd_run(*o); });
 }
 

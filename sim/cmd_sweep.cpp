@@ -3,6 +3,7 @@
 // failed, 130 when interrupted (rerun with --resume).
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -57,6 +58,10 @@ int cmd_sweep(const SweepArgs& a) {
   SweepRunOptions o;
   const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
   o.jobs = a.jobs.empty() ? cores : parse_count("--jobs", a.jobs, 1, 4096);
+  // A cycle point's reference passes take a second thread only where the points at a time
+  // leave a core for it (imcsim run --threads).
+  o.point_args.insert(o.point_args.end(),
+                      {"--threads", std::to_string(std::clamp<int64_t>(cores / o.jobs, 1, 2))});
   if (!a.shard.empty()) {
     const auto slash = a.shard.find('/');
     if (slash == std::string::npos)

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -142,6 +143,8 @@ EngineConfig engine_config(const ArchSpec& arch, const EngineSpec& engine) {
   cfg.functional = engine.functional;
   return cfg;
 }
+
+int default_run_threads() { return std::thread::hardware_concurrency() >= 2 ? 2 : 1; }
 
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                     const CycleOptions& options) {
@@ -307,7 +310,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   // simulates (sim/background.hpp; the same values as computed after it).
   ref::IntRun reference;
   ref::FloatRun floating, uncompressed;
-  BackgroundWorker background;
+  BackgroundWorker background(options.threads > 1);
   background.post([&] { reference = ref::run_int(net, qweights, input, iopt); });
   background.post([&] { floating = ref::run_float(net, weights, input); });
   // The uncompressed network in float: what compression costs in output accuracy.

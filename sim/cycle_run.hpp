@@ -17,7 +17,14 @@ namespace imcsim {
 struct CycleOptions {
   bool quiet = false;  // no progress lines on stderr
   bool trace = false;  // force a VCD trace (as `engine.trace: true`)
+  // Threads the run uses: 2 runs the reference passes and the per-layer checks beside the
+  // engine (sim/background.hpp), 1 after each step on the engine's thread. The outputs are
+  // the same.
+  int threads = 2;
 };
+
+// CycleOptions::threads by default: 2 on a machine with two or more cores, else 1.
+int default_run_threads();
 
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                     const CycleOptions& options);

@@ -105,13 +105,19 @@ Json point_record(const Sweep& sw, const SweepPoint& p) {
 }
 
 // done/total, failures, rate and ETA: one redrawn line on a terminal, plain lines otherwise.
+// With each point's estimated work (cycle points: simulation events) the ETA scales the
+// elapsed time by the work left, not by the points left: cycle points run longest first.
 class Progress {
  public:
-  Progress(size_t total, bool bar, bool quiet) : total_(total), bar_(bar), quiet_(quiet) {}
+  Progress(size_t total, bool bar, bool quiet, std::map<std::string, int64_t> work = {})
+      : total_(total), bar_(bar), quiet_(quiet), work_(std::move(work)) {
+    for (const auto& [id, w] : work_) total_work_ += static_cast<double>(w);
+  }
 
   void point_done(const Sweep& sw, const SweepPoint& p, const std::string& error) {
     std::lock_guard<std::mutex> lock(mutex_);
     ++done_;
+    if (const auto it = work_.find(p.id); it != work_.end()) done_work_ += static_cast<double>(it->second);
     if (!error.empty()) {
       ++failed_;
       if (bar_) std::cerr << "\r\033[K";
@@ -121,8 +127,10 @@ class Progress {
     if (quiet_) return;
     const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
     const double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0.0;
-    const std::string eta =
-        rate > 0 ? duration_text(static_cast<double>(total_ - done_) / rate) : "?";
+    const double left = total_work_ > 0 && done_work_ > 0
+                            ? elapsed * (total_work_ - done_work_) / done_work_
+                            : (rate > 0 ? static_cast<double>(total_ - done_) / rate : -1);
+    const std::string eta = left >= 0 ? duration_text(left) : "?";
     const std::string counts = fmt::format("{}/{} points, {} failed, {:.1f} points/s, ETA {}",
                                            done_, total_, failed_, rate, eta);
     if (bar_) {
@@ -141,6 +149,8 @@ class Progress {
   std::mutex mutex_;
   size_t total_, done_ = 0, failed_ = 0;
   bool bar_, quiet_;
+  std::map<std::string, int64_t> work_;  // point id -> estimated work
+  double total_work_ = 0, done_work_ = 0;
   Clock::time_point start_ = Clock::now();
 };
 
@@ -560,12 +570,14 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
   s.shard_points = shard.size();
   std::vector<SweepPoint> todo;
   std::vector<int64_t> todo_events;
+  std::map<std::string, int64_t> work;  // cycle points: estimated events, for the ETA
   for (size_t i = 0; i < shard.size(); ++i) {
     if (o.resume && point_finished(o.out_dir, shard[i].id)) {
       ++s.skipped;
     } else {
       todo.push_back(shard[i]);
       todo_events.push_back(estimates[i].events);
+      work[shard[i].id] = estimates[i].events;
     }
   }
   // Cycle points run longest first (by their estimated simulation events; ties in sweep
@@ -586,7 +598,8 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
                              "-j {}, {} mode -> {}\n",
                              sw.points.size(), shard.size(), o.shard_k, o.shard_n, todo.size(),
                              s.skipped, o.jobs, to_string(sw.mode), o.out_dir);
-  Progress progress(todo.size(), o.progress_bar, o.quiet);
+  Progress progress(todo.size(), o.progress_bar, o.quiet,
+                    sw.mode == SweepMode::Cycle ? std::move(work) : std::map<std::string, int64_t>{});
   const StopSignals signals;
   if (sw.mode == SweepMode::Cycle) {
     run_cycle_points(sw, todo, o, points, progress, signals);

@@ -78,8 +78,9 @@ TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
   const fs::path exp = experiment("r20", "resnet20", "vwsdk", kLosslessArch,
                                   "{tech: rram-28nm-survey, schedule_cycles: 40}");
   std::string err;
-  ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "a").string(), &err), 0) << err;
-  ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "b").string(), &err), 0) << err;
+  // The reference passes beside the engine (2 threads) or after it (1): the same bytes.
+  ASSERT_EQ(run("run " + exp.string() + " -q --threads 2 -o " + (tmp_ / "a").string(), &err), 0) << err;
+  ASSERT_EQ(run("run " + exp.string() + " -q --threads 1 -o " + (tmp_ / "b").string(), &err), 0) << err;
   const fs::path a = run_dir(tmp_ / "a"), b = run_dir(tmp_ / "b");
   for (const char* f : {"summary.json", "layers.csv", "resolved.yaml", "schedule.yaml"}) {
     ASSERT_TRUE(fs::exists(a / f)) << f;
@@ -118,6 +119,37 @@ TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
   const double conversions = s["totals"]["events"]["adc_conversions"].get<double>();
   EXPECT_NEAR(s["totals"]["energy_pj"]["adc"].get<double>(), conversions * 5.12, conversions * 1e-9);
   EXPECT_NEAR(r["totals"]["energy_pj"]["adc"].get<double>(), conversions * 1.5625, conversions * 1e-9);
+}
+
+TEST_F(CycleCli, LossyChecksAreTheSameOnOneOrTwoThreads) {
+  // 8-bit ADCs below the 9-bit lossless bound: the per-layer checks (computed beside the
+  // engine on two threads) find errors, and report the same ones as on one thread.
+  const fs::path exp = experiment(
+      "lossy", "resnet20", "sdk",
+      "{rows: 128, cols: 128, cell_bits: 2, weight_bits: 8, input_bits: 8, dac_bits: 1, "
+      "adc_bits: 8, adc_share: 8, arrays: 64}",
+      "{tech: rram-28nm-survey}");
+  std::string err;
+  ASSERT_EQ(run("run " + exp.string() + " -q --threads 2 -o " + (tmp_ / "a").string(), &err), 0) << err;
+  ASSERT_EQ(run("run " + exp.string() + " -q --threads 1 -o " + (tmp_ / "b").string(), &err), 0) << err;
+  const fs::path a = run_dir(tmp_ / "a"), b = run_dir(tmp_ / "b");
+  EXPECT_EQ(slurp(a / "summary.json"), slurp(b / "summary.json"));
+  EXPECT_EQ(slurp(a / "layers.csv"), slurp(b / "layers.csv"));
+  const Json s = Json::parse(slurp(a / "summary.json"));
+  EXPECT_FALSE(s["numerical"]["exact"].get<bool>());
+  int inexact = 0;
+  for (const auto& l : s["layers"])
+    if (l.contains("numerical") && !l["numerical"]["exact"].get<bool>()) {
+      ++inexact;
+      EXPECT_GT(l["numerical"]["max_abs_error"].get<int64_t>(), 0) << l["name"];
+      EXPECT_GT(l["numerical"]["relative_error"].get<double>(), 0) << l["name"];
+    }
+  EXPECT_GT(inexact, 0);
+  // --threads takes 1 or 2.
+  EXPECT_EQ(run("run " + exp.string() + " -q --threads 3 -o " + (tmp_ / "c").string(), &err), 2)
+      << err;
+  EXPECT_NE(err.find("--threads"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(tmp_ / "c"));
 }
 
 TEST_F(CycleCli, AnalyticEqualsEngineOnUncontendedConfig) {
