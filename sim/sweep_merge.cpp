@@ -18,13 +18,13 @@ namespace imcsim {
 
 namespace {
 
-std::string read_file(const fs::path& p) {
+std::string read_json_text(const fs::path& p) {
   return read_input_file(p.string(), InputKind::JsonDoc, ErrorKind::Config);
 }
 
 Json read_json(const fs::path& p) {
   try {
-    return Json::parse(read_file(p));
+    return Json::parse(read_json_text(p));
   } catch (const Json::parse_error& e) {
     // The parser's message quotes the input; only the position is repeated here.
     throw ConfigError(p.string(), 0, "", fmt::format("invalid JSON: syntax error at byte {}", e.byte));
@@ -201,7 +201,7 @@ MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::strin
     json_points.push_back(std::move(jp));
 
     // layers.csv of the point, prefixed by the point and its values.
-    std::istringstream lines(read_file(dir / "layers.csv"));
+    std::istringstream lines(read_json_text(dir / "layers.csv"));
     std::string prefix = csv_cell(id);
     for (const auto& v : values) prefix += "," + csv_cell(v);
     std::string line;

@@ -69,7 +69,8 @@ class StopSignals {
   struct sigaction old_int_ {}, old_term_ {};
 };
 
-std::string read_file(const fs::path& p) {
+// The file's bytes; empty when it cannot be read (a point process that wrote nothing).
+std::string read_file_or_empty(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream s;
   s << in.rdbuf();
@@ -298,7 +299,7 @@ pid_t spawn_point(const std::string& exe, const fs::path& tmp, const SweepRunOpt
 // The child's error: the last line it wrote to stderr, else how it ended.
 std::string child_error(int status, const fs::path& tmp) {
   std::string last;
-  std::istringstream lines(read_file(tmp / "stderr.txt"));
+  std::istringstream lines(read_file_or_empty(tmp / "stderr.txt"));
   for (std::string l; std::getline(lines, l);)
     if (!l.empty()) last = l;
   const std::string prefix = "imcsim: error: ";
@@ -339,7 +340,7 @@ std::string finish_child(const Sweep& sw, const Child& c, int status, const fs::
     write_file_atomic((run_dir / "point.json").string(), rec.dump(2) + "\n");
     install_point_dir(run_dir, points / c.point.id);
   } else {
-    record_failure(sw, c.point, points, error, read_file(c.tmp / "point.yaml"));
+    record_failure(sw, c.point, points, error, read_file_or_empty(c.tmp / "point.yaml"));
   }
   fs::remove_all(c.tmp, ec);
   return error;
@@ -448,7 +449,7 @@ void check_sweep_size(const Sweep& sw, const std::vector<SweepPoint>& shard,
 void check_not_foreign(const Sweep& sw, const fs::path& manifest) {
   std::string fingerprint;
   try {
-    fingerprint = Json::parse(read_file(manifest)).value("fingerprint", "");
+    fingerprint = Json::parse(read_file_or_empty(manifest)).value("fingerprint", "");
   } catch (const std::exception&) {
     throw ConfigError(manifest.string(), 0, "", "not a sweep manifest (invalid JSON)");
   }
@@ -536,7 +537,7 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
   if (o.resume && fs::exists(manifest)) {
     Json old;
     try {
-      old = Json::parse(read_file(manifest));
+      old = Json::parse(read_file_or_empty(manifest));
     } catch (const std::exception&) {
       throw ConfigError(manifest.string(), 0, "", "not a sweep manifest (invalid JSON)");
     }
