@@ -268,6 +268,82 @@ void column_sums(const TileCells& cells, const std::vector<uint64_t>& in_planes,
   }
 }
 
+namespace {
+
+// Column sums of every phase: sums[ph * n_phys + c]. Each column's cell planes are loaded
+// once for all the input planes (W, B as in plane_sums; D > 0 fixes dac_bits).
+template <int64_t W, int64_t B, int64_t D>
+IMCSIM_INLINE void window_plane_sums(const TileCells& cells, const uint64_t* in, const DatapathParams& p,
+                                     int64_t* sums) {
+  // Locals: the stores to sums could alias the parameters otherwise.
+  const int64_t nw = W > 0 ? W : cells.words, nb = B > 0 ? B : p.cell_bits;
+  const int64_t dac = D > 0 ? D : p.dac_bits;
+  const int64_t n = cells.n_phys, phases = p.phases(), in_bits = p.input_bits;
+  const uint64_t* planes = cells.planes.data();
+  for (int64_t c = 0; c < n; ++c) {
+    const uint64_t* g = planes + c * nb * nw;
+    for (int64_t ph = 0; ph < phases; ++ph) {
+      int64_t sum = 0;
+      const int64_t bits_here = std::min(dac, in_bits - ph * dac);  // the last phase may be short
+      for (int64_t i = 0; i < bits_here; ++i) {
+        const uint64_t* x = in + (ph * dac + i) * nw;
+        int64_t bits = 0;
+        for (int64_t b = 0; b < nb; ++b) {
+          int64_t count = 0;
+          for (int64_t w = 0; w < nw; ++w) count += __builtin_popcountll(x[w] & g[b * nw + w]);
+          bits += count << b;
+        }
+        sum += bits << i;
+      }
+      sums[ph * n + c] = sum;
+    }
+  }
+}
+
+}  // namespace
+
+IMCSIM_POPCOUNT_CLONES
+void column_sums_all(const TileCells& cells, const std::vector<uint64_t>& in_planes,
+                     const DatapathParams& p, int64_t* sums) {
+  const uint64_t* x = in_planes.data();
+  const int64_t words = cells.words, cb = p.cell_bits;
+  // The common shapes unrolled: 1-bit DACs, 1-4 words (up to 256 rows), 1- or 2-bit cells.
+  if (p.dac_bits == 1 && cb == 2 && words == 1)
+    window_plane_sums<1, 2, 1>(cells, x, p, sums);
+  else if (p.dac_bits == 1 && cb == 2 && words == 2)
+    window_plane_sums<2, 2, 1>(cells, x, p, sums);
+  else if (p.dac_bits == 1 && cb == 2 && words == 4)
+    window_plane_sums<4, 2, 1>(cells, x, p, sums);
+  else if (p.dac_bits == 1 && cb == 1 && words == 2)
+    window_plane_sums<2, 1, 1>(cells, x, p, sums);
+  else
+    window_plane_sums<0, 0, 0>(cells, x, p, sums);
+}
+
+void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const DatapathParams& p,
+                           int64_t* acc) {
+  // sum_ph sum_k code[ph][k] * mul[k] * 2^(ph * dac_bits + lsb)
+  //   = 2^lsb * sum_k mul[k] * (sum_ph code[ph][k] << (ph * dac_bits)): integers, any order.
+  const int lsb = p.lsb_shift();
+  const int64_t half = lsb == 0 ? 0 : int64_t{1} << (lsb - 1);
+  const int64_t top = (int64_t{1} << p.adc_bits) - 1;
+  const int64_t n = cells.n_phys, phases = p.phases(), cpw = p.cols_per_weight(), dac = p.dac_bits;
+  const int64_t* mul = cells.phys_mul.data();
+  const int64_t n_wcols = cells.n_wcols;
+  for (int64_t j = 0; j < n_wcols; ++j) {
+    int64_t v = 0;
+    for (int64_t k = j * cpw; k < (j + 1) * cpw; ++k) {
+      int64_t codes = 0;
+      for (int64_t ph = 0; ph < phases; ++ph) {
+        const int64_t code = (sums[ph * n + k] + half) >> lsb;  // adc_convert
+        codes += (code > top ? top : code) << (ph * dac);
+      }
+      v += codes * mul[k];
+    }
+    acc[j] += v << lsb;
+  }
+}
+
 void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
                const DatapathParams& p, int64_t* acc) {
   // code << (phase * dac_bits + slice * cell_bits + lsb), times col_mul (an odd-grid column
@@ -280,38 +356,6 @@ void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
     for (int64_t k = j * cpw; k < (j + 1) * cpw; ++k) v += codes[k] * mul[k];
     acc[j] += v * scale;
   }
-}
-
-namespace {
-
-template <int64_t CPW>
-IMCSIM_INLINE void convert_columns(const int64_t* sums, const int64_t* mul, int64_t n_wcols,
-                                   int64_t cpw, int lsb, int64_t top, int64_t scale, int64_t* acc) {
-  const int64_t n = CPW > 0 ? CPW : cpw;
-  const int64_t half = lsb == 0 ? 0 : int64_t{1} << (lsb - 1);
-  for (int64_t j = 0; j < n_wcols; ++j) {
-    int64_t v = 0;
-    for (int64_t k = j * n; k < (j + 1) * n; ++k) {
-      const int64_t code = (sums[k] + half) >> lsb;  // adc_convert
-      v += (code > top ? top : code) * mul[k];
-    }
-    acc[j] += v * scale;
-  }
-}
-
-}  // namespace
-
-void convert_shift_add(const TileCells& cells, const int64_t* sums, int64_t phase,
-                       const DatapathParams& p, int64_t* acc) {
-  const int lsb = p.lsb_shift();
-  const int64_t top = (int64_t{1} << p.adc_bits) - 1;
-  const int64_t scale = int64_t{1} << (phase * p.dac_bits + lsb);
-  const int64_t cpw = p.cols_per_weight();
-  const int64_t* mul = cells.phys_mul.data();
-  if (cpw == 4)
-    convert_columns<4>(sums, mul, cells.n_wcols, cpw, lsb, top, scale, acc);
-  else
-    convert_columns<0>(sums, mul, cells.n_wcols, cpw, lsb, top, scale, acc);
 }
 
 void input_offset_correction(const TileCells& cells, int64_t zero_point, int64_t* acc) {

@@ -90,10 +90,13 @@ inline int64_t adc_convert(int64_t sum, int lsb_shift, int64_t adc_bits) {
 void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
                const DatapathParams& p, int64_t* acc);
 
-// ADC conversion of one phase's column sums (adc_convert) and their shift-add
-// (shift_add) in one pass: what the engine's ADC stage does per phase.
-void convert_shift_add(const TileCells& cells, const int64_t* sums, int64_t phase,
-                       const DatapathParams& p, int64_t* acc);
+// Every phase of a window at once: sums[ph * n_phys + c] = column_sums of phase ph, and
+// their conversion and shift-add (the same accumulators as convert_shift_add phase by
+// phase; integer sums, so the order does not matter).
+void column_sums_all(const TileCells& cells, const std::vector<uint64_t>& in_planes,
+                     const DatapathParams& p, int64_t* sums);
+void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const DatapathParams& p,
+                           int64_t* acc);
 
 // Inputs with a zero point (centered codes x = code - zp, which can be negative: GELU
 // outputs, a low-rank R factor's outputs) are driven as the unsigned code x + zp, so the

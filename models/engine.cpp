@@ -80,6 +80,7 @@ struct ArrayUnit : sc_core::sc_module {
   void fused_post();
   // ADC codes of one held phase (id = activation x phases + phase) into the shift-add, and
   // the activation on to the post stage after its last phase.
+  void window_sums(int64_t kk);  // every phase's column sums of window kk into sums[kk % kRing]
   void convert(int64_t id, int64_t phases);
   bool r_active(int64_t k) const;  // activation k drives R's rows (window k)
   int64_t l_window(int64_t k) const;  // the window whose L it evaluates, -1 = none
@@ -106,7 +107,7 @@ struct ArrayUnit : sc_core::sc_module {
   static constexpr int kRing = 4;
   std::vector<int64_t> codes[kRing];
   std::vector<uint64_t> planes[kRing];
-  std::vector<int64_t> sums[kRing];
+  std::vector<int64_t> sums[kRing];  // per window: [phase * n_phys + column]
   std::vector<int64_t> acc[kRing];
 
   // Trace signals (written only while tracing is active; several of the array's processes
@@ -260,11 +261,9 @@ void ArrayUnit::compute_thread() {
         chip->count(Event::DacConversion, rows);
         chip->count(Event::WordlineActivation, rows);
         chip->count(Event::CellRead, cells->mapped_cells);
-        const int64_t slot = (kk * phases + ph) % kRing;
-        if (chip->cfg.functional) {
-          sums[slot].resize(static_cast<size_t>(cells->n_phys));
-          column_sums(*cells, planes[kk % kRing], ph, p, sums[slot].data());
-        }
+        // The analog sums of every phase of the window at once (the values do not depend
+        // on when they are computed; the ADC stage converts them after the last phase).
+        if (chip->cfg.functional && ph == 0) window_sums(kk);
         const int64_t t1 = chip->now();
         if (sh_q.num_free() == 0 && chip->tracing()) sig_stall.write(kAdc);
         sh_q.write(kk * phases + ph);
@@ -434,11 +433,7 @@ void ArrayUnit::fused_compute() {
       chip->count(Event::DacConversion, rows);
       chip->count(Event::WordlineActivation, rows);
       chip->count(Event::CellRead, (ra ? r_mapped : 0) + (la ? l_mapped : 0));
-      const int64_t slot = (kk * phases + ph) % kRing;
-      if (chip->cfg.functional) {
-        sums[slot].resize(static_cast<size_t>(cells->n_phys));
-        column_sums(*cells, planes[kk % kRing], ph, p, sums[slot].data());
-      }
+      if (chip->cfg.functional && ph == 0) window_sums(kk);
       const int64_t t1 = chip->now();
       sh_q.write(kk * phases + ph);
       chip->stall(kAdc, chip->now() - t1);
@@ -470,13 +465,18 @@ void ArrayUnit::fused_adc() {
   }
 }
 
+void ArrayUnit::window_sums(int64_t kk) {
+  std::vector<int64_t>& out = sums[kk % kRing];
+  out.resize(static_cast<size_t>(chip->cfg.datapath.phases() * cells->n_phys));
+  column_sums_all(*cells, planes[kk % kRing], chip->cfg.datapath, out.data());
+}
+
 void ArrayUnit::convert(int64_t id, int64_t phases) {
   const DatapathParams& p = chip->cfg.datapath;
   const int64_t kk = id / phases, ph = id % phases;
-  if (chip->cfg.functional) {
-    convert_shift_add(*cells, sums[id % kRing].data(), ph, p, acc[kk % kRing].data());
-  }
   if (ph == phases - 1) {  // every phase converted: on to the shift-add/accumulate stage
+    if (chip->cfg.functional)
+      convert_shift_add_all(*cells, sums[kk % kRing].data(), p, acc[kk % kRing].data());
     const int64_t t1 = chip->now();
     post_q.write(kk);
     chip->stall(kPost, chip->now() - t1);

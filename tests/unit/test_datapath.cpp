@@ -208,35 +208,48 @@ TEST(InputPlanes, EveryBitOfEveryRowInItsPlane) {
   }
 }
 
-TEST(ConvertShiftAdd, EqualsAdcConvertThenShiftAdd) {
-  // The engine's fused ADC stage against the two steps it replaces, lossless and lossy, for
-  // 4 columns per weight (the unrolled case) and others.
+TEST(WindowDatapath, AllPhasesAtOnceEqualPhaseByPhase) {
+  // The engine's kernels (every phase of a window in one pass: column_sums_all, then
+  // convert_shift_add_all) against column_sums, adc_convert and shift_add phase by phase,
+  // lossless and lossy, 1-3 bit DACs, both encodings, 1-3 words of rows.
   SeededStream rng(13);
-  for (int64_t weight_bits : {8, 6, 4}) {
-    for (bool differential : {false, true}) {
-      for (int64_t adc_bits : {4, 6, 9}) {
-        DatapathParams p;
-        p.rows = 128;
-        p.cell_bits = 2;
-        p.weight_bits = weight_bits;
-        p.differential = differential;
-        p.adc_bits = adc_bits;
-        std::vector<int32_t> w(64);
-        for (auto& v : w) v = static_cast<int32_t>(static_cast<int64_t>(rng.next_u64() % 15) - 7);
-        ConvShape s = ConvShape::make("dot", 1, 1, 1, 1, 64, 1, 1, 0, Convention::Framework);
-        const ArrayGeometry a{p.rows, p.cols_per_weight() * 4, p.cols_per_weight()};
-        const LayerMapping m = map_layer(find_mapper("im2col"), s, a);
-        const TileSchedule sched = make_schedule(m, a, 1);
-        const TileCells cells = program_tile(sched, sched.tiles[0], w.data(), p);
-        std::vector<int64_t> sums(static_cast<size_t>(cells.n_phys)), codes(sums.size());
-        for (auto& v : sums) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(p.full_scale() + 1));
-        for (int64_t ph : {0, 3}) {
-          std::vector<int64_t> want(static_cast<size_t>(cells.n_wcols), 5), got = want;
-          for (size_t c = 0; c < sums.size(); ++c) codes[c] = adc_convert(sums[c], p.lsb_shift(), p.adc_bits);
-          shift_add(cells, codes.data(), ph, p, want.data());
-          convert_shift_add(cells, sums.data(), ph, p, got.data());
-          EXPECT_EQ(got, want) << "weight_bits " << weight_bits << " adc_bits " << adc_bits
-                               << (differential ? " differential" : " offset") << " phase " << ph;
+  for (int64_t rows : {60, 128, 190}) {
+    for (int64_t dac_bits : {1, 3}) {
+      for (bool differential : {false, true}) {
+        for (int64_t adc_bits : {4, 9}) {
+          DatapathParams p;
+          p.rows = rows;
+          p.cell_bits = 2;
+          p.weight_bits = 8;
+          p.input_bits = 8;
+          p.dac_bits = dac_bits;
+          p.differential = differential;
+          p.adc_bits = adc_bits;
+          std::vector<int32_t> w(static_cast<size_t>(rows));
+          std::vector<int64_t> x(w.size());
+          for (auto& v : w) v = static_cast<int32_t>(static_cast<int64_t>(rng.next_u64() % 255) - 127);
+          for (auto& v : x) v = static_cast<int64_t>(rng.next_u64() % 256);
+          ConvShape s = ConvShape::make("dot", 1, 1, 1, 1, rows, 1, 1, 0, Convention::Framework);
+          const ArrayGeometry a{p.rows, p.cols_per_weight() * 4, p.cols_per_weight()};
+          const LayerMapping m = map_layer(find_mapper("im2col"), s, a);
+          const TileSchedule sched = make_schedule(m, a, 1);
+          const TileCells cells = program_tile(sched, sched.tiles[0], w.data(), p);
+          std::vector<uint64_t> planes;
+          input_planes(x, cells.words, p.input_bits, planes);
+          const size_t n = static_cast<size_t>(cells.n_phys);
+          std::vector<int64_t> sums(n), codes(n), all(n * static_cast<size_t>(p.phases()));
+          int64_t want = 3, got = 3;
+          column_sums_all(cells, planes, p, all.data());
+          for (int64_t ph = 0; ph < p.phases(); ++ph) {
+            column_sums(cells, planes, ph, p, sums.data());
+            for (size_t c = 0; c < n; ++c)
+              ASSERT_EQ(all[static_cast<size_t>(ph) * n + c], sums[c]) << "phase " << ph << " column " << c;
+            for (size_t c = 0; c < n; ++c) codes[c] = adc_convert(sums[c], p.lsb_shift(), p.adc_bits);
+            shift_add(cells, codes.data(), ph, p, &want);
+          }
+          convert_shift_add_all(cells, all.data(), p, &got);
+          EXPECT_EQ(got, want) << "rows " << rows << " dac_bits " << dac_bits << " adc_bits "
+                               << adc_bits << (differential ? " differential" : " offset");
         }
       }
     }
