@@ -9,11 +9,12 @@
 #include "workloads/error.hpp"
 
 // The bit-plane kernels are integer-only, so a clone per instruction set gives the same
-// numbers on every machine: hardware POPCNT (x86-64-v2) and AVX-512 VPOPCNTQ where the CPU
-// has them, chosen at load time (GCC function multiversioning); plain code elsewhere.
+// numbers on every machine: hardware POPCNT (x86-64-v2), AVX2 (x86-64-v3: 64-bit compares
+// and shifts for the ADC stage) and AVX-512 VPOPCNTQ where the CPU has them, chosen at load
+// time (GCC function multiversioning); plain code elsewhere.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define IMCSIM_POPCOUNT_CLONES \
-  __attribute__((target_clones("arch=icelake-server", "popcnt", "default")))
+  __attribute__((target_clones("arch=icelake-server", "arch=x86-64-v3", "popcnt", "default")))
 #else
 #define IMCSIM_POPCOUNT_CLONES
 #endif
@@ -74,16 +75,27 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
       }
     }
   }
+  // Locals for the loop below: its stores into the planes could alias the fields otherwise.
+  const int64_t cell_bits = p.cell_bits, words = t.words;
+  const bool differential = p.differential;
+  uint64_t* planes = t.planes.data();
+  uint64_t* mapped_rows = t.mapped.data();
+  int64_t* weight_sum = t.weight_sum.data();
+  const int64_t* col_offset = t.col_offset.data();
+  const int64_t* col_mul = t.col_mul.data();
+  const int64_t n_wcols = t.n_wcols, s_h = shape.s_h, s_w = shape.s_w, k_h = shape.k_h,
+                k_w = shape.k_w, ic = shape.ic, oc0 = tile.group * shape.oc;
+  int64_t nonzero = 0, mapped = 0;
   for (int64_t r = 0; r < t.n_rows; ++r) {
     const RowSlot& row = tile.rows[static_cast<size_t>(r)];
     const uint64_t bit = uint64_t{1} << (r % 64);
     const int64_t word = r / 64;
-    for (int64_t j = 0; j < t.n_wcols; ++j) {
+    for (int64_t j = 0; j < n_wcols; ++j) {
       const ColSlot& col = tile.cols[static_cast<size_t>(j)];
       if (!s.holds_weight(row, col)) continue;
-      const int64_t kh = row.ph - col.dy * shape.s_h, kw = row.pw - col.dx * shape.s_w;
-      const int64_t oc = tile.group * shape.oc + col.oc;
-      const int64_t w = wq[((oc * shape.ic + row.c) * shape.k_h + kh) * shape.k_w + kw];
+      const int64_t kh = row.ph - col.dy * s_h, kw = row.pw - col.dx * s_w;
+      const int64_t oc = oc0 + col.oc;
+      const int64_t w = wq[((oc * ic + row.c) * k_h + kh) * k_w + kw];
       const bool odd = is_odd(col);
       const int64_t qmax = odd ? odd_max : sym_max;
       if (w > qmax || w < -qmax || (odd && w % 2 == 0)) {
@@ -93,30 +105,30 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
                                            : fmt::format("+-{}", qmax),
                                        p.weight_bits, odd ? "odd grid" : "signed"));
       }
-      t.mapped[static_cast<size_t>(j * t.words + word)] |= bit;
-      t.weight_sum[static_cast<size_t>(j)] += w;
-      t.mapped_cells += cpw;
+      mapped_rows[j * words + word] |= bit;
+      weight_sum[j] += w;
+      mapped += cpw;
       for (int64_t q = 0; q < pol; ++q) {
         // Stored magnitude of this polarity: offset encoding stores
         // (w + col_offset) / col_mul >= 0; a differential pair stores max(w, 0) and
         // max(-w, 0).
-        const size_t uj = static_cast<size_t>(j);
-        const int64_t stored = p.differential ? (q == 0 ? std::max<int64_t>(w, 0)
-                                                        : std::max<int64_t>(-w, 0))
-                                              : (w + t.col_offset[uj]) / t.col_mul[uj];
+        const int64_t stored = differential ? (q == 0 ? std::max<int64_t>(w, 0)
+                                                      : std::max<int64_t>(-w, 0))
+                                            : (w + col_offset[j]) / col_mul[j];
         for (int64_t k = 0; k < slices; ++k) {
-          const int64_t cell = (stored >> (k * p.cell_bits)) & cell_mask;
+          const int64_t cell = (stored >> (k * cell_bits)) & cell_mask;
           if (cell == 0) continue;
-          ++t.nonzero_cells;
+          ++nonzero;
           const int64_t phys = j * cpw + q * slices + k;
-          for (int64_t b = 0; b < p.cell_bits; ++b) {
-            if ((cell >> b) & 1)
-              t.planes[static_cast<size_t>((phys * p.cell_bits + b) * t.words + word)] |= bit;
+          for (int64_t b = 0; b < cell_bits; ++b) {
+            if ((cell >> b) & 1) planes[(phys * cell_bits + b) * words + word] |= bit;
           }
         }
       }
     }
   }
+  t.nonzero_cells = nonzero;
+  t.mapped_cells = mapped;
   return t;
 }
 
@@ -320,6 +332,7 @@ void column_sums_all(const TileCells& cells, const std::vector<uint64_t>& in_pla
     window_plane_sums<0, 0, 0>(cells, x, p, sums);
 }
 
+IMCSIM_POPCOUNT_CLONES
 void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const DatapathParams& p,
                            int64_t* acc) {
   // sum_ph sum_k code[ph][k] * mul[k] * 2^(ph * dac_bits + lsb)
@@ -328,18 +341,24 @@ void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const Da
   const int64_t half = lsb == 0 ? 0 : int64_t{1} << (lsb - 1);
   const int64_t top = (int64_t{1} << p.adc_bits) - 1;
   const int64_t n = cells.n_phys, phases = p.phases(), cpw = p.cols_per_weight(), dac = p.dac_bits;
+  // Per physical column, sum_ph code << (ph * dac_bits): contiguous element-wise passes
+  // (the compiler vectorizes them), then one multiply per column.
+  thread_local std::vector<int64_t> codes;
+  codes.assign(static_cast<size_t>(n), 0);
+  int64_t* c = codes.data();
+  for (int64_t ph = 0; ph < phases; ++ph) {
+    const int64_t* s = sums + ph * n;
+    const int64_t sh = ph * dac;
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t code = (s[k] + half) >> lsb;  // adc_convert
+      c[k] += (code > top ? top : code) << sh;
+    }
+  }
   const int64_t* mul = cells.phys_mul.data();
   const int64_t n_wcols = cells.n_wcols;
   for (int64_t j = 0; j < n_wcols; ++j) {
     int64_t v = 0;
-    for (int64_t k = j * cpw; k < (j + 1) * cpw; ++k) {
-      int64_t codes = 0;
-      for (int64_t ph = 0; ph < phases; ++ph) {
-        const int64_t code = (sums[ph * n + k] + half) >> lsb;  // adc_convert
-        codes += (code > top ? top : code) << (ph * dac);
-      }
-      v += codes * mul[k];
-    }
+    for (int64_t k = j * cpw; k < (j + 1) * cpw; ++k) v += c[k] * mul[k];
     acc[j] += v << lsb;
   }
 }
