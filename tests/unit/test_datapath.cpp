@@ -48,15 +48,20 @@ TEST(Dac, PhasesCoverTheInputBits) {
 
 namespace {
 
-// One 1x1 "conv" column of `n` rows: out = sum_r w[r] * x[r], through the bit-plane
-// datapath with the given parameters; returns the shift-added accumulator.
-int64_t column_dot(const std::vector<int32_t>& w, const std::vector<int64_t>& x, DatapathParams p) {
+// The cells of one 1x1 "conv" column of w.size() rows (im2col on one array).
+TileCells dot_column_cells(const std::vector<int32_t>& w, const DatapathParams& p) {
   const int64_t n = static_cast<int64_t>(w.size());
   ConvShape s = ConvShape::make("dot", 1, 1, 1, 1, n, 1, 1, 0, Convention::Framework);
   const ArrayGeometry a{p.rows, p.cols_per_weight() * 4, p.cols_per_weight()};
   const LayerMapping m = map_layer(find_mapper("im2col"), s, a);
   const TileSchedule sched = make_schedule(m, a, 1);
-  const TileCells cells = program_tile(sched, sched.tiles[0], w.data(), p);
+  return program_tile(sched, sched.tiles[0], w.data(), p);
+}
+
+// One 1x1 "conv" column of `n` rows: out = sum_r w[r] * x[r], through the bit-plane
+// datapath with the given parameters; returns the shift-added accumulator.
+int64_t column_dot(const std::vector<int32_t>& w, const std::vector<int64_t>& x, DatapathParams p) {
+  const TileCells cells = dot_column_cells(w, p);
   std::vector<uint64_t> planes;
   input_planes(x, cells.words, p.input_bits, planes);
   std::vector<int64_t> sums(static_cast<size_t>(cells.n_phys)), codes(sums.size());
@@ -229,11 +234,7 @@ TEST(WindowDatapath, AllPhasesAtOnceEqualPhaseByPhase) {
           std::vector<int64_t> x(w.size());
           for (auto& v : w) v = static_cast<int32_t>(static_cast<int64_t>(rng.next_u64() % 255) - 127);
           for (auto& v : x) v = static_cast<int64_t>(rng.next_u64() % 256);
-          ConvShape s = ConvShape::make("dot", 1, 1, 1, 1, rows, 1, 1, 0, Convention::Framework);
-          const ArrayGeometry a{p.rows, p.cols_per_weight() * 4, p.cols_per_weight()};
-          const LayerMapping m = map_layer(find_mapper("im2col"), s, a);
-          const TileSchedule sched = make_schedule(m, a, 1);
-          const TileCells cells = program_tile(sched, sched.tiles[0], w.data(), p);
+          const TileCells cells = dot_column_cells(w, p);
           std::vector<uint64_t> planes;
           input_planes(x, cells.words, p.input_bits, planes);
           const size_t n = static_cast<size_t>(cells.n_phys);
