@@ -165,7 +165,9 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   // the plan (R's window and group packing, L as I_N (x) L blocks or its im2col tiles;
   // mappers/compress/lowrank_mapping.hpp), so engine and plan count the same activations.
   Network net = original;
-  WeightSet weights = original_weights;
+  // The compressed network's weights; without compression the run reads the loaded ones (no
+  // copy: VGG-13's are 0.5 GB).
+  WeightSet compressed_weights;
   Json compression = Json::array();
   std::vector<std::string> compression_notes;
   std::map<std::string, LayerMapping> rowskip;  // pruned layers: their row-skipping mapping
@@ -179,9 +181,10 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     if (cs.method == compress::Method::Prune) {
       // Pruned weights in the original layers; their schedules skip the rows that meet only
       // zeros (make_row_skip_schedule), as the analytic plan costs them.
+      compressed_weights = original_weights;
       for (const auto& cl : plan.layers) {
         if (!cl.pruned_weight) continue;
-        weights.layers.at(cl.layer).weight = *cl.pruned_weight;
+        compressed_weights.layers.at(cl.layer).weight = *cl.pruned_weight;
         rowskip[cl.layer] = cl.mapping;
       }
     } else {
@@ -191,7 +194,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
         lowrank[cl.layer] = &*cl.lowrank;
       }
       net = std::move(ex.net);
-      weights = std::move(ex.weights);
+      compressed_weights = std::move(ex.weights);
       compression_notes = std::move(ex.notes);
     }
     for (const auto& cl : plan.layers) {
@@ -206,6 +209,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                              {"l_placement", cl.lowrank ? to_string(cl.lowrank->placement) : ""}});
     }
   }
+  const WeightSet& weights = spec.compression ? compressed_weights : original_weights;
 
   // Mapping and schedules of every conv/fc layer.
   std::vector<LayerMapping> mappings;
@@ -308,14 +312,14 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
 
   // The references do not depend on the engine: they run on a second thread while it
   // simulates (sim/background.hpp; the same values as computed after it).
-  ref::IntRun reference;
-  ref::FloatRun floating, uncompressed;
+  // Only their outputs are kept (each pass's per-layer tensors are freed as it ends).
+  ref::FloatTensor out_int, out_float, out_uncompressed;
   BackgroundWorker background(options.threads > 1);
-  background.post([&] { reference = ref::run_int(net, qweights, input, iopt); });
-  background.post([&] { floating = ref::run_float(net, weights, input); });
+  background.post([&] { out_int = ref::run_int(net, qweights, input, iopt).output(); });
+  background.post([&] { out_float = ref::run_float(net, weights, input).output(); });
   // The uncompressed network in float: what compression costs in output accuracy.
   if (spec.compression)
-    background.post([&] { uncompressed = ref::run_float(original, original_weights, input); });
+    background.post([&] { out_uncompressed = ref::run_float(original, original_weights, input).output(); });
 
   ref::AccumulatorHook hook = [&](const Layer& layer, const ref::IntTensor& codes,
                                   const ref::QuantizedLayer& q, int64_t zero_point) -> ref::IntTensor {
@@ -494,8 +498,6 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
 
   // End to end: the simulated network's output against the plain integer and float runs.
   const ref::FloatTensor& out_sim = simulated.output();
-  const ref::FloatTensor& out_int = reference.output();
-  const ref::FloatTensor& out_float = floating.output();
   auto max_diff = [](const ref::FloatTensor& a, const ref::FloatTensor& b) {
     double m = 0;
     for (size_t i = 0; i < a.data.size(); ++i) m = std::max(m, std::abs(a.data[i] - b.data[i]));
@@ -556,8 +558,8 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                     {"top1_float", argmax(out_float)},
                     {"activation_values_clamped", simulated.clamped}};
   if (spec.compression) {
-    s["numerical"]["output_max_abs_diff_vs_uncompressed_float"] = max_diff(out_sim, uncompressed.output());
-    s["numerical"]["top1_uncompressed_float"] = argmax(uncompressed.output());
+    s["numerical"]["output_max_abs_diff_vs_uncompressed_float"] = max_diff(out_sim, out_uncompressed);
+    s["numerical"]["top1_uncompressed_float"] = argmax(out_uncompressed);
     // What the engine ran for each compressed layer beside what the plan costs: R and L
     // (low-rank) or the pruned layer, computing cycles summed.
     bool plan_executed = true;
