@@ -112,9 +112,9 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
         // Stored magnitude of this polarity: offset encoding stores
         // (w + col_offset) / col_mul >= 0; a differential pair stores max(w, 0) and
         // max(-w, 0).
-        const int64_t stored = differential ? (q == 0 ? std::max<int64_t>(w, 0)
-                                                      : std::max<int64_t>(-w, 0))
-                                            : (w + col_offset[j]) / col_mul[j];
+        const int64_t stored = differential
+                                   ? (q == 0 ? std::max<int64_t>(w, 0) : std::max<int64_t>(-w, 0))
+                                   : (w + col_offset[j]) / col_mul[j];
         for (int64_t k = 0; k < slices; ++k) {
           const int64_t cell = (stored >> (k * cell_bits)) & cell_mask;
           if (cell == 0) continue;
@@ -285,8 +285,8 @@ namespace {
 // Column sums of every phase: sums[ph * n_phys + c]. Each column's cell planes are loaded
 // once for all the input planes (W, B as in plane_sums; D > 0 fixes dac_bits).
 template <int64_t W, int64_t B, int64_t D>
-IMCSIM_INLINE void window_plane_sums(const TileCells& cells, const uint64_t* in, const DatapathParams& p,
-                                     int64_t* sums) {
+IMCSIM_INLINE void window_plane_sums(const TileCells& cells, const uint64_t* in,
+                                     const DatapathParams& p, int64_t* sums) {
   // Locals: the stores to sums could alias the parameters otherwise.
   const int64_t nw = W > 0 ? W : cells.words, nb = B > 0 ? B : p.cell_bits;
   const int64_t dac = D > 0 ? D : p.dac_bits;

@@ -1,14 +1,13 @@
 // imcsim sweep: expands the `sweep:` section of an experiment and runs its points
 // (sim/sweep.hpp, sim/sweep_run.hpp). Exit code 4 when the sweep finished but some points
 // failed, 130 when interrupted (rerun with --resume).
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "sim/cli.hpp"
 #include "sim/estimate.hpp"
@@ -92,7 +91,8 @@ int cmd_sweep(const SweepArgs& a) {
     const auto shard = shard_points(sw, o.shard_k, o.shard_n);
     std::cout << fmt::format("estimate: {} points ({} in shard {}/{}), {} mode, folder about {}\n",
                              sw.points.size(), shard.size(), o.shard_k, o.shard_n,
-                             to_string(sw.mode), size_text(estimate_sweep_disk(estimate_points(sw, shard))));
+                             to_string(sw.mode),
+                             size_text(estimate_sweep_disk(estimate_points(sw, shard))));
     return 0;
   }
   o.progress_bar = !a.quiet && ::isatty(2);

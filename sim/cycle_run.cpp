@@ -1,12 +1,12 @@
 #include "sim/cycle_run.hpp"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cmath>
 #include <iostream>
 #include <set>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "mappers/compress/expand.hpp"
 #include "mappers/mapper.hpp"
@@ -144,7 +144,9 @@ EngineConfig engine_config(const ArchSpec& arch, const EngineSpec& engine) {
   return cfg;
 }
 
-int default_run_threads() { return std::thread::hardware_concurrency() >= 2 ? 2 : 1; }
+int default_run_threads() {
+  return std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+}
 
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                     const CycleOptions& options) {
@@ -319,7 +321,8 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   background.post([&] { out_float = ref::run_float(net, weights, input).output(); });
   // The uncompressed network in float: what compression costs in output accuracy.
   if (spec.compression)
-    background.post([&] { out_uncompressed = ref::run_float(original, original_weights, input).output(); });
+    background.post(
+        [&] { out_uncompressed = ref::run_float(original, original_weights, input).output(); });
 
   ref::AccumulatorHook hook = [&](const Layer& layer, const ref::IntTensor& codes,
                                   const ref::QuantizedLayer& q, int64_t zero_point) -> ref::IntTensor {
@@ -399,8 +402,10 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
             sum_sq += static_cast<double>(d) * static_cast<double>(d);
             ref_sq += static_cast<double>(want.data[k]) * static_cast<double>(want.data[k]);
           }
-          rec.exact = rec.max_abs_error == 0 && std::isfinite(rec.rel_error) && !rec.requant_mismatch;
-          rec.mean_abs_error = want.data.empty() ? 0 : sum_abs / static_cast<double>(want.data.size());
+          rec.exact =
+              rec.max_abs_error == 0 && std::isfinite(rec.rel_error) && !rec.requant_mismatch;
+          rec.mean_abs_error =
+              want.data.empty() ? 0 : sum_abs / static_cast<double>(want.data.size());
           rec.rel_error = ref_sq > 0 ? std::sqrt(sum_sq / ref_sq) : 0;
         },
         true);
@@ -558,7 +563,8 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                     {"top1_float", argmax(out_float)},
                     {"activation_values_clamped", simulated.clamped}};
   if (spec.compression) {
-    s["numerical"]["output_max_abs_diff_vs_uncompressed_float"] = max_diff(out_sim, out_uncompressed);
+    s["numerical"]["output_max_abs_diff_vs_uncompressed_float"] =
+        max_diff(out_sim, out_uncompressed);
     s["numerical"]["top1_uncompressed_float"] = argmax(out_uncompressed);
     // What the engine ran for each compressed layer beside what the plan costs: R and L
     // (low-rank) or the pruned layer, computing cycles summed.

@@ -1,6 +1,7 @@
 #include "sim/sweep_run.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -22,8 +23,6 @@
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "sim/estimate.hpp"
 #include "sim/folder_lock.hpp"
@@ -118,7 +117,8 @@ class Progress {
   void point_done(const Sweep& sw, const SweepPoint& p, const std::string& error) {
     std::lock_guard<std::mutex> lock(mutex_);
     ++done_;
-    if (const auto it = work_.find(p.id); it != work_.end()) done_work_ += static_cast<double>(it->second);
+    if (const auto it = work_.find(p.id); it != work_.end())
+      done_work_ += static_cast<double>(it->second);
     if (!error.empty()) {
       ++failed_;
       if (bar_) std::cerr << "\r\033[K";
@@ -480,7 +480,8 @@ std::vector<PointEstimate> estimate_points(const Sweep& sw, const std::vector<Sw
       continue;  // recorded as a failed point when it runs
     }
     auto it = nets.find(spec.workload_file);
-    if (it == nets.end()) it = nets.emplace(spec.workload_file, load_workload_file(spec.workload_file)).first;
+    if (it == nets.end())
+      it = nets.emplace(spec.workload_file, load_workload_file(spec.workload_file)).first;
     try {
       const RunEstimate e = estimate_cycle_run(spec, it->second, false);
       out[i] = {e.events, e.disk_bytes};
@@ -494,7 +495,8 @@ std::vector<PointEstimate> estimate_points(const Sweep& sw, const std::vector<Sw
 int64_t estimate_sweep_disk(const std::vector<PointEstimate>& estimates) {
   int64_t total = 0;
   for (const auto& e : estimates)
-    if (__builtin_add_overflow(total, e.disk_bytes, &total)) return std::numeric_limits<int64_t>::max();
+    if (__builtin_add_overflow(total, e.disk_bytes, &total))
+      return std::numeric_limits<int64_t>::max();
   return total;
 }
 
@@ -599,8 +601,9 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
                              "-j {}, {} mode -> {}\n",
                              sw.points.size(), shard.size(), o.shard_k, o.shard_n, todo.size(),
                              s.skipped, o.jobs, to_string(sw.mode), o.out_dir);
-  Progress progress(todo.size(), o.progress_bar, o.quiet,
-                    sw.mode == SweepMode::Cycle ? std::move(work) : std::map<std::string, int64_t>{});
+  Progress progress(
+      todo.size(), o.progress_bar, o.quiet,
+      sw.mode == SweepMode::Cycle ? std::move(work) : std::map<std::string, int64_t>{});
   const StopSignals signals;
   if (sw.mode == SweepMode::Cycle) {
     run_cycle_points(sw, todo, o, points, progress, signals);

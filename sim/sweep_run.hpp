@@ -39,7 +39,8 @@ struct PointEstimate {
 };
 // Per point of `points` (analytic: measured folder size per point; cycle: each point's run
 // estimate, sim/estimate.hpp).
-std::vector<PointEstimate> estimate_points(const Sweep& sweep, const std::vector<SweepPoint>& points);
+std::vector<PointEstimate> estimate_points(const Sweep& sweep,
+                                           const std::vector<SweepPoint>& points);
 // The estimated size of the sweep folder: the sum, saturating at INT64_MAX.
 int64_t estimate_sweep_disk(const std::vector<PointEstimate>& estimates);
 

@@ -79,8 +79,10 @@ TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
                                   "{tech: rram-28nm-survey, schedule_cycles: 40}");
   std::string err;
   // The reference passes beside the engine (2 threads) or after it (1): the same bytes.
-  ASSERT_EQ(run("run " + exp.string() + " -q --threads 2 -o " + (tmp_ / "a").string(), &err), 0) << err;
-  ASSERT_EQ(run("run " + exp.string() + " -q --threads 1 -o " + (tmp_ / "b").string(), &err), 0) << err;
+  ASSERT_EQ(run("run " + exp.string() + " -q --threads 2 -o " + (tmp_ / "a").string(), &err), 0)
+      << err;
+  ASSERT_EQ(run("run " + exp.string() + " -q --threads 1 -o " + (tmp_ / "b").string(), &err), 0)
+      << err;
   const fs::path a = run_dir(tmp_ / "a"), b = run_dir(tmp_ / "b");
   for (const char* f : {"summary.json", "layers.csv", "resolved.yaml", "schedule.yaml"}) {
     ASSERT_TRUE(fs::exists(a / f)) << f;
@@ -124,14 +126,16 @@ TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
 TEST_F(CycleCli, LossyChecksAreTheSameOnOneOrTwoThreads) {
   // 8-bit ADCs below the 9-bit lossless bound: the per-layer checks (computed beside the
   // engine on two threads) find errors, and report the same ones as on one thread.
-  const fs::path exp = experiment(
-      "lossy", "resnet20", "sdk",
-      "{rows: 128, cols: 128, cell_bits: 2, weight_bits: 8, input_bits: 8, dac_bits: 1, "
-      "adc_bits: 8, adc_share: 8, arrays: 64}",
-      "{tech: rram-28nm-survey}");
+  const fs::path exp =
+      experiment("lossy", "resnet20", "sdk",
+                 "{rows: 128, cols: 128, cell_bits: 2, weight_bits: 8, input_bits: 8, dac_bits: 1, "
+                 "adc_bits: 8, adc_share: 8, arrays: 64}",
+                 "{tech: rram-28nm-survey}");
   std::string err;
-  ASSERT_EQ(run("run " + exp.string() + " -q --threads 2 -o " + (tmp_ / "a").string(), &err), 0) << err;
-  ASSERT_EQ(run("run " + exp.string() + " -q --threads 1 -o " + (tmp_ / "b").string(), &err), 0) << err;
+  ASSERT_EQ(run("run " + exp.string() + " -q --threads 2 -o " + (tmp_ / "a").string(), &err), 0)
+      << err;
+  ASSERT_EQ(run("run " + exp.string() + " -q --threads 1 -o " + (tmp_ / "b").string(), &err), 0)
+      << err;
   const fs::path a = run_dir(tmp_ / "a"), b = run_dir(tmp_ / "b");
   EXPECT_EQ(slurp(a / "summary.json"), slurp(b / "summary.json"));
   EXPECT_EQ(slurp(a / "layers.csv"), slurp(b / "layers.csv"));

@@ -1,7 +1,7 @@
 // End-to-end tests of `imcsim sweep` and `imcsim merge` on the binary: failure isolation,
 // kill and resume, shards, determinism across runs and -j, cycle points as processes.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -11,11 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "cli_test_util.hpp"
 
@@ -212,13 +211,15 @@ TEST_F(SweepCli, CyclePointsRunLongestFirst) {
                       "/configs/arch/paper-128.yaml\nmappers: [sdk]\nmode: cycle\nsweep:\n"
                       "  mode: cycle\n  axes:\n    arch.rows: [512, 64]\n    arch.cols: [512, 64]\n"
                       "  zip: [[arch.rows, arch.cols]]\n");
-  const Result r = run("sweep " + exp.string() + " -q -j 1 --max-events 1 -o " + (tmp_ / "s").string());
-  ASSERT_EQ(r.code, 4) << r.err;  // some points failed
+  const Result r =
+      run("sweep " + exp.string() + " -q -j 1 --max-events 1 -o " + (tmp_ / "s").string());
+  ASSERT_EQ(r.code, 4) << r.err;       // some points failed
   std::map<int64_t, size_t> reported;  // rows -> where its failure is in stderr
   for (const auto& e : fs::directory_iterator(tmp_ / "s" / "points")) {
     const auto rec = nlohmann::json::parse(slurp(e.path() / "point.json"));
     EXPECT_EQ(rec["status"], "failed");
-    EXPECT_NE(rec["error"].get<std::string>().find("--max-events"), std::string::npos) << rec["error"];
+    EXPECT_NE(rec["error"].get<std::string>().find("--max-events"), std::string::npos)
+        << rec["error"];
     reported[std::stoll(rec["values"]["arch.rows"].get<std::string>())] =
         r.err.find("point " + rec["id"].get<std::string>() + " ");
   }

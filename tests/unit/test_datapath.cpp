@@ -192,12 +192,13 @@ TEST(InputPlanes, EveryBitOfEveryRowInItsPlane) {
   // Eight rows at a time (input_bits <= 8) or one by one: plane b holds bit b of each code.
   SeededStream rng(11);
   for (int64_t input_bits : {1, 3, 8, 9, 12}) {
-    for (size_t n : {size_t{1}, size_t{7}, size_t{8}, size_t{63}, size_t{64}, size_t{130}, size_t{256}}) {
+    for (size_t n :
+         {size_t{1}, size_t{7}, size_t{8}, size_t{63}, size_t{64}, size_t{130}, size_t{256}}) {
       const int64_t words = static_cast<int64_t>((n + 63) / 64);
       std::vector<int64_t> codes(n);
       for (auto& c : codes) c = static_cast<int64_t>(rng.next_u64() % (uint64_t{1} << input_bits));
       if (n > 8) std::fill(codes.begin(), codes.begin() + 8, 0);  // an all-zero group
-      std::vector<uint64_t> planes(3, ~uint64_t{0});                  // overwritten, not or-ed
+      std::vector<uint64_t> planes(3, ~uint64_t{0});              // overwritten, not or-ed
       input_planes(codes, words, input_bits, planes);
       ASSERT_EQ(planes.size(), static_cast<size_t>(input_bits * words));
       for (int64_t b = 0; b < input_bits; ++b) {
@@ -232,7 +233,8 @@ TEST(WindowDatapath, AllPhasesAtOnceEqualPhaseByPhase) {
           p.adc_bits = adc_bits;
           std::vector<int32_t> w(static_cast<size_t>(rows));
           std::vector<int64_t> x(w.size());
-          for (auto& v : w) v = static_cast<int32_t>(static_cast<int64_t>(rng.next_u64() % 255) - 127);
+          for (auto& v : w)
+            v = static_cast<int32_t>(static_cast<int64_t>(rng.next_u64() % 255) - 127);
           for (auto& v : x) v = static_cast<int64_t>(rng.next_u64() % 256);
           const TileCells cells = dot_column_cells(w, p);
           std::vector<uint64_t> planes;
@@ -244,8 +246,10 @@ TEST(WindowDatapath, AllPhasesAtOnceEqualPhaseByPhase) {
           for (int64_t ph = 0; ph < p.phases(); ++ph) {
             column_sums(cells, planes, ph, p, sums.data());
             for (size_t c = 0; c < n; ++c)
-              ASSERT_EQ(all[static_cast<size_t>(ph) * n + c], sums[c]) << "phase " << ph << " column " << c;
-            for (size_t c = 0; c < n; ++c) codes[c] = adc_convert(sums[c], p.lsb_shift(), p.adc_bits);
+              ASSERT_EQ(all[static_cast<size_t>(ph) * n + c], sums[c])
+                  << "phase " << ph << " column " << c;
+            for (size_t c = 0; c < n; ++c)
+              codes[c] = adc_convert(sums[c], p.lsb_shift(), p.adc_bits);
             shift_add(cells, codes.data(), ph, p, &want);
           }
           convert_shift_add_all(cells, all.data(), p, &got);
