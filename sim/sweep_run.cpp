@@ -332,6 +332,12 @@ std::string finish_child(const Sweep& sw, const Child& c, int status, const fs::
     if (run_dir.empty()) error = "point process wrote no run folder";
   } else {
     error = child_error(status, c.tmp);
+    // The child named its temporary copy of the point's YAML: name the one the failed
+    // point's folder keeps.
+    const std::string tmp_yaml = (c.tmp / "point.yaml").string();
+    const std::string kept = (points / c.point.id / "resolved.yaml").string();
+    for (size_t at = error.find(tmp_yaml); at != std::string::npos; at = error.find(tmp_yaml, at + kept.size()))
+      error.replace(at, tmp_yaml.size(), kept);
   }
   if (error.empty()) {
     Json rec = point_record(sw, c.point);

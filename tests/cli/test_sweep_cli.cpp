@@ -218,8 +218,11 @@ TEST_F(SweepCli, CyclePointsRunLongestFirst) {
   for (const auto& e : fs::directory_iterator(tmp_ / "s" / "points")) {
     const auto rec = nlohmann::json::parse(slurp(e.path() / "point.json"));
     EXPECT_EQ(rec["status"], "failed");
-    EXPECT_NE(rec["error"].get<std::string>().find("--max-events"), std::string::npos)
-        << rec["error"];
+    const std::string error = rec["error"].get<std::string>();
+    EXPECT_NE(error.find("--max-events"), std::string::npos) << error;
+    // It names the YAML the point's folder keeps, not the process's temporary copy.
+    EXPECT_EQ(error.rfind((e.path() / "resolved.yaml").string() + ": ", 0), 0u) << error;
+    EXPECT_TRUE(fs::exists(e.path() / "resolved.yaml"));
     reported[std::stoll(rec["values"]["arch.rows"].get<std::string>())] =
         r.err.find("point " + rec["id"].get<std::string>() + " ");
   }
