@@ -8,6 +8,9 @@
 // the task at once, and its exception propagates from there.
 #pragma once
 
+#include <sched.h>
+
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -16,6 +19,15 @@
 #include <thread>
 
 namespace imcsim {
+
+// The cores this process may run on: its CPU affinity (what taskset, a Slurm allocation or a
+// container's cpuset leave it), else the machine's count; at least 1.
+inline int64_t usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max<int64_t>(1, std::thread::hardware_concurrency());
+}
 
 class BackgroundWorker {
  public:

@@ -103,8 +103,8 @@ void register_run_command(CLI::App& app, CommandContext& ctx) {
                   "limits.max_disk, else 16G)");
   run->add_option("--threads", o->threads,
                   "mode cycle: threads the run uses: 2 runs the reference passes beside the "
-                  "engine, 1 after it; the outputs are the same (default: 2 with two or more "
-                  "cores, else 1; imcsim sweep passes cores / jobs)")
+                  "engine, 1 after it; the outputs are the same (default: 2 where the process may use two "
+                  "or more cores, else 1; imcsim sweep passes cores / jobs)")
       ->check(CLI::Range(1, 2));
   run->callback([o, &ctx] { ctx.exit_code = cmd_run(*o); });
 }

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
+#include "sim/background.hpp"
 #include "sim/cli.hpp"
 #include "sim/estimate.hpp"
 #include "sim/sweep.hpp"
@@ -55,7 +55,7 @@ void apply_limits(const SweepArgs& a, const RunLimits& from_yaml, SweepRunOption
 
 int cmd_sweep(const SweepArgs& a) {
   SweepRunOptions o;
-  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const int64_t cores = usable_cores();
   o.jobs = a.jobs.empty() ? cores : parse_count("--jobs", a.jobs, 1, 4096);
   // A cycle point's reference passes take a second thread only where the points at a time
   // leave a core for it (imcsim run --threads).
@@ -114,7 +114,7 @@ void register_sweep_command(CLI::App& app, CommandContext& ctx) {
   auto* cmd = app.add_subcommand(
       "sweep", "run the points of an experiment's sweep: section; writes DIR/points/<id>/");
   cmd->add_option("experiment", a->file, "experiment .yaml with a sweep: section")->required();
-  cmd->add_option("-j,--jobs", a->jobs, "points at a time (default: the number of cores)");
+  cmd->add_option("-j,--jobs", a->jobs, "points at a time (default: the cores this process may use, its CPU affinity)");
   cmd->add_option("-o,--output-dir", a->out_dir,
                   "sweep folder (default: <output_dir>/<name>-sweep)");
   cmd->add_option("--shard", a->shard, "run shard k of n (k in 0..n-1): points with index k mod n");

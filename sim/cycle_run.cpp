@@ -6,7 +6,6 @@
 #include <cmath>
 #include <iostream>
 #include <set>
-#include <thread>
 
 #include "mappers/compress/expand.hpp"
 #include "mappers/mapper.hpp"
@@ -145,7 +144,7 @@ EngineConfig engine_config(const ArchSpec& arch, const EngineSpec& engine) {
 }
 
 int default_run_threads() {
-  return std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+  return usable_cores() >= 2 ? 2 : 1;
 }
 
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,

@@ -23,7 +23,8 @@ struct CycleOptions {
   int threads = 2;
 };
 
-// CycleOptions::threads by default: 2 on a machine with two or more cores, else 1.
+// CycleOptions::threads by default: 2 where the process may use two or more cores
+// (usable_cores, sim/background.hpp), else 1.
 int default_run_threads();
 
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
