@@ -720,10 +720,24 @@ int64_t Engine::now_clocks() const { return impl_->chip->now(); }
 
 void Engine::finish() { impl_->finish(); }
 
+std::vector<TileCells> program_layer(const TileSchedule& s, const std::vector<int32_t>& wq,
+                                     const std::vector<uint8_t>& odd_grid, const EngineConfig& cfg) {
+  const ConvShape& shape = s.mapping.shape;
+  std::vector<int32_t> unit;
+  if (!cfg.functional) unit.assign(static_cast<size_t>(shape.oc * shape.groups * shape.ic * shape.k_h * shape.k_w), 1);
+  std::vector<TileCells> cells;
+  cells.reserve(s.tiles.size());
+  for (const auto& tile : s.tiles)
+    cells.push_back(program_tile(s, tile, cfg.functional ? wq.data() : unit.data(), cfg.datapath,
+                                 cfg.functional && !odd_grid.empty() ? odd_grid.data() : nullptr));
+  return cells;
+}
+
 LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_t>& input_codes,
                                  const std::vector<int32_t>& wq, std::vector<int64_t>& out,
                                  bool reprogram, int64_t input_offset,
-                                 const std::vector<uint8_t>& odd_grid) {
+                                 const std::vector<uint8_t>& odd_grid,
+                                 std::vector<TileCells>* programmed) {
   Chip& c = *impl_->chip;
   const ConvShape& shape = s.mapping.shape;
   const int64_t ic = shape.ic * shape.groups, oc = shape.oc * shape.groups;
@@ -755,18 +769,16 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
     if (tile.array >= c.cfg.num_arrays)
       throw MappingError("", 0, s.layer, "schedule uses more arrays than the chip has");
   }
-  c.cells.clear();
   c.run = LayerRun{};
   c.run.layer = s.layer;
   c.run.tiles = static_cast<int64_t>(s.tiles.size());
-  std::vector<int32_t> zero;
-  if (!c.cfg.functional) zero.assign(static_cast<size_t>(oc * shape.ic * shape.k_h * shape.k_w), 1);
-  for (const auto& tile : s.tiles) {
-    c.cells.push_back(program_tile(s, tile, c.cfg.functional ? wq.data() : zero.data(), c.cfg.datapath,
-                                   c.cfg.functional && !odd_grid.empty() ? odd_grid.data() : nullptr));
-    c.run.mapped_cells += c.cells.back().mapped_cells;
-    c.run.used_rows += c.cells.back().n_rows;
-    c.run.used_cols += c.cells.back().n_phys;
+  if (programmed && programmed->size() != s.tiles.size())
+    throw std::logic_error("engine: programmed tiles do not match the schedule of " + s.layer);
+  c.cells = programmed ? std::move(*programmed) : program_layer(s, wq, odd_grid, c.cfg);
+  for (const auto& cells : c.cells) {
+    c.run.mapped_cells += cells.mapped_cells;
+    c.run.used_rows += cells.n_rows;
+    c.run.used_cols += cells.n_phys;
   }
   c.job = Chip::Job::Array;
   c.sched = &s;

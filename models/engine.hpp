@@ -80,6 +80,12 @@ struct FusedRun {
   std::vector<int64_t> l_out;    // L's accumulators, OC x O_h x O_w
 };
 
+// The cells of every tile of a layer, as run_array_layer programs them (unit weights when
+// cfg.functional is off: only the mapped-cell counts matter then). A plain function of its
+// arguments: safe to call on another thread while the engine runs.
+std::vector<TileCells> program_layer(const TileSchedule& s, const std::vector<int32_t>& wq,
+                                     const std::vector<uint8_t>& odd_grid, const EngineConfig& cfg);
+
 class Engine {
  public:
   explicit Engine(const EngineConfig& cfg);
@@ -97,10 +103,13 @@ class Engine {
   // weights are odd multiples held as (q + 2^b - 1) / 2 (datapath.hpp). `out` receives the
   // int64 accumulators, OC x O_h x O_w (untouched when functional is off). `reprogram`:
   // the arrays must be written before the layer (weights not resident).
+  // `programmed` (optional): the layer's tiles as program_layer gives them for the same
+  // weights (programmed ahead, e.g. on another thread); moved from.
   LayerRun run_array_layer(const TileSchedule& s, const std::vector<int64_t>& input_codes,
                            const std::vector<int32_t>& wq, std::vector<int64_t>& out,
                            bool reprogram, int64_t input_offset = 0,
-                           const std::vector<uint8_t>& odd_grid = {});
+                           const std::vector<uint8_t>& odd_grid = {},
+                           std::vector<TileCells>* programmed = nullptr);
   // One low-rank layer with L in R's idle cells (FusedLowRank); every tile must fit the chip
   // at once. computing_cycles = R arrays x positions + R arrays carrying L + L-only arrays x
   // positions, the idle placement's analytic cost.

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <future>
 #include <set>
 
 #include "mappers/compress/expand.hpp"
@@ -323,6 +324,36 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     background.post(
         [&] { out_uncompressed = ref::run_float(original, original_weights, input).output(); });
 
+  // With a second thread, the next plain array layer's tiles are programmed while this one
+  // simulates (the same cells as programmed at its turn; a low-rank pair's job programs its
+  // own).
+  struct ProgramAhead {
+    std::string layer;
+    std::future<std::vector<TileCells>> cells;
+    std::function<void(size_t)> start_after;
+    std::vector<TileCells> take(const std::string& name) {
+      if (!cells.valid() || layer != name) return {};
+      return cells.get();
+    }
+  } ahead;
+  ahead.start_after = [&](size_t index) {
+    if (options.threads < 2) return;
+    for (size_t j = index + 1; j < net.layers.size(); ++j) {
+      const Layer& next = net.layers[j];
+      if (!next.on_arrays()) continue;
+      const std::string r_of = compress::layer_of_r_factor(next.name);
+      if (fused.count(r_of.empty() ? next.name : r_of)) return;
+      const TileSchedule& s = schedules[sched_of.at(next.name)];
+      const ref::QuantizedLayer& q = qweights.at(next.name);
+      const EngineConfig& ecfg = engine.config();
+      ahead.layer = next.name;
+      ahead.cells = std::async(std::launch::async, [&s, &q, &ecfg] {
+        return program_layer(s, std::vector<int32_t>(q.q.begin(), q.q.end()), q.odd_grid, ecfg);
+      });
+      return;
+    }
+  };
+
   ref::AccumulatorHook hook = [&](const Layer& layer, const ref::IntTensor& codes,
                                   const ref::QuantizedLayer& q, int64_t zero_point) -> ref::IntTensor {
     size_t index = 0;
@@ -374,7 +405,10 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
       acc = fr->second.l_out;
       if (cfg.functional && fr->second.l_input != codes.data) rec.requant_mismatch = true;
     } else {
-      rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident, zero_point, q.odd_grid);
+      std::vector<TileCells> cells = ahead.take(layer.name);
+      ahead.start_after(index);
+      rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident, zero_point, q.odd_grid,
+                                       cells.empty() ? nullptr : &cells);
       rec.analytic_clocks = analytic_layer_clocks(sched, cfg, !resident);
     }
     // (R of a fused job: its outputs were requantized window by window inside the job.)
