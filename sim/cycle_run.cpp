@@ -344,6 +344,10 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
       const std::string r_of = compress::layer_of_r_factor(next.name);
       if (fused.count(r_of.empty() ? next.name : r_of)) return;
       const TileSchedule& s = schedules[sched_of.at(next.name)];
+      // Two layers' cells are held at once: not for a layer of very many tiles (VGG-13's
+      // fc6 has about 25 k, some 200 MB of cells).
+      constexpr size_t kMaxTilesAhead = 4096;
+      if (s.tiles.size() > kMaxTilesAhead) return;
       const ref::QuantizedLayer& q = qweights.at(next.name);
       const EngineConfig& ecfg = engine.config();
       ahead.layer = next.name;
