@@ -54,6 +54,32 @@ class CycleCli : public imcsim::test::CliTest {
     return p;
   }
 
+  // Runs `exp` with the reference passes beside the engine (--threads 2, into tmp_/a) and
+  // after it (--threads 1, tmp_/b); true when both ran and each of `files` is the same bytes.
+  bool run_on_one_and_two_threads(const fs::path& exp, const std::vector<std::string>& files) {
+    std::string err;
+    for (const char* t : {"2", "1"}) {
+      const std::string dir = (tmp_ / (t[0] == '2' ? "a" : "b")).string();
+      if (run("run " + exp.string() + " -q --threads " + t + " -o " + dir, &err) != 0) {
+        ADD_FAILURE() << "--threads " << t << ": " << err;
+        return false;
+      }
+    }
+    const fs::path a = run_dir(tmp_ / "a"), b = run_dir(tmp_ / "b");
+    bool same = true;
+    for (const auto& f : files) {
+      if (!fs::exists(a / f)) {
+        ADD_FAILURE() << f << " missing";
+        return false;
+      }
+      if (slurp(a / f) != slurp(b / f)) {
+        ADD_FAILURE() << f << " differs between --threads 2 and --threads 1";
+        same = false;
+      }
+    }
+    return same;
+  }
+
   Json summary_of(const fs::path& out) {
     for (const auto& e : fs::directory_iterator(out))
       if (fs::is_directory(e.path())) return Json::parse(slurp(e.path() / "summary.json"));
@@ -78,16 +104,8 @@ TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
   const fs::path exp = experiment("r20", "resnet20", "vwsdk", kLosslessArch,
                                   "{tech: rram-28nm-survey, schedule_cycles: 40}");
   std::string err;
-  // The reference passes beside the engine (2 threads) or after it (1): the same bytes.
-  ASSERT_EQ(run("run " + exp.string() + " -q --threads 2 -o " + (tmp_ / "a").string(), &err), 0)
-      << err;
-  ASSERT_EQ(run("run " + exp.string() + " -q --threads 1 -o " + (tmp_ / "b").string(), &err), 0)
-      << err;
-  const fs::path a = run_dir(tmp_ / "a"), b = run_dir(tmp_ / "b");
-  for (const char* f : {"summary.json", "layers.csv", "resolved.yaml", "schedule.yaml"}) {
-    ASSERT_TRUE(fs::exists(a / f)) << f;
-    EXPECT_EQ(slurp(a / f), slurp(b / f)) << f << " differs between identical runs";
-  }
+  ASSERT_TRUE(run_on_one_and_two_threads(exp, {"summary.json", "layers.csv", "resolved.yaml", "schedule.yaml"}));
+  const fs::path a = run_dir(tmp_ / "a");
   const Json s = Json::parse(slurp(a / "summary.json"));
   EXPECT_TRUE(s["numerical"]["exact"].get<bool>());
   EXPECT_EQ(s["numerical"]["output_max_abs_diff_vs_int_reference"].get<double>(), 0.0);
@@ -132,13 +150,8 @@ TEST_F(CycleCli, LossyChecksAreTheSameOnOneOrTwoThreads) {
                  "adc_bits: 8, adc_share: 8, arrays: 64}",
                  "{tech: rram-28nm-survey}");
   std::string err;
-  ASSERT_EQ(run("run " + exp.string() + " -q --threads 2 -o " + (tmp_ / "a").string(), &err), 0)
-      << err;
-  ASSERT_EQ(run("run " + exp.string() + " -q --threads 1 -o " + (tmp_ / "b").string(), &err), 0)
-      << err;
-  const fs::path a = run_dir(tmp_ / "a"), b = run_dir(tmp_ / "b");
-  EXPECT_EQ(slurp(a / "summary.json"), slurp(b / "summary.json"));
-  EXPECT_EQ(slurp(a / "layers.csv"), slurp(b / "layers.csv"));
+  ASSERT_TRUE(run_on_one_and_two_threads(exp, {"summary.json", "layers.csv"}));
+  const fs::path a = run_dir(tmp_ / "a");
   const Json s = Json::parse(slurp(a / "summary.json"));
   EXPECT_FALSE(s["numerical"]["exact"].get<bool>());
   int inexact = 0;
