@@ -359,7 +359,7 @@ void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const Da
   for (int64_t j = 0; j < n_wcols; ++j) {
     int64_t v = 0;
     for (int64_t k = j * cpw; k < (j + 1) * cpw; ++k) v += c[k] * mul[k];
-    acc[j] += v << lsb;
+    acc[j] += v * (int64_t{1} << lsb);  // v may be negative: no left shift of it (C++17)
   }
 }
 
