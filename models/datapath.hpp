@@ -90,9 +90,10 @@ inline int64_t adc_convert(int64_t sum, int lsb_shift, int64_t adc_bits) {
 void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
                const DatapathParams& p, int64_t* acc);
 
-// Every phase of a window at once: sums[ph * n_phys + c] = column_sums of phase ph, and
-// their conversion and shift-add (the same accumulators as convert_shift_add phase by
-// phase; integer sums, so the order does not matter).
+// Every phase of a window at once (what the engine runs): sums[ph * n_phys + c] =
+// column_sums of phase ph, and their conversion and shift-add (the same accumulators as
+// adc_convert and shift_add phase by phase; integer sums, so the order does not matter).
+// The per-phase functions above stay as their reference (tests/unit/test_datapath.cpp).
 void column_sums_all(const TileCells& cells, const std::vector<uint64_t>& in_planes,
                      const DatapathParams& p, int64_t* sums);
 void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const DatapathParams& p,

@@ -78,9 +78,9 @@ struct ArrayUnit : sc_core::sc_module {
   void fused_compute();
   void fused_adc();
   void fused_post();
-  // ADC codes of one held phase (id = activation x phases + phase) into the shift-add, and
-  // the activation on to the post stage after its last phase.
   void window_sums(int64_t kk);  // every phase's column sums of window kk into sums[kk % kRing]
+  // After the last held phase of an activation (id = activation x phases + phase): all its
+  // phases' ADC codes into the shift-add, and the activation on to the post stage.
   void convert(int64_t id, int64_t phases);
   bool r_active(int64_t k) const;  // activation k drives R's rows (window k)
   int64_t l_window(int64_t k) const;  // the window whose L it evaluates, -1 = none

@@ -330,13 +330,12 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   struct ProgramAhead {
     std::string layer;
     std::future<std::vector<TileCells>> cells;
-    std::function<void(size_t)> start_after;
     std::vector<TileCells> take(const std::string& name) {
       if (!cells.valid() || layer != name) return {};
       return cells.get();
     }
   } ahead;
-  ahead.start_after = [&](size_t index) {
+  auto program_after = [&](size_t index) {
     if (options.threads < 2) return;
     for (size_t j = index + 1; j < net.layers.size(); ++j) {
       const Layer& next = net.layers[j];
@@ -410,7 +409,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
       if (cfg.functional && fr->second.l_input != codes.data) rec.requant_mismatch = true;
     } else {
       std::vector<TileCells> cells = ahead.take(layer.name);
-      ahead.start_after(index);
+      program_after(index);
       rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident, zero_point, q.odd_grid,
                                        cells.empty() ? nullptr : &cells);
       rec.analytic_clocks = analytic_layer_clocks(sched, cfg, !resident);

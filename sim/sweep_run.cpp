@@ -578,14 +578,12 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
   SweepRunSummary s;
   s.shard_points = shard.size();
   std::vector<SweepPoint> todo;
-  std::vector<int64_t> todo_events;
-  std::map<std::string, int64_t> work;  // cycle points: estimated events, for the ETA
+  std::map<std::string, int64_t> work;  // point id -> estimated events (order, ETA)
   for (size_t i = 0; i < shard.size(); ++i) {
     if (o.resume && point_finished(o.out_dir, shard[i].id)) {
       ++s.skipped;
     } else {
       todo.push_back(shard[i]);
-      todo_events.push_back(estimates[i].events);
       work[shard[i].id] = estimates[i].events;
     }
   }
@@ -593,15 +591,10 @@ SweepRunSummary run_sweep(const Sweep& sw, const SweepRunOptions& o) {
   // order): with -j N the sweep ends when its last point does, and a long point started
   // last would run alone on one core (longest-processing-time-first list scheduling).
   // Each point's folder does not depend on the order.
-  if (sw.mode == SweepMode::Cycle) {
-    std::vector<size_t> order(todo.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return todo_events[a] > todo_events[b]; });
-    std::vector<SweepPoint> sorted;
-    for (size_t i : order) sorted.push_back(todo[i]);
-    todo = std::move(sorted);
-  }
+  if (sw.mode == SweepMode::Cycle)
+    std::stable_sort(todo.begin(), todo.end(), [&](const SweepPoint& a, const SweepPoint& b) {
+      return work.at(a.id) > work.at(b.id);
+    });
   if (!o.quiet)
     std::cerr << fmt::format("imcsim sweep: {} points ({} in shard {}/{}), {} to run, {} done, "
                              "-j {}, {} mode -> {}\n",
