@@ -9,6 +9,10 @@
 //    (REFERENCE §13; there are no dataset images here).
 // Writes DIR/results.csv, DIR/layers.csv, DIR/energy_tables.json. --pin FILE writes the
 // headline numbers of the pinned variants; --check FILE recomputes only those and compares.
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -17,18 +21,14 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include "mappers/compress/compress.hpp"
 #include "mappers/mapper.hpp"
 #include "mappers/schedule.hpp"
-#include "sim/config_engine.hpp"
+#include "sim/config/config_engine.hpp"
 #include "study/paper.hpp"
 #include "workloads/error.hpp"
 #include "workloads/loader.hpp"

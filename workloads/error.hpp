@@ -55,6 +55,11 @@ class WorkloadError : public Error {
 class MappingError : public Error {
   using Error::Error;
 };
+// A bad command line (flags that cannot go together, a missing flag): exit code 2. Thrown by
+// the command layer and by the library entry points the commands hand their flags to.
+class UsageError : public Error {
+  using Error::Error;
+};
 
 enum class ErrorKind { Config, Workload, Mapping };
 

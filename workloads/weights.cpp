@@ -1,11 +1,12 @@
 #include "workloads/weights.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "workloads/error.hpp"
 #include "workloads/finite.hpp"
+#include "workloads/hash.hpp"
 
 namespace imcsim {
 
@@ -50,12 +51,7 @@ double SeededStream::uniform() { return static_cast<double>(next_u64() >> 11) * 
 double SeededStream::uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
 
 SeededStream SeededStream::for_name(uint64_t seed, const std::string& name) {
-  uint64_t h = 1469598103934665603ULL ^ seed;  // FNV-1a of the name, mixed with the seed
-  for (unsigned char c : name) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  SeededStream s(h);
+  SeededStream s(fnv1a(name, kFnvOffsetBasis ^ seed));  // the name's hash, mixed with the seed
   s.next_u64();
   return s;
 }

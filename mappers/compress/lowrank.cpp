@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "workloads/error.hpp"
+#include "workloads/hash.hpp"
 
 namespace imcsim::compress {
 
@@ -115,8 +116,8 @@ struct BlockSvds {
 uint64_t content_hash(const Tensor& w) {
   // FNV-1a over the shape and at most 4,096 evenly spaced values: only a bucket key (a hit is
   // confirmed by comparing every value), so it need not read the whole tensor.
-  uint64_t h = 1469598103934665603ULL;
-  const auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+  uint64_t h = kFnvOffsetBasis;
+  const auto mix = [&h](uint64_t v) { h = fnv1a_mix(h, v); };
   for (int64_t d : w.shape) mix(static_cast<uint64_t>(d));
   const size_t n = w.data.size();
   const size_t step = std::max<size_t>(1, n / 4096);

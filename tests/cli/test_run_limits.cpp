@@ -1,4 +1,4 @@
-// The `limits:` section of an experiment (sim/config_limits.hpp) against the flags of the
+// The `limits:` section of an experiment (sim/config/config_limits.hpp) against the flags of the
 // same names: the YAML value applies, the flag overrides it, resolved.yaml carries it, and
 // a sweep applies max_points / max_disk itself and hands the section on to its cycle points.
 // Bad values are catalogue cases (tests/bad_inputs/limits_*.yaml).

@@ -2,8 +2,8 @@
 // compression, engine and sweep sections and the architecture). Inputs are parsed as a file
 // named fuzz.yaml in the seed folder's place; relative paths resolve against the working
 // directory, so built-in workloads and configs/ presets load as in a real run.
-#include "sim/config.hpp"
-#include "sim/sweep.hpp"
+#include "sim/config/config.hpp"
+#include "sim/sweep/sweep.hpp"
 #include "tests/fuzz/fuzz_util.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -2,8 +2,8 @@
 // errors (file, line, key, what was expected) for bad values.
 #include <gtest/gtest.h>
 
-#include "sim/config.hpp"
-#include "sim/run.hpp"
+#include "sim/config/config.hpp"
+#include "sim/run/run.hpp"
 
 using namespace imcsim;
 

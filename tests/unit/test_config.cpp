@@ -1,7 +1,7 @@
 // Configuration tests: the strict YAML layer and the architecture/experiment validation.
 #include <gtest/gtest.h>
 
-#include "sim/config.hpp"
+#include "sim/config/config.hpp"
 
 using namespace imcsim;
 

@@ -1,5 +1,5 @@
 // Accuracy statistics (workloads/accuracy.hpp), calibration (workloads/calibration.hpp) and
-// the evaluation loop (sim/eval.hpp), the last two on the shared trained ResNet-20 and the
+// the evaluation loop (sim/eval/eval.hpp), the last two on the shared trained ResNet-20 and the
 // shared CIFAR-10 images (skipped where ../shared/data is absent).
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "sim/eval.hpp"
+#include "sim/eval/eval.hpp"
 #include "workloads/accuracy.hpp"
 #include "workloads/calibration.hpp"
 #include "workloads/error.hpp"

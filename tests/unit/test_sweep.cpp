@@ -1,4 +1,4 @@
-// Sweep expansion (sim/sweep.hpp): product order, ranges, zip, exclude, stable ids,
+// Sweep expansion (sim/sweep/sweep.hpp): product order, ranges, zip, exclude, stable ids,
 // errors that name file, line and key, and the experiment of one point.
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <fstream>
 #include <set>
 
-#include "sim/sweep.hpp"
+#include "sim/sweep/sweep.hpp"
 
 using namespace imcsim;
 namespace fs = std::filesystem;
