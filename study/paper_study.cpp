@@ -260,54 +260,46 @@ CompressionResult on_array(const CompressionResult& base, const Workload& w, con
   return r;
 }
 
-PointResult run_point(const StudyCfg& c, const TechSpec& tech, const Workload& w, int64_t n, const Variant& v,
-                      const CompressionResult* base_result) {
-  PointResult r;
-  r.w = &w;
-  r.array = n;
-  r.v = &v;
-  const ArrayGeometry paper_geom = ArrayGeometry::ideal(n, n);
-  const ArrayGeometry egeom = energy_geometry(c, n);
-  const EventParams ep = event_params(c, tech);
-  const MapperInfo& sdk = find_mapper("sdk");
-  double err_num = 0, err_den = 0;
-  for (const auto& l : w.net.layers)
-    if (!l.on_arrays()) r.digital_ops += l.out.elements();
+// LayerRow of a dense layer mapped as `m`; `dense_cycles` are the sdk mapping's.
+LayerRow dense_row(const LayerMapping& m, int64_t dense_cycles) {
+  LayerRow row;
+  row.layer = m.layer;
+  row.method = m.method;
+  row.cycles = m.cycles;
+  row.cycles_dense = dense_cycles;
+  row.row_util = m.row_utilization;
+  row.col_util = m.col_utilization;
+  row.util = m.utilization;
+  row.layout = fmt::format("{} {}x{}", m.method, m.win_h, m.win_w);
+  return row;
+}
 
-  if (v.dense()) {
-    const NetworkMapping nm = map_network(w.net, find_mapper(v.method), paper_geom, c.convention);
-    const NetworkMapping base = map_network(w.net, sdk, paper_geom, c.convention);
-    r.cycles = nm.total_cycles();
-    for (size_t i = 0; i < nm.layers.size(); ++i) {
-      const LayerMapping& m = nm.layers[i];
-      LayerRow row;
-      row.layer = m.layer;
-      row.method = m.method;
-      row.cycles = m.cycles;
-      row.cycles_dense = base.layers[i].cycles;
-      row.row_util = m.row_utilization;
-      row.col_util = m.col_utilization;
-      row.util = m.utilization;
-      row.layout = fmt::format("{} {}x{}", m.method, m.win_h, m.win_w);
-      r.layers.push_back(row);
-      r.params += w.weights.at(m.layer).weight.size();
-    }
-    r.params_dense = r.params;
-    const NetworkMapping em = map_network(w.net, find_mapper(v.method), egeom, c.convention);
-    r.energy_cycles = em.total_cycles();
-    for (const auto& m : em.layers) {
-      add_events(r.events, schedule_events(make_schedule(m, egeom, c.chip_arrays), ep));
-      r.digital_ops += m.shape.oc * m.shape.groups * m.shape.o_h * m.shape.o_w;
-    }
-    return r;
-  }
-
-  r.spec = spec_of(v, w.net, c.base_mapper);
-  const CompressionResult cr = on_array(*base_result, w, r.spec, paper_geom, c.convention);
-  r.cycles = cr.cycles();
-  r.params = cr.params();
-  r.params_dense = cr.params_dense();
+// A dense variant: every layer mapped by the variant's mapper on both arrays.
+void run_dense_point(const StudyCfg& c, const Workload& w, const Variant& v, const MapperInfo& sdk,
+                     const ArrayGeometry& paper_geom, const ArrayGeometry& egeom,
+                     const EventParams& ep, PointResult& r) {
+  const NetworkMapping nm = map_network(w.net, find_mapper(v.method), paper_geom, c.convention);
   const NetworkMapping base = map_network(w.net, sdk, paper_geom, c.convention);
+  r.cycles = nm.total_cycles();
+  for (size_t i = 0; i < nm.layers.size(); ++i) {
+    const LayerMapping& m = nm.layers[i];
+    r.layers.push_back(dense_row(m, base.layers[i].cycles));
+    r.params += w.weights.at(m.layer).weight.size();
+  }
+  r.params_dense = r.params;
+  const NetworkMapping em = map_network(w.net, find_mapper(v.method), egeom, c.convention);
+  r.energy_cycles = em.total_cycles();
+  for (const auto& m : em.layers) {
+    add_events(r.events, schedule_events(make_schedule(m, egeom, c.chip_arrays), ep));
+    r.digital_ops += m.shape.oc * m.shape.groups * m.shape.o_h * m.shape.o_w;
+  }
+}
+
+// Layer rows of a compressed network on the paper arrays (`base`: the sdk mapping) and
+// the weight error over its compressed layers.
+void add_compressed_rows(const Workload& w, const CompressionResult& cr, const NetworkMapping& base,
+                         PointResult& r) {
+  double err_num = 0, err_den = 0;
   for (size_t i = 0; i < cr.layers.size(); ++i) {
     const CompressedLayer& cl = cr.layers[i];
     const LayerMapping& m = cl.mapping;
@@ -335,11 +327,11 @@ PointResult run_point(const StudyCfg& c, const TechSpec& tech, const Workload& w
     }
   }
   r.weight_rel_error = err_den > 0 ? std::sqrt(err_num / err_den) : 0.0;
+}
 
-  // Energy arrays: the same decomposition, placed again (tiles and pruning blocks follow
-  // the array).
-  const CompressionResult er = on_array(*base_result, w, r.spec, egeom, c.convention);
-  r.energy_cycles = er.cycles();
+// Events and digital operations of a compressed network placed on the energy arrays.
+void add_compressed_events(const StudyCfg& c, const Workload& w, const CompressionResult& er,
+                           const ArrayGeometry& egeom, const EventParams& ep, PointResult& r) {
   for (const CompressedLayer& cl : er.layers) {
     const LayerMapping& m = cl.mapping;
     const ConvShape& s = cl.dense.shape;
@@ -363,6 +355,39 @@ PointResult run_point(const StudyCfg& c, const TechSpec& tech, const Workload& w
       add_events(r.events, schedule_events(make_schedule(m, egeom, c.chip_arrays), ep));
     }
   }
+}
+
+PointResult run_point(const StudyCfg& c, const TechSpec& tech, const Workload& w, int64_t n,
+                      const Variant& v, const CompressionResult* base_result) {
+  PointResult r;
+  r.w = &w;
+  r.array = n;
+  r.v = &v;
+  const ArrayGeometry paper_geom = ArrayGeometry::ideal(n, n);
+  const ArrayGeometry egeom = energy_geometry(c, n);
+  const EventParams ep = event_params(c, tech);
+  const MapperInfo& sdk = find_mapper("sdk");
+  for (const auto& l : w.net.layers)
+    if (!l.on_arrays()) r.digital_ops += l.out.elements();
+
+  if (v.dense()) {
+    run_dense_point(c, w, v, sdk, paper_geom, egeom, ep, r);
+    return r;
+  }
+
+  r.spec = spec_of(v, w.net, c.base_mapper);
+  const CompressionResult cr = on_array(*base_result, w, r.spec, paper_geom, c.convention);
+  r.cycles = cr.cycles();
+  r.params = cr.params();
+  r.params_dense = cr.params_dense();
+  const NetworkMapping base = map_network(w.net, sdk, paper_geom, c.convention);
+  add_compressed_rows(w, cr, base, r);
+
+  // Energy arrays: the same decomposition, placed again (tiles and pruning blocks follow
+  // the array).
+  const CompressionResult er = on_array(*base_result, w, r.spec, egeom, c.convention);
+  r.energy_cycles = er.cycles();
+  add_compressed_events(c, w, er, egeom, ep, r);
   return r;
 }
 

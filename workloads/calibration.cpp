@@ -105,17 +105,14 @@ std::string yaml_name(const std::string& s) {
   return out + "\"";
 }
 
-}  // namespace
+// Where each tensor is in a float run: -1 = the network input, else the layer index; and
+// its number of elements per image.
+struct TensorSites {
+  std::vector<int> where;
+  std::vector<int64_t> elements;
+};
 
-Calibration calibrate(const Network& net, const WeightSet& weights, const Dataset& dataset,
-                      const Split& split, const CalibrationOptions& options) {
-  if (split.channels != net.input.c || split.height != net.input.h || split.width != net.input.w)
-    throw WorkloadError(dataset.file, 0, "splits." + split.name + ".images",
-                        fmt::format("images are {}x{}x{} (CxHxW) but network {} takes {}x{}x{}",
-                                    split.channels, split.height, split.width, net.name, net.input.c,
-                                    net.input.h, net.input.w));
-  const std::vector<std::string> names = ref::quantized_tensors(net);
-  // Where each tensor is in a float run: -1 = the network input, else the layer index.
+TensorSites locate_tensors(const Network& net, const std::vector<std::string>& names) {
   std::vector<int> where;
   std::vector<int64_t> elements;
   for (const auto& name : names) {
@@ -131,23 +128,83 @@ Calibration calibrate(const Network& net, const WeightSet& weights, const Datase
     where.push_back(idx);
     elements.push_back(net.layers[static_cast<size_t>(idx)].out.elements());
   }
+  return {std::move(where), std::move(elements)};
+}
 
-  const int64_t first = std::min<int64_t>(options.images, split.count);
-  // The smallest image stride whose tails fit the bound.
+// The image stride and the tail size kept per tensor.
+struct Sampling {
+  int64_t stride = 1;
+  std::vector<int64_t> keep;
+};
+
+// The smallest image stride whose tails fit the bound.
+Sampling choose_sampling(int64_t first, const std::vector<int64_t>& elements,
+                         const CalibrationOptions& options) {
   int64_t stride = 1, used = first;
-  std::vector<int64_t> keep(names.size());
+  std::vector<int64_t> keep(elements.size());
   for (;; ++stride) {
     used = (first + stride - 1) / stride;
     int64_t total = 0;
-    for (size_t t = 0; t < names.size(); ++t) {
+    for (size_t t = 0; t < elements.size(); ++t) {
       keep[t] = tail_index(options.method, used * elements[t]) + 1;
       total += 2 * keep[t];
     }
     if (total <= options.max_collected || used <= 1) break;
   }
+  return {stride, std::move(keep)};
+}
+
+// Float runs of images indices[start, end) on `threads` threads (image j on thread
+// (j - start) % threads); rethrows the first error.
+void run_batch(const Network& net, const WeightSet& weights, const Dataset& dataset,
+               const Split& split, const std::vector<int64_t>& indices, size_t start, size_t end,
+               size_t threads, std::vector<ref::FloatTensor>& inputs,
+               std::vector<ref::FloatRun>& runs) {
+  const auto work = [&](size_t w) {
+    for (size_t j = start + w; j < end; j += threads) {
+      inputs[j - start] = dataset.image(split, indices[j]);
+      runs[j - start] = ref::run_float(net, weights, inputs[j - start]);
+    }
+  };
+  if (threads == 1) {
+    work(0);
+  } else {
+    std::vector<std::thread> pool;
+    std::exception_ptr failure;
+    std::mutex mu;
+    for (size_t w = 0; w < threads; ++w)
+      pool.emplace_back([&, w] {
+        try {
+          work(w);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!failure) failure = std::current_exception();
+        }
+      });
+    for (auto& th : pool) th.join();
+    if (failure) std::rethrow_exception(failure);
+  }
+}
+
+}  // namespace
+
+Calibration calibrate(const Network& net, const WeightSet& weights, const Dataset& dataset,
+                      const Split& split, const CalibrationOptions& options) {
+  if (split.channels != net.input.c || split.height != net.input.h || split.width != net.input.w)
+    throw WorkloadError(
+        dataset.file, 0, "splits." + split.name + ".images",
+        fmt::format("images are {}x{}x{} (CxHxW) but network {} takes {}x{}x{}", split.channels,
+                    split.height, split.width, net.name, net.input.c, net.input.h, net.input.w));
+  const std::vector<std::string> names = ref::quantized_tensors(net);
+  const TensorSites sites = locate_tensors(net, names);
+  const std::vector<int>& where = sites.where;
+
+  const int64_t first = std::min<int64_t>(options.images, split.count);
+  const Sampling sampling = choose_sampling(first, sites.elements, options);
+  const int64_t stride = sampling.stride;
 
   std::vector<Tails> tails;
-  for (size_t t = 0; t < names.size(); ++t) tails.emplace_back(keep[t]);
+  for (size_t t = 0; t < names.size(); ++t) tails.emplace_back(sampling.keep[t]);
   std::vector<int64_t> indices;
   for (int64_t i = 0; i < first; i += stride) indices.push_back(i);
 
@@ -159,30 +216,7 @@ Calibration calibrate(const Network& net, const WeightSet& weights, const Datase
     const size_t end = std::min(indices.size(), start + batch);
     std::vector<ref::FloatTensor> inputs(end - start);
     std::vector<ref::FloatRun> runs(end - start);
-    const auto work = [&](size_t w) {
-      for (size_t j = start + w; j < end; j += threads) {
-        inputs[j - start] = dataset.image(split, indices[j]);
-        runs[j - start] = ref::run_float(net, weights, inputs[j - start]);
-      }
-    };
-    if (threads == 1) {
-      work(0);
-    } else {
-      std::vector<std::thread> pool;
-      std::exception_ptr failure;
-      std::mutex mu;
-      for (size_t w = 0; w < threads; ++w)
-        pool.emplace_back([&, w] {
-          try {
-            work(w);
-          } catch (...) {
-            std::lock_guard<std::mutex> lock(mu);
-            if (!failure) failure = std::current_exception();
-          }
-        });
-      for (auto& th : pool) th.join();
-      if (failure) std::rethrow_exception(failure);
-    }
+    run_batch(net, weights, dataset, split, indices, start, end, threads, inputs, runs);
     for (size_t j = start; j < end; ++j) {
       for (size_t t = 0; t < names.size(); ++t) {
         const ref::FloatTensor& x =

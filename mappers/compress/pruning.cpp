@@ -189,6 +189,126 @@ int64_t row_tiles_of(const std::vector<int64_t>& rows_per_channel, int64_t ar, b
   return channel_tiled ? tiles : detail::ceil_div(total, ar);
 }
 
+// Per output-channel tile width: the kept-position union of each (column tile, channel),
+// and per column tile the distinct unions with their counts.
+struct Unions {
+  std::vector<uint32_t> of;                                     // [ct * IC + c]
+  std::vector<std::vector<std::pair<uint32_t, int64_t>>> hist;  // per column tile
+};
+
+// The Unions of each output-channel tile width, computed on first use.
+class UnionCache {
+ public:
+  UnionCache(const ConvShape& s, const PrunedWeights& p) : s_(s), p_(p) {}
+  const Unions& operator()(int64_t oct) {
+    const ConvShape& s = s_;
+    Unions& u = unions_of_[oct];
+    if (!u.of.empty()) return u;
+    const int64_t col_tiles = detail::ceil_div(s.oc, oct);
+    u.of.assign(static_cast<size_t>(col_tiles * s.ic), 0);
+    for (int64_t oc = 0; oc < s.oc; ++oc)
+      for (int64_t c = 0; c < s.ic; ++c)
+        u.of[static_cast<size_t>((oc / oct) * s.ic + c)] |= p_.at(oc, c);
+    u.hist.resize(static_cast<size_t>(col_tiles));
+    for (int64_t ct = 0; ct < col_tiles; ++ct) {
+      std::map<uint32_t, int64_t> h;
+      for (int64_t c = 0; c < s.ic; ++c) ++h[u.of[static_cast<size_t>(ct * s.ic + c)]];
+      u.hist[static_cast<size_t>(ct)].assign(h.begin(), h.end());
+    }
+    return u;
+  }
+
+ private:
+  const ConvShape& s_;
+  const PrunedWeights& p_;
+  std::map<int64_t, Unions> unions_of_;
+};
+
+// covered_rows of a kept-position union for a window of wi x wj positions, computed on
+// first use.
+class CoverCache {
+ public:
+  explicit CoverCache(const ConvShape& s) : s_(s) {}
+  int64_t operator()(uint32_t u, int64_t wi, int64_t wj) {
+    const ConvShape& s = s_;
+    auto it = cover_.find({u, wi, wj});
+    if (it == cover_.end()) {
+      const int64_t rows = covered_rows(u, s.k_h, s.k_w, wj, wi, s.s_h, s.s_w);
+      it = cover_.emplace(std::make_tuple(u, wi, wj), rows).first;
+    }
+    return it->second;
+  }
+
+ private:
+  const ConvShape& s_;
+  std::map<std::tuple<uint32_t, int64_t, int64_t>, int64_t> cover_;  // (union, i, j) -> rows
+};
+
+// The arrays of a candidate: total and the largest row-tile count of a column tile.
+struct RowTiles {
+  int64_t arrays = 0, max_rt = 0;
+};
+
+// Row tiles of each column tile of `cand` with `driven` rows each; fills m's row counts
+// and row_tiles_per_col_tile.
+RowTiles pack_row_tiles(const ConvShape& s, const ArrayGeometry& a, const LayerMapping& cand,
+                        const Unions& u, const std::vector<int64_t>& driven, CoverCache& covered,
+                        RowSkipMapping& m) {
+  using detail::ceil_div;
+  const bool channel_tiled = cand.method == "vwsdk";
+  const int64_t wi = cand.win_w, wj = cand.win_h;
+  const int64_t col_tiles = static_cast<int64_t>(driven.size());
+  int64_t arrays = 0, max_rt = 0;
+  std::vector<int64_t> per_channel(static_cast<size_t>(s.ic));
+  for (int64_t ct = 0; ct < col_tiles; ++ct) {
+    int64_t rt = ceil_div(driven[static_cast<size_t>(ct)], a.rows);
+    if (channel_tiled) {
+      for (int64_t c = 0; c < s.ic; ++c)
+        per_channel[static_cast<size_t>(c)] =
+            covered(u.of[static_cast<size_t>(ct * s.ic + c)], wi, wj);
+      rt = row_tiles_of(per_channel, a.rows, true);
+    }
+    m.rows_driven += driven[static_cast<size_t>(ct)];
+    m.rows_dense += s.ic * cand.pw_h * cand.pw_w;
+    m.row_tiles_per_col_tile.push_back(rt);
+    arrays += rt;
+    max_rt = std::max(max_rt, rt);
+  }
+  return {arrays, max_rt};
+}
+
+// m.mapping and the index costs of `cand` packed as `t` in `cycles`, with oc tile `oct`.
+void set_mapping(RowSkipMapping& m, const LayerMapping& cand, const ConvShape& s,
+                 const ArrayGeometry& a, const PruneOptions& o, int64_t oct, const RowTiles& t,
+                 int64_t cycles, int64_t nz_cells) {
+  const bool channel_tiled = cand.method == "vwsdk";
+  const int64_t n_dup = cand.win_w * cand.win_h;
+  const int64_t col_tiles = detail::ceil_div(s.oc, oct);
+  const int64_t arrays = t.arrays, max_rt = t.max_rt;
+  LayerMapping& lm = m.mapping;
+  lm = cand;
+  lm.layer = s.layer;
+  lm.mapper = "prune";
+  lm.method = "prune-" + cand.method;
+  lm.shape = s;
+  lm.ic_tile = channel_tiled ? cand.ic_tile : s.ic;
+  lm.oc_tile = oct;
+  // Column tiles may need different row-tile counts: the grid is column tiles x the
+  // largest count, and extra_arrays = arrays - grid (<= 0) makes arrays() the true sum.
+  lm.row_tiles = max_rt;
+  lm.col_tiles = col_tiles;
+  lm.extra_arrays = arrays - max_rt * col_tiles;
+  lm.cycles = cycles;
+  const double cells = static_cast<double>(arrays * a.rows * a.cols);
+  lm.utilization = static_cast<double>(n_dup * nz_cells * a.cols_per_weight) / cells;
+  lm.row_utilization = static_cast<double>(m.rows_driven) / static_cast<double>(arrays * a.rows);
+  lm.col_utilization =
+      static_cast<double>(n_dup * s.oc * a.cols_per_weight) / static_cast<double>(arrays * a.cols);
+  m.index_energy_pj =
+      static_cast<double>(cand.positions * m.rows_driven) * o.index_energy_pj_per_row;
+  m.index_area_um2 = static_cast<double>(arrays * a.rows) * o.index_area_um2_per_row;
+}
+
 }  // namespace
 
 RowSkipMapping map_row_skipping(const ConvShape& s, const PrunedWeights& p, const ArrayGeometry& a,
@@ -199,35 +319,8 @@ RowSkipMapping map_row_skipping(const ConvShape& s, const PrunedWeights& p, cons
   const int64_t ac = a.weight_cols();
   int64_t nz_cells = 0;
   for (uint32_t nz : p.nonzero) nz_cells += popcount(nz);
-  // Per output-channel tile width: the kept-position union of each (column tile, channel),
-  // and per column tile the distinct unions with their counts.
-  struct Unions {
-    std::vector<uint32_t> of;                                     // [ct * IC + c]
-    std::vector<std::vector<std::pair<uint32_t, int64_t>>> hist;  // per column tile
-  };
-  std::map<int64_t, Unions> unions_of;
-  auto unions = [&](int64_t oct) -> const Unions& {
-    Unions& u = unions_of[oct];
-    if (!u.of.empty()) return u;
-    const int64_t col_tiles = ceil_div(s.oc, oct);
-    u.of.assign(static_cast<size_t>(col_tiles * s.ic), 0);
-    for (int64_t oc = 0; oc < s.oc; ++oc)
-      for (int64_t c = 0; c < s.ic; ++c) u.of[static_cast<size_t>((oc / oct) * s.ic + c)] |= p.at(oc, c);
-    u.hist.resize(static_cast<size_t>(col_tiles));
-    for (int64_t ct = 0; ct < col_tiles; ++ct) {
-      std::map<uint32_t, int64_t> h;
-      for (int64_t c = 0; c < s.ic; ++c) ++h[u.of[static_cast<size_t>(ct * s.ic + c)]];
-      u.hist[static_cast<size_t>(ct)].assign(h.begin(), h.end());
-    }
-    return u;
-  };
-  std::map<std::tuple<uint32_t, int64_t, int64_t>, int64_t> cover;  // (union, i, j) -> rows
-  auto covered = [&](uint32_t u, int64_t wi, int64_t wj) {
-    auto it = cover.find({u, wi, wj});
-    if (it == cover.end())
-      it = cover.emplace(std::make_tuple(u, wi, wj), covered_rows(u, s.k_h, s.k_w, wj, wi, s.s_h, s.s_w)).first;
-    return it->second;
-  };
+  UnionCache unions(s, p);
+  CoverCache covered(s);
   RowSkipMapping best;
   int64_t best_arrays = 0;
   bool have = false;
@@ -250,48 +343,14 @@ RowSkipMapping map_row_skipping(const ConvShape& s, const PrunedWeights& p, cons
       bound += ceil_div(driven[static_cast<size_t>(ct)], a.rows);
     }
     if (have && cand.positions * bound > best.mapping.cycles) continue;
-    int64_t arrays = 0, max_rt = 0;
-    std::vector<int64_t> per_channel(static_cast<size_t>(s.ic));
-    for (int64_t ct = 0; ct < col_tiles; ++ct) {
-      int64_t rt = ceil_div(driven[static_cast<size_t>(ct)], a.rows);
-      if (channel_tiled) {
-        for (int64_t c = 0; c < s.ic; ++c)
-          per_channel[static_cast<size_t>(c)] = covered(u.of[static_cast<size_t>(ct * s.ic + c)], wi, wj);
-        rt = row_tiles_of(per_channel, a.rows, true);
-      }
-      m.rows_driven += driven[static_cast<size_t>(ct)];
-      m.rows_dense += s.ic * cand.pw_h * cand.pw_w;
-      m.row_tiles_per_col_tile.push_back(rt);
-      arrays += rt;
-      max_rt = std::max(max_rt, rt);
-    }
-    const int64_t cycles = cand.positions * arrays;
+    const RowTiles t = pack_row_tiles(s, a, cand, u, driven, covered, m);
+    const int64_t cycles = cand.positions * t.arrays;
     const bool better = !have || cycles < best.mapping.cycles ||
-                        (cycles == best.mapping.cycles && arrays < best_arrays);
+                        (cycles == best.mapping.cycles && t.arrays < best_arrays);
     if (!better) continue;
     have = true;
-    best_arrays = arrays;
-    LayerMapping& lm = m.mapping;
-    lm = cand;
-    lm.layer = s.layer;
-    lm.mapper = "prune";
-    lm.method = "prune-" + cand.method;
-    lm.shape = s;
-    lm.ic_tile = channel_tiled ? cand.ic_tile : s.ic;
-    lm.oc_tile = oct;
-    // Column tiles may need different row-tile counts: the grid is column tiles x the
-    // largest count, and extra_arrays = arrays - grid (<= 0) makes arrays() the true sum.
-    lm.row_tiles = max_rt;
-    lm.col_tiles = col_tiles;
-    lm.extra_arrays = arrays - max_rt * col_tiles;
-    lm.cycles = cycles;
-    const double cells = static_cast<double>(arrays * a.rows * a.cols);
-    lm.utilization = static_cast<double>(n_dup * nz_cells * a.cols_per_weight) / cells;
-    lm.row_utilization = static_cast<double>(m.rows_driven) / static_cast<double>(arrays * a.rows);
-    lm.col_utilization = static_cast<double>(n_dup * s.oc * a.cols_per_weight) /
-                         static_cast<double>(arrays * a.cols);
-    m.index_energy_pj = static_cast<double>(cand.positions * m.rows_driven) * o.index_energy_pj_per_row;
-    m.index_area_um2 = static_cast<double>(arrays * a.rows) * o.index_area_um2_per_row;
+    best_arrays = t.arrays;
+    set_mapping(m, cand, s, a, o, oct, t, cycles, nz_cells);
     best = std::move(m);
   }
   if (!have) throw MappingError("", 0, s.layer, "no window fits the array for row skipping");

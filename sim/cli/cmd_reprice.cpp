@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "sim/cli/cli.hpp"
-#include "sim/run/cycle_run.hpp"
+#include "sim/run/energy.hpp"
 #include "workloads/input_file.hpp"
 
 namespace imcsim::cli {

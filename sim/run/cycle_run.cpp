@@ -13,6 +13,7 @@
 #include "mappers/schedule.hpp"
 #include "sim/report/version.hpp"
 #include "sim/run/background.hpp"
+#include "sim/run/cycle_summary.hpp"
 #include "workloads/calibration.hpp"
 #include "workloads/loader.hpp"
 #include "workloads/npy_weights.hpp"
@@ -22,9 +23,6 @@
 namespace imcsim {
 
 namespace {
-
-const char* const kComponents[] = {"dac",    "array",  "adc",         "shift_add", "accumulator",
-                                   "buffer", "router", "programming", "digital",   "leakage"};
 
 ref::FloatTensor load_input(const ExperimentSpec& spec, const Network& net) {
   ref::FloatTensor x(net.input.c, net.input.h, net.input.w);
@@ -54,71 +52,6 @@ WeightSet load_weights(const ExperimentSpec& spec, const Network& net) {
   return w;
 }
 
-struct LayerRecord {
-  const Layer* layer = nullptr;
-  LayerRun run;      // arrays (conv/fc) or digital units
-  LayerRun requant;  // conv/fc: requantization of the outputs on digital units
-  const TileSchedule* sched = nullptr;
-  int64_t analytic_clocks = 0;
-  int64_t analytic_cycles =
-      -1;  // a fused R/L pair's plan (R: the pair's, L: 0); else the schedule's
-  bool exact = true;
-  bool requant_mismatch = false;  // L of a fused job: engine's requantized R != the reference's
-  int64_t max_abs_error = 0;
-  double mean_abs_error = 0, rel_error = 0;
-};
-
-int64_t analytic_cycles(const LayerRecord& r) {
-  return r.analytic_cycles >= 0 ? r.analytic_cycles : r.sched->mapping.cycles;
-}
-
-int64_t total_clocks(const LayerRecord& r) {
-  return r.run.clock_cycles + r.requant.clock_cycles;
-}
-
-EventCounts total_events(const LayerRecord& r) {
-  EventCounts e = r.run.events;
-  for (size_t i = 0; i < e.size(); ++i) e[i] += r.requant.events[i];
-  return e;
-}
-
-Json events_json(const EventCounts& e) {
-  Json j;
-  for (int i = 0; i < kEventCount; ++i)
-    j[to_string(static_cast<Event>(i))] = e[static_cast<size_t>(i)];
-  return j;
-}
-
-EventCounts events_from_json(const Json& j) {
-  EventCounts e{};
-  for (int i = 0; i < kEventCount; ++i)
-    e[static_cast<size_t>(i)] = j.at(to_string(static_cast<Event>(i))).get<int64_t>();
-  return e;
-}
-
-}  // namespace
-
-Json energy_json(const EventCounts& events, const EnergyTable& table, int64_t arrays,
-                 double latency_ns) {
-  Json j;
-  for (const char* c : kComponents) j[c] = 0.0;
-  double total = 0;
-  for (int i = 0; i < kEventCount; ++i) {
-    const Event e = static_cast<Event>(i);
-    const double pj =
-        static_cast<double>(events[static_cast<size_t>(i)]) * table.pj[static_cast<size_t>(i)];
-    j[component_of(e)] = j[component_of(e)].get<double>() + pj;
-    total += pj;
-  }
-  // mW x ns = pJ.
-  const double leak = table.leakage_mw_per_array * static_cast<double>(arrays) * latency_ns;
-  j["leakage"] = leak;
-  j["total"] = total + leak;
-  return j;
-}
-
-namespace {
-
 // The low-rank plan of an executed layer: "<layer>.R" (R) and "<layer>" (L) both map to the
 // plan of <layer>; nullptr for any other layer.
 const compress::LowRankMapping* plan_of(
@@ -127,6 +60,364 @@ const compress::LowRankMapping* plan_of(
   if (it == plans.end()) it = plans.find(compress::layer_of_r_factor(name));
   return it == plans.end() ? nullptr : it->second;
 }
+
+// The network that runs: the workload as loaded, or its compressed form. Low-rank layers
+// execute as their R and L convolutions on the schedules of the plan (R's window and group
+// packing, L as I_N (x) L blocks or its im2col tiles; mappers/compress/lowrank_mapping.hpp),
+// so engine and plan count the same activations.
+struct RunNetwork {
+  Network net;
+  // The compressed network's weights; without compression the run reads the loaded ones
+  // (no copy: VGG-13's are 0.5 GB).
+  WeightSet compressed_weights;
+  Json compression = Json::array();  // the plan's rows of summary.json "compression"
+  std::vector<std::string> notes;
+  std::map<std::string, LayerMapping> rowskip;  // pruned layers: their row-skipping mapping
+  std::map<std::string, const compress::LowRankMapping*> lowrank;  // original layer -> plan
+  compress::CompressionResult plan;  // owns what `lowrank` points to
+};
+
+Json plan_rows(const compress::CompressionResult& plan) {
+  Json rows = Json::array();
+  for (const auto& cl : plan.layers) {
+    rows.push_back({{"layer", cl.layer},
+                    {"method", cl.method},
+                    {"ranks", cl.ranks},
+                    {"rel_error", cl.rel_error},
+                    {"params", cl.params},
+                    {"params_dense", cl.params_dense},
+                    {"analytic_cycles", cl.mapping.cycles},
+                    {"analytic_dense_cycles", cl.dense.cycles},
+                    {"l_placement", cl.lowrank ? to_string(cl.lowrank->placement) : ""}});
+  }
+  return rows;
+}
+
+// Applies the experiment's compression section (nothing without one). The result is built
+// in place: `lowrank` points into `plan`.
+void compress_for_run(const ExperimentSpec& spec, const Network& original,
+                      const WeightSet& original_weights, const ArrayGeometry& geom,
+                      RunNetwork& rn) {
+  rn.net = original;
+  if (!spec.compression) return;
+  compress::CompressionSpec cs = spec.compression->spec;
+  cs.chip_arrays = spec.arch.arrays;  // L in R's idle cells only where R and L fit the chip at once
+  rn.plan = compress::compress_network(original, original_weights, cs, geom, spec.convention);
+  if (cs.method == compress::Method::Prune) {
+    // Pruned weights in the original layers; their schedules skip the rows that meet only
+    // zeros (make_row_skip_schedule), as the analytic plan costs them.
+    rn.compressed_weights = original_weights;
+    for (const auto& cl : rn.plan.layers) {
+      if (!cl.pruned_weight) continue;
+      rn.compressed_weights.layers.at(cl.layer).weight = *cl.pruned_weight;
+      rn.rowskip[cl.layer] = cl.mapping;
+    }
+  } else {
+    compress::ExpandedNetwork ex = compress::expand_lowrank(original, original_weights, rn.plan, true);
+    for (const auto& cl : rn.plan.layers)
+      if (cl.lowrank) rn.lowrank[cl.layer] = &*cl.lowrank;
+    rn.net = std::move(ex.net);
+    rn.compressed_weights = std::move(ex.weights);
+    rn.notes = std::move(ex.notes);
+  }
+  rn.compression = plan_rows(rn.plan);
+}
+
+// The tile schedule of every conv/fc layer of the network that runs.
+struct RunSchedules {
+  std::vector<TileSchedule> schedules;
+  std::map<std::string, size_t> index;  // layer name -> its schedule
+  std::set<std::string> fused;  // low-rank layers with L in R's idle cells: one engine job
+  // Weights stay resident when every layer's tiles fit on the chip at once; otherwise each
+  // layer programs its arrays before it runs (REFERENCE §10 "weight (re)programming").
+  bool resident = true;
+  std::map<std::string, int64_t> pair_cycles;  // fused pair (its layer's name) -> the pair's plan
+  const TileSchedule& of(const std::string& layer) const { return schedules[index.at(layer)]; }
+};
+
+TileSchedule row_skip_schedule(const LayerMapping& m, const Tensor& w, const ArchSpec& arch) {
+  const int64_t icg = w.shape[1], kh = w.shape[2], kw = w.shape[3];
+  return make_row_skip_schedule(
+      m, arch.geometry(), arch.arrays, [&w, icg, kh, kw](int64_t oc, int64_t c, int64_t y, int64_t x) {
+        return w.data[static_cast<size_t>(((oc * icg + c) * kh + y) * kw + x)] != 0.0f;
+      });
+}
+
+RunSchedules schedule_network(const ExperimentSpec& spec, const RunNetwork& rn,
+                              const WeightSet& weights, const MapperInfo& mapper) {
+  const ArchSpec& arch = spec.arch;
+  const ArrayGeometry geom = arch.geometry();
+  const Network& net = rn.net;
+  RunSchedules rs;
+  int64_t total_tiles = 0;
+  for (const auto& l : net.layers) {
+    if (!l.on_arrays()) continue;
+    if (auto skip = rn.rowskip.find(l.name); skip != rn.rowskip.end()) {
+      rs.schedules.push_back(row_skip_schedule(skip->second, weights.at(l.name).weight, arch));
+    } else if (const compress::LowRankMapping* lr = plan_of(rn.lowrank, l.name)) {
+      // R runs as "<layer>.R" and L under the original name: both schedules come from the plan.
+      const bool is_r = !compress::layer_of_r_factor(l.name).empty();
+      const std::string base = is_r ? compress::layer_of_r_factor(l.name) : l.name;
+      const Layer& r_layer = *net.find(compress::r_factor_name(base));
+      const Layer& l_layer = *net.find(base);
+      compress::LowRankSchedules ls = compress::lowrank_schedules(
+          *lr, conv_shape(r_layer, spec.convention), conv_shape(l_layer, spec.convention), geom, arch.arrays);
+      if (ls.fused) {
+        rs.fused.insert(base);
+        rs.pair_cycles[base] = lr->combined.cycles;
+      }
+      rs.schedules.push_back(is_r ? std::move(ls.r) : std::move(ls.l));
+    } else {
+      rs.schedules.push_back(make_schedule(map_layer(mapper, conv_shape(l, spec.convention), geom), geom, arch.arrays));
+    }
+    rs.index[l.name] = rs.schedules.size() - 1;
+    total_tiles += static_cast<int64_t>(rs.schedules.back().tiles.size());
+  }
+  rs.resident = total_tiles <= arch.arrays;
+  return rs;
+}
+
+// The engine of the run, with the VCD trace in the run folder when asked for.
+EngineConfig run_engine_config(const ExperimentSpec& spec, const CycleOptions& options, RunDir& dir) {
+  EngineConfig cfg = engine_config(spec.arch, spec.engine);
+  if (spec.engine.trace || options.trace) {
+    cfg.trace.vcd_path = dir.path("trace.vcd");
+    cfg.trace.layers = spec.engine.trace_layers;
+    cfg.trace.from_ns = spec.engine.trace_from_ns;
+    if (spec.engine.trace_to_ns >= 0) cfg.trace.to_ns = spec.engine.trace_to_ns;
+  }
+  return cfg;
+}
+
+// The integer inference's options: the architecture's bits and the calibration. With a
+// fused low-rank pair, R's windows are requantized for L while R still runs, so L's input
+// quantization must be fixed before the layer: every tensor's quantization is pinned from a
+// reference pass over this input (what a calibration on it would give), for the engine and
+// the reference alike.
+ref::IntOptions int_options(const ExperimentSpec& spec, const Network& net,
+                            std::map<std::string, ref::ActQuant> calibration,
+                            const std::map<std::string, ref::QuantizedLayer>& qweights,
+                            const ref::FloatTensor& input, bool pin) {
+  ref::IntOptions iopt;
+  iopt.weight_bits = static_cast<int>(spec.arch.weight_bits);
+  iopt.input_bits = static_cast<int>(spec.arch.input_bits);
+  iopt.calibration = std::move(calibration);
+  if (!pin) return iopt;
+  const ref::IntRun pre = ref::run_int(net, qweights, input, iopt);
+  iopt.calibration.emplace("input", pre.input.quant);
+  for (size_t i = 0; i < net.layers.size(); ++i)
+    if (pre.layers[i].quantized) iopt.calibration.emplace(net.layers[i].name, pre.layers[i].quant);
+  return iopt;
+}
+
+// The accumulators' check against the reference of the same input codes (max, mean and
+// relative error), written into the layer's record.
+void check_accumulators(LayerRecord& rec, const std::vector<int64_t>& acc,
+                        const ref::IntTensor& want) {
+  double sum_abs = 0, sum_sq = 0, ref_sq = 0;
+  for (size_t k = 0; k < want.data.size(); ++k) {
+    const int64_t d = std::llabs(acc[k] - want.data[k]);
+    rec.max_abs_error = std::max(rec.max_abs_error, d);
+    sum_abs += static_cast<double>(d);
+    sum_sq += static_cast<double>(d) * static_cast<double>(d);
+    ref_sq += static_cast<double>(want.data[k]) * static_cast<double>(want.data[k]);
+  }
+  rec.exact = rec.max_abs_error == 0 && std::isfinite(rec.rel_error) && !rec.requant_mismatch;
+  rec.mean_abs_error = want.data.empty() ? 0 : sum_abs / static_cast<double>(want.data.size());
+  rec.rel_error = ref_sq > 0 ? std::sqrt(sum_sq / ref_sq) : 0;
+}
+
+// The next plain array layer's tiles, programmed on a second thread while the current
+// layer simulates (the same cells as programmed at its turn; a low-rank pair's job
+// programs its own).
+struct ProgramAhead {
+  std::string layer;
+  std::future<std::vector<TileCells>> cells;
+  std::vector<TileCells> take(const std::string& name) {
+    if (!cells.valid() || layer != name) return {};
+    return cells.get();
+  }
+};
+
+// One pass of the network through the engine: the integer inference of the reference
+// executor calls on_array_layer for every conv/fc layer (its accumulator hook); the engine
+// runs the layer and its accumulators go on through the network. Digital layers between
+// them are timed on the engine's digital units as the pass reaches them.
+class NetworkExecution {
+ public:
+  NetworkExecution(const Network& net, const RunSchedules& rs,
+                   const std::map<std::string, ref::QuantizedLayer>& qweights,
+                   const ref::IntOptions& iopt, Engine& engine, BackgroundWorker& background,
+                   const CycleOptions& options)
+      : net_(net), rs_(rs), qweights_(qweights), iopt_(iopt), engine_(engine),
+        background_(background), options_(options), records_(net.layers.size()) {
+    for (size_t i = 0; i < net.layers.size(); ++i) records_[i].layer = &net.layers[i];
+  }
+
+  // Runs the network on `input`; returns the integer run with the engine's accumulators.
+  ref::IntRun run(const ref::FloatTensor& input) {
+    ref::IntRun simulated =
+        ref::run_int(net_, qweights_, input, iopt_,
+                     [this](const Layer& layer, const ref::IntTensor& codes,
+                            const ref::QuantizedLayer& q, int64_t zero_point) {
+                       return on_array_layer(layer, codes, q, zero_point);
+                     });
+    time_digital_until(net_.layers.size());
+    return simulated;
+  }
+
+  std::vector<LayerRecord>& records() { return records_; }
+
+ private:
+  void progress(size_t index) {
+    const auto now = std::chrono::steady_clock::now();
+    const double wall_ms = std::chrono::duration<double, std::milli>(now - wall_prev_).count();
+    wall_prev_ = now;
+    if (options_.quiet) return;
+    // Wall time goes to the terminal only: the run folder stays byte-identical across runs.
+    std::cerr << fmt::format("imcsim: layer {}/{} {} done, simulated {:.3f} us (wall {:.1f} ms)\n",
+                             index + 1, net_.layers.size(), net_.layers[index].name,
+                             static_cast<double>(engine_.now_clocks()) *
+                                 engine_.config().timing.clock_ns * 1e-3,
+                             wall_ms);
+  }
+
+  void time_digital_until(size_t end) {
+    for (; next_digital_ < end; ++next_digital_) {
+      const Layer& l = net_.layers[next_digital_];
+      if (l.on_arrays()) continue;
+      records_[next_digital_].run = engine_.run_digital(l.name, l.out.elements());
+      progress(next_digital_);
+    }
+  }
+
+  bool in_fused_pair(const std::string& name) const {
+    const std::string r_of = compress::layer_of_r_factor(name);
+    return rs_.fused.count(r_of.empty() ? name : r_of) > 0;
+  }
+
+  // With a second thread: starts programming the next array layer after `index`, unless it
+  // belongs to a fused pair or has very many tiles (two layers' cells are held at once;
+  // VGG-13's fc6 has about 25 k tiles, some 200 MB of cells).
+  void program_after(size_t index) {
+    if (options_.threads < 2) return;
+    for (size_t j = index + 1; j < net_.layers.size(); ++j) {
+      const Layer& next = net_.layers[j];
+      if (!next.on_arrays()) continue;
+      if (in_fused_pair(next.name)) return;
+      const TileSchedule& s = rs_.of(next.name);
+      constexpr size_t kMaxTilesAhead = 4096;
+      if (s.tiles.size() > kMaxTilesAhead) return;
+      const ref::QuantizedLayer& q = qweights_.at(next.name);
+      const EngineConfig& ecfg = engine_.config();
+      ahead_.layer = next.name;
+      ahead_.cells = std::async(std::launch::async, [&s, &q, &ecfg] {
+        return program_layer(s, std::vector<int32_t>(q.q.begin(), q.q.end()), q.odd_grid, ecfg);
+      });
+      return;
+    }
+  }
+
+  // R and L of a fused pair as one job (R's layer): R's record carries the activations, L's
+  // the results. Returns R's accumulators.
+  std::vector<int64_t> run_fused_pair(const Layer& layer, const std::string& base,
+                                      const ref::IntTensor& codes, const ref::QuantizedLayer& q,
+                                      int64_t zero_point, LayerRecord& rec) {
+    const ref::QuantizedLayer& lq = qweights_.at(base);
+    const std::vector<int32_t> wq(q.q.begin(), q.q.end());
+    const std::vector<int32_t> lwq(lq.q.begin(), lq.q.end());
+    const double in_scale =
+        iopt_.calibration.at(layer.inputs.empty() ? "input" : layer.inputs.front()).scale;
+    const ref::ActQuant l_quant = iopt_.calibration.at(layer.name);
+    const int bits = iopt_.input_bits;
+    FusedLowRank job;
+    job.r = rec.sched;
+    job.l = &rs_.of(base);
+    job.r_input = &codes.data;
+    job.r_wq = &wq;
+    job.l_wq = &lwq;
+    job.r_offset = zero_point;
+    job.l_offset = l_quant.zero_point;
+    job.r_odd = q.odd_grid;
+    job.l_odd = lq.odd_grid;
+    job.requant = [&layer, &q, in_scale, l_quant, bits](const int64_t* a, int64_t* out) {
+      ref::IntTensor t(layer.out.c, 1, 1);
+      std::copy(a, a + layer.out.c, t.data.begin());
+      const ref::IntTensor c = ref::quantize_centered(ref::dequantize_accumulators(t, layer, q, in_scale), l_quant, bits);
+      std::copy(c.data.begin(), c.data.end(), out);
+    };
+    FusedRun fr = engine_.run_fused_lowrank(job, !rs_.resident);
+    rec.run = fr.run;
+    rec.analytic_clocks = -1;  // no closed form for the pipelined pair
+    rec.analytic_cycles = rs_.pair_cycles.at(base);  // the pair's plan, as its job
+    std::vector<int64_t> acc = fr.r_out;
+    fused_runs_[base] = std::move(fr);
+    return acc;
+  }
+
+  ref::IntTensor on_array_layer(const Layer& layer, const ref::IntTensor& codes,
+                                const ref::QuantizedLayer& q, int64_t zero_point) {
+    size_t index = 0;
+    while (&net_.layers[index] != &layer && net_.layers[index].name != layer.name) ++index;
+    time_digital_until(index);
+    next_digital_ = index + 1;
+    LayerRecord& rec = records_[index];
+    rec.sched = &rs_.of(layer.name);
+    const std::string r_of = compress::layer_of_r_factor(layer.name);
+    const std::string base = r_of.empty() ? layer.name : r_of;
+    const bool fused_r = rs_.fused.count(base) && base != layer.name;
+    std::vector<int64_t> acc;
+    if (fused_r) {
+      acc = run_fused_pair(layer, base, codes, q, zero_point, rec);
+    } else if (auto fr = fused_runs_.find(layer.name); fr != fused_runs_.end()) {
+      // L of a fused job: its accumulators came with R's job; the input codes the reference
+      // computed must be the ones the engine requantized.
+      rec.run.layer = layer.name;
+      rec.analytic_clocks = -1;
+      rec.analytic_cycles = 0;  // its cycles are the pair's, on R's record
+      acc = fr->second.l_out;
+      if (engine_.config().functional && fr->second.l_input != codes.data) rec.requant_mismatch = true;
+    } else {
+      std::vector<TileCells> cells = ahead_.take(layer.name);
+      program_after(index);
+      rec.run = engine_.run_array_layer(*rec.sched, codes.data, std::vector<int32_t>(q.q.begin(), q.q.end()),
+                                        acc, !rs_.resident, zero_point, q.odd_grid,
+                                        cells.empty() ? nullptr : &cells);
+      rec.analytic_clocks = analytic_layer_clocks(*rec.sched, engine_.config(), !rs_.resident);
+    }
+    // (R of a fused job: its outputs were requantized window by window inside the job.)
+    if (!fused_r) rec.requant = engine_.run_digital(layer.name + ".requant", layer.out.elements());
+    progress(index);
+    if (!engine_.config().functional) return ref::accumulate_int(layer, codes, q);  // the run goes on from it
+    // The engine's accumulators go on through the network; their check against the
+    // reference accumulators of the same input codes runs beside the engine.
+    ref::IntTensor got(layer.out.c, layer.type == LayerType::Conv ? layer.out.h : 1,
+                       layer.type == LayerType::Conv ? layer.out.w : 1);
+    if (got.data.size() != acc.size())
+      throw std::logic_error(fmt::format("engine: layer {} gave {} accumulators, expected {}",
+                                         layer.name, acc.size(), got.data.size()));
+    got.data = acc;
+    background_.post(
+        [&rec, &layer, &q, codes, acc = std::move(acc)] {
+          check_accumulators(rec, acc, ref::accumulate_int(layer, codes, q));
+        },
+        true);
+    return got;
+  }
+
+  const Network& net_;
+  const RunSchedules& rs_;
+  const std::map<std::string, ref::QuantizedLayer>& qweights_;
+  const ref::IntOptions& iopt_;
+  Engine& engine_;
+  BackgroundWorker& background_;
+  const CycleOptions& options_;
+  std::vector<LayerRecord> records_;
+  size_t next_digital_ = 0;  // network layers before this index have been timed
+  std::chrono::steady_clock::time_point wall_prev_ = std::chrono::steady_clock::now();
+  std::map<std::string, FusedRun> fused_runs_;  // L's results of a fused job, by layer
+  ProgramAhead ahead_;
+};
 
 }  // namespace
 
@@ -147,9 +438,39 @@ EngineConfig engine_config(const ArchSpec& arch, const EngineSpec& engine) {
   return cfg;
 }
 
-int default_run_threads() {
-  return usable_cores() >= 2 ? 2 : 1;
+int default_run_threads() { return usable_cores() >= 2 ? 2 : 1; }
+
+namespace {
+
+// summary.json of a finished run, in its key order (a contract: goldens compare it).
+Json cycle_summary(const ExperimentSpec& spec, const std::string& id, const RunNetwork& rn,
+                   const WeightSet& weights, const EngineConfig& cfg, bool resident,
+                   const LayerTable& table, const RunOutputs& outputs,
+                   const std::vector<LayerRecord>& records) {
+  Json s;
+  s["imcsim_version"] = kVersion;
+  s["experiment"] = spec.name;
+  s["run_id"] = id;
+  s["mode"] = "cycle";
+  s["workload"] = rn.net.name;
+  s["mapper"] = find_mapper(spec.mappers.front()).name;
+  s["convention"] = to_string(spec.convention);
+  s["tech"] = spec.engine.tech.name;
+  s["weights"] = weights.source.rfind("synthetic", 0) == 0 ? weights.source : "npy";
+  s["input"] = spec.engine.input == "seeded" ? fmt::format("seeded(seed={})", spec.seed) : "file";
+  s["calibration"] = spec.engine.calibration == "dynamic" ? "dynamic" : "file";
+  s["arch"] = arch_json(spec.arch, cfg);
+  s["weights_resident"] = resident;
+  s["area_mm2"] = area_json(spec.arch, spec.engine.tech.area, cfg.adcs_per_array());
+  s["totals"] = table.totals;
+  s["numerical"] = numerical_json(table, outputs);
+  if (spec.compression)
+    s["compression"] = compression_summary(spec.compression->spec.method, rn.compression, rn.notes, records);
+  s["layers"] = table.layers;
+  return s;
 }
+
+}  // namespace
 
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                     const CycleOptions& options) {
@@ -163,162 +484,27 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
                       "mode cycle computes real values and needs signed weights of at least 2 "
                       "bits (one weight per column is an analytic-only convention)");
   }
-  const ArrayGeometry geom = arch.geometry();
   const MapperInfo& mapper = find_mapper(spec.mappers.front());
-
-  // Compression: low-rank layers execute as their R and L convolutions on the schedules of
-  // the plan (R's window and group packing, L as I_N (x) L blocks or its im2col tiles;
-  // mappers/compress/lowrank_mapping.hpp), so engine and plan count the same activations.
-  Network net = original;
-  // The compressed network's weights; without compression the run reads the loaded ones (no
-  // copy: VGG-13's are 0.5 GB).
-  WeightSet compressed_weights;
-  Json compression = Json::array();
-  std::vector<std::string> compression_notes;
-  std::map<std::string, LayerMapping> rowskip;  // pruned layers: their row-skipping mapping
-  std::set<std::string> fused;  // low-rank layers with L in R's idle cells: one engine job
-  std::map<std::string, const compress::LowRankMapping*> lowrank;  // original layer -> plan
-  compress::CompressionResult plan;
-  if (spec.compression) {
-    compress::CompressionSpec cs = spec.compression->spec;
-    cs.chip_arrays = arch.arrays;  // L in R's idle cells only where R and L fit the chip at once
-    plan = compress::compress_network(original, original_weights, cs, geom, spec.convention);
-    if (cs.method == compress::Method::Prune) {
-      // Pruned weights in the original layers; their schedules skip the rows that meet only
-      // zeros (make_row_skip_schedule), as the analytic plan costs them.
-      compressed_weights = original_weights;
-      for (const auto& cl : plan.layers) {
-        if (!cl.pruned_weight) continue;
-        compressed_weights.layers.at(cl.layer).weight = *cl.pruned_weight;
-        rowskip[cl.layer] = cl.mapping;
-      }
-    } else {
-      compress::ExpandedNetwork ex =
-          compress::expand_lowrank(original, original_weights, plan, true);
-      for (const auto& cl : plan.layers) {
-        if (!cl.lowrank) continue;
-        lowrank[cl.layer] = &*cl.lowrank;
-      }
-      net = std::move(ex.net);
-      compressed_weights = std::move(ex.weights);
-      compression_notes = std::move(ex.notes);
-    }
-    for (const auto& cl : plan.layers) {
-      compression.push_back({{"layer", cl.layer},
-                             {"method", cl.method},
-                             {"ranks", cl.ranks},
-                             {"rel_error", cl.rel_error},
-                             {"params", cl.params},
-                             {"params_dense", cl.params_dense},
-                             {"analytic_cycles", cl.mapping.cycles},
-                             {"analytic_dense_cycles", cl.dense.cycles},
-                             {"l_placement", cl.lowrank ? to_string(cl.lowrank->placement) : ""}});
-    }
-  }
-  const WeightSet& weights = spec.compression ? compressed_weights : original_weights;
-
-  // Mapping and schedules of every conv/fc layer.
-  std::vector<LayerMapping> mappings;
-  std::vector<TileSchedule> schedules;
-  std::map<std::string, size_t> sched_of;
-  int64_t total_tiles = 0;
-  for (const auto& l : net.layers) {
-    if (!l.on_arrays()) continue;
-    auto rs = rowskip.find(l.name);
-    if (rs != rowskip.end()) {
-      const Tensor& w = weights.at(l.name).weight;
-      const int64_t icg = w.shape[1], kh = w.shape[2], kw = w.shape[3];
-      mappings.push_back(rs->second);
-      schedules.push_back(make_row_skip_schedule(
-          rs->second, geom, arch.arrays,
-          [&w, icg, kh, kw](int64_t oc, int64_t c, int64_t y, int64_t x) {
-            return w.data[static_cast<size_t>(((oc * icg + c) * kh + y) * kw + x)] != 0.0f;
-          }));
-    } else if (const compress::LowRankMapping* lr = plan_of(lowrank, l.name)) {
-      // R runs as "<layer>.R" and L under the original name: both schedules come from the plan.
-      const bool is_r = !compress::layer_of_r_factor(l.name).empty();
-      const std::string base = is_r ? compress::layer_of_r_factor(l.name) : l.name;
-      const Layer& r_layer = *net.find(compress::r_factor_name(base));
-      const Layer& l_layer = *net.find(base);
-      compress::LowRankSchedules ls =
-          compress::lowrank_schedules(*lr, conv_shape(r_layer, spec.convention),
-                                      conv_shape(l_layer, spec.convention), geom, arch.arrays);
-      if (ls.fused) fused.insert(base);
-      schedules.push_back(is_r ? std::move(ls.r) : std::move(ls.l));
-      mappings.push_back(schedules.back().mapping);
-    } else {
-      mappings.push_back(map_layer(mapper, conv_shape(l, spec.convention), geom));
-      schedules.push_back(make_schedule(mappings.back(), geom, arch.arrays));
-    }
-    sched_of[l.name] = schedules.size() - 1;
-    total_tiles += static_cast<int64_t>(schedules.back().tiles.size());
-  }
-  // Weights stay resident when every layer's tiles fit on the chip at once; otherwise each
-  // layer programs its arrays before it runs (REFERENCE §10 "weight (re)programming").
-  const bool resident = total_tiles <= arch.arrays;
+  RunNetwork rn;
+  compress_for_run(spec, original, original_weights, arch.geometry(), rn);
+  const Network& net = rn.net;
+  const WeightSet& weights = spec.compression ? rn.compressed_weights : original_weights;
+  const RunSchedules rs = schedule_network(spec, rn, weights, mapper);
 
   // The calibration names tensors of the network that runs (expanded R/L layers included);
   // read before the run folder exists, so a bad file leaves nothing behind.
   std::map<std::string, ref::ActQuant> calibration;
   if (spec.engine.calibration != "dynamic")
-    calibration = load_calibration(spec.engine.calibration, net, static_cast<int>(arch.input_bits))
-                      .act_quant();
+    calibration = load_calibration(spec.engine.calibration, net, static_cast<int>(arch.input_bits)).act_quant();
 
   const std::string id = run_id(spec);
   RunDir dir(output_root, id);
-
-  EngineConfig cfg = engine_config(arch, spec.engine);
-  const bool trace = spec.engine.trace || options.trace;
-  if (trace) {
-    cfg.trace.vcd_path = dir.path("trace.vcd");
-    cfg.trace.layers = spec.engine.trace_layers;
-    cfg.trace.from_ns = spec.engine.trace_from_ns;
-    if (spec.engine.trace_to_ns >= 0) cfg.trace.to_ns = spec.engine.trace_to_ns;
-  }
+  const EngineConfig cfg = run_engine_config(spec, options, dir);
   Engine engine(cfg);
 
-  std::vector<LayerRecord> records(net.layers.size());
-  for (size_t i = 0; i < net.layers.size(); ++i) records[i].layer = &net.layers[i];
-  size_t next_digital = 0;  // network layers before this index have been timed
-  const size_t n_layers = net.layers.size();
-  auto wall_prev = std::chrono::steady_clock::now();
-  auto progress = [&](size_t index) {
-    const auto now = std::chrono::steady_clock::now();
-    const double wall_ms = std::chrono::duration<double, std::milli>(now - wall_prev).count();
-    wall_prev = now;
-    if (options.quiet) return;
-    // Wall time goes to the terminal only: the run folder stays byte-identical across runs.
-    std::cerr << fmt::format("imcsim: layer {}/{} {} done, simulated {:.3f} us (wall {:.1f} ms)\n",
-                             index + 1, n_layers, net.layers[index].name,
-                             static_cast<double>(engine.now_clocks()) * cfg.timing.clock_ns * 1e-3,
-                             wall_ms);
-  };
-  auto time_digital_until = [&](size_t end) {
-    for (; next_digital < end; ++next_digital) {
-      const Layer& l = net.layers[next_digital];
-      if (l.on_arrays()) continue;
-      records[next_digital].run = engine.run_digital(l.name, l.out.elements());
-      progress(next_digital);
-    }
-  };
-
-  ref::IntOptions iopt;
-  iopt.weight_bits = static_cast<int>(arch.weight_bits);
-  iopt.input_bits = static_cast<int>(arch.input_bits);
-  iopt.calibration = calibration;
-  const auto qweights = ref::quantize_weights(net, weights, iopt.weight_bits);
-  if (!fused.empty()) {
-    // R's windows are requantized for L while R still runs, so L's input quantization must be
-    // fixed before the layer: every tensor's quantization is pinned from a reference pass
-    // over this input (what a calibration on it would give), for the engine and the
-    // reference alike.
-    const ref::IntRun pre = ref::run_int(net, qweights, input, iopt);
-    iopt.calibration.emplace("input", pre.input.quant);
-    for (size_t i = 0; i < net.layers.size(); ++i)
-      if (pre.layers[i].quantized)
-        iopt.calibration.emplace(net.layers[i].name, pre.layers[i].quant);
-  }
-  std::map<std::string, FusedRun> fused_runs;  // L's results of a fused job, by layer
+  const auto qweights = ref::quantize_weights(net, weights, static_cast<int>(arch.weight_bits));
+  const ref::IntOptions iopt =
+      int_options(spec, net, std::move(calibration), qweights, input, !rs.fused.empty());
 
   // The references do not depend on the engine: they run on a second thread while it
   // simulates (sim/run/background.hpp; the same values as computed after it).
@@ -332,365 +518,34 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     background.post(
         [&] { out_uncompressed = ref::run_float(original, original_weights, input).output(); });
 
-  // With a second thread, the next plain array layer's tiles are programmed while this one
-  // simulates (the same cells as programmed at its turn; a low-rank pair's job programs its
-  // own).
-  struct ProgramAhead {
-    std::string layer;
-    std::future<std::vector<TileCells>> cells;
-    std::vector<TileCells> take(const std::string& name) {
-      if (!cells.valid() || layer != name) return {};
-      return cells.get();
-    }
-  } ahead;
-  auto program_after = [&](size_t index) {
-    if (options.threads < 2) return;
-    for (size_t j = index + 1; j < net.layers.size(); ++j) {
-      const Layer& next = net.layers[j];
-      if (!next.on_arrays()) continue;
-      const std::string r_of = compress::layer_of_r_factor(next.name);
-      if (fused.count(r_of.empty() ? next.name : r_of)) return;
-      const TileSchedule& s = schedules[sched_of.at(next.name)];
-      // Two layers' cells are held at once: not for a layer of very many tiles (VGG-13's
-      // fc6 has about 25 k, some 200 MB of cells).
-      constexpr size_t kMaxTilesAhead = 4096;
-      if (s.tiles.size() > kMaxTilesAhead) return;
-      const ref::QuantizedLayer& q = qweights.at(next.name);
-      const EngineConfig& ecfg = engine.config();
-      ahead.layer = next.name;
-      ahead.cells = std::async(std::launch::async, [&s, &q, &ecfg] {
-        return program_layer(s, std::vector<int32_t>(q.q.begin(), q.q.end()), q.odd_grid, ecfg);
-      });
-      return;
-    }
-  };
-
-  ref::AccumulatorHook hook = [&](const Layer& layer, const ref::IntTensor& codes,
-                                  const ref::QuantizedLayer& q,
-                                  int64_t zero_point) -> ref::IntTensor {
-    size_t index = 0;
-    while (&net.layers[index] != &layer && net.layers[index].name != layer.name) ++index;
-    time_digital_until(index);
-    next_digital = index + 1;
-    LayerRecord& rec = records[index];
-    const TileSchedule& sched = schedules[sched_of.at(layer.name)];
-    rec.sched = &sched;
-    std::vector<int32_t> wq(q.q.begin(), q.q.end());
-    std::vector<int64_t> acc;
-    const std::string r_of = compress::layer_of_r_factor(layer.name);
-    const std::string base = r_of.empty() ? layer.name : r_of;
-    if (fused.count(base) && base != layer.name) {
-      // R and L as one job: R's record carries the activations, L's the results.
-      const ref::QuantizedLayer& lq = qweights.at(base);
-      const std::vector<int32_t> lwq(lq.q.begin(), lq.q.end());
-      const double in_scale =
-          iopt.calibration.at(layer.inputs.empty() ? "input" : layer.inputs.front()).scale;
-      const ref::ActQuant l_quant = iopt.calibration.at(layer.name);
-      const int bits = iopt.input_bits;
-      FusedLowRank job;
-      job.r = &sched;
-      job.l = &schedules[sched_of.at(base)];
-      job.r_input = &codes.data;
-      job.r_wq = &wq;
-      job.l_wq = &lwq;
-      job.r_offset = zero_point;
-      job.l_offset = l_quant.zero_point;
-      job.r_odd = q.odd_grid;
-      job.l_odd = lq.odd_grid;
-      job.requant = [&layer, &q, in_scale, l_quant, bits](const int64_t* a, int64_t* out) {
-        ref::IntTensor t(layer.out.c, 1, 1);
-        std::copy(a, a + layer.out.c, t.data.begin());
-        const ref::IntTensor c = ref::quantize_centered(
-            ref::dequantize_accumulators(t, layer, q, in_scale), l_quant, bits);
-        std::copy(c.data.begin(), c.data.end(), out);
-      };
-      FusedRun fr = engine.run_fused_lowrank(job, !resident);
-      rec.run = fr.run;
-      rec.analytic_clocks = -1;  // no closed form for the pipelined pair
-      rec.analytic_cycles = lowrank.at(base)->combined.cycles;  // the pair's plan, as its job
-      acc = fr.r_out;
-      fused_runs[base] = std::move(fr);
-    } else if (auto fr = fused_runs.find(layer.name); fr != fused_runs.end()) {
-      // L of a fused job: its accumulators came with R's job; the input codes the reference
-      // computed must be the ones the engine requantized.
-      rec.run.layer = layer.name;
-      rec.analytic_clocks = -1;
-      rec.analytic_cycles = 0;  // its cycles are the pair's, on R's record
-      acc = fr->second.l_out;
-      if (cfg.functional && fr->second.l_input != codes.data) rec.requant_mismatch = true;
-    } else {
-      std::vector<TileCells> cells = ahead.take(layer.name);
-      program_after(index);
-      rec.run = engine.run_array_layer(sched, codes.data, wq, acc, !resident, zero_point,
-                                       q.odd_grid, cells.empty() ? nullptr : &cells);
-      rec.analytic_clocks = analytic_layer_clocks(sched, cfg, !resident);
-    }
-    // (R of a fused job: its outputs were requantized window by window inside the job.)
-    if (!(fused.count(base) && base != layer.name))
-      rec.requant = engine.run_digital(layer.name + ".requant", layer.out.elements());
-    progress(index);
-    if (!cfg.functional) return ref::accumulate_int(layer, codes, q);  // the run goes on from it
-    // The engine's accumulators go on through the network; their check against the
-    // reference accumulators of the same input codes runs beside the engine.
-    ref::IntTensor got(layer.out.c, layer.type == LayerType::Conv ? layer.out.h : 1,
-                       layer.type == LayerType::Conv ? layer.out.w : 1);
-    if (got.data.size() != acc.size())
-      throw std::logic_error(fmt::format("engine: layer {} gave {} accumulators, expected {}",
-                                         layer.name, acc.size(), got.data.size()));
-    got.data = acc;
-    background.post(
-        [&rec, &layer, &q, codes, acc = std::move(acc)] {
-          const ref::IntTensor want = ref::accumulate_int(layer, codes, q);
-          double sum_abs = 0, sum_sq = 0, ref_sq = 0;
-          for (size_t k = 0; k < want.data.size(); ++k) {
-            const int64_t d = std::llabs(acc[k] - want.data[k]);
-            rec.max_abs_error = std::max(rec.max_abs_error, d);
-            sum_abs += static_cast<double>(d);
-            sum_sq += static_cast<double>(d) * static_cast<double>(d);
-            ref_sq += static_cast<double>(want.data[k]) * static_cast<double>(want.data[k]);
-          }
-          rec.exact =
-              rec.max_abs_error == 0 && std::isfinite(rec.rel_error) && !rec.requant_mismatch;
-          rec.mean_abs_error =
-              want.data.empty() ? 0 : sum_abs / static_cast<double>(want.data.size());
-          rec.rel_error = ref_sq > 0 ? std::sqrt(sum_sq / ref_sq) : 0;
-        },
-        true);
-    return got;
-  };
-
-  const ref::IntRun simulated = ref::run_int(net, qweights, input, iopt, hook);
-  time_digital_until(n_layers);
+  NetworkExecution execution(net, rs, qweights, iopt, engine, background, options);
+  const ref::IntRun simulated = execution.run(input);
   engine.finish();
   background.join();
 
-  // ---- summary -------------------------------------------------------------------------
-  const EnergyTable table = spec.engine.tech.table_for(arch.adc_bits);
-  const double clock_ns = cfg.timing.clock_ns;
-  Json layers = Json::array();
-  std::string csv =
-      "layer,type,mapper,method,computing_cycles,analytic_cycles,clock_cycles,"
-      "analytic_clock_cycles,latency_ns,energy_pj,dac_pj,array_pj,adc_pj,shift_add_pj,"
-      "accumulator_pj,buffer_pj,router_pj,programming_pj,digital_pj,leakage_pj,"
-      "util_cells,util_rows,util_cols,stall_clocks,exact,max_abs_error\n";
-  int64_t tot_cc = 0, tot_clk = 0, tot_mapped = 0, tot_rows = 0, tot_cols = 0, tot_cells_avail = 0;
-  int64_t tot_rows_avail = 0, tot_cols_avail = 0;
-  EventCounts tot_events{};
-  Json tot_stalls = Json::object();
-  bool all_exact = true;
-  int64_t worst = 0;
-  for (const auto& rec : records) {
-    const Layer& l = *rec.layer;
-    const int64_t clocks = total_clocks(rec);
-    const double latency = static_cast<double>(clocks) * clock_ns;
-    const EventCounts ev = total_events(rec);
-    const Json energy = energy_json(ev, table, arch.arrays, latency);
-    Json j;
-    j["name"] = l.name;
-    j["type"] = to_string(l.type);
-    j["clock_cycles"] = clocks;
-    j["latency_ns"] = latency;
-    j["energy_pj"] = energy;
-    j["events"] = events_json(ev);
-    int64_t stall_sum = 0;
-    Json stalls = Json::object();
-    for (const auto& [cause, clk] : rec.run.stalls) {
-      stalls[cause] = clk;
-      stall_sum += clk;
-      tot_stalls[cause] = tot_stalls.value(cause, int64_t{0}) + clk;
-    }
-    j["stalls"] = stalls;
-    double uc = 0, ur = 0, ucol = 0;
-    if (l.on_arrays()) {
-      const LayerMapping& m = rec.sched->mapping;
-      const int64_t tiles = rec.run.tiles;
-      uc = static_cast<double>(rec.run.mapped_cells) /
-           static_cast<double>(tiles * arch.rows * arch.cols);
-      ur = static_cast<double>(rec.run.used_rows) / static_cast<double>(tiles * arch.rows);
-      ucol = static_cast<double>(rec.run.used_cols) / static_cast<double>(tiles * arch.cols);
-      tot_mapped += rec.run.mapped_cells;
-      tot_rows += rec.run.used_rows;
-      tot_cols += rec.run.used_cols;
-      tot_cells_avail += tiles * arch.rows * arch.cols;
-      tot_rows_avail += tiles * arch.rows;
-      tot_cols_avail += tiles * arch.cols;
-      j["mapper"] = m.mapper;
-      j["method"] = m.method;
-      j["computing_cycles"] = rec.run.computing_cycles;
-      j["analytic_cycles"] = analytic_cycles(rec);
-      j["analytic_clock_cycles"] = rec.analytic_clocks + rec.requant.clock_cycles;
-      j["rounds"] = rec.run.rounds;
-      j["programming_clocks"] = rec.run.programming_clocks;
-      j["utilization"] = {{"cells", uc}, {"rows", ur}, {"cols", ucol}};
-      j["numerical"] = {{"exact", rec.exact},
-                        {"max_abs_error", rec.max_abs_error},
-                        {"mean_abs_error", rec.mean_abs_error},
-                        {"relative_error", rec.rel_error}};
-      all_exact = all_exact && rec.exact;
-      worst = std::max(worst, rec.max_abs_error);
-      tot_cc += rec.run.computing_cycles;
-    }
-    tot_clk += clocks;
-    for (size_t i = 0; i < ev.size(); ++i) tot_events[i] += ev[i];
-    layers.push_back(j);
-    csv += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", l.name,
-        to_string(l.type), l.on_arrays() ? rec.sched->mapping.mapper : "",
-        l.on_arrays() ? rec.sched->mapping.method : "", rec.run.computing_cycles,
-        l.on_arrays() ? analytic_cycles(rec) : 0, clocks,
-        l.on_arrays() ? rec.analytic_clocks + rec.requant.clock_cycles : clocks, fixed(latency, 3),
-        fixed(energy["total"].get<double>(), 3), fixed(energy["dac"].get<double>(), 3),
-        fixed(energy["array"].get<double>(), 3), fixed(energy["adc"].get<double>(), 3),
-        fixed(energy["shift_add"].get<double>(), 3), fixed(energy["accumulator"].get<double>(), 3),
-        fixed(energy["buffer"].get<double>(), 3), fixed(energy["router"].get<double>(), 3),
-        fixed(energy["programming"].get<double>(), 3), fixed(energy["digital"].get<double>(), 3),
-        fixed(energy["leakage"].get<double>(), 3), fixed(uc, 6), fixed(ur, 6), fixed(ucol, 6),
-        stall_sum, l.on_arrays() ? (rec.exact ? "true" : "false") : "", rec.max_abs_error);
-  }
-  const double latency_ns = static_cast<double>(tot_clk) * clock_ns;
-
-  // End to end: the simulated network's output against the plain integer and float runs.
-  const ref::FloatTensor& out_sim = simulated.output();
-  auto max_diff = [](const ref::FloatTensor& a, const ref::FloatTensor& b) {
-    double m = 0;
-    for (size_t i = 0; i < a.data.size(); ++i) m = std::max(m, std::abs(a.data[i] - b.data[i]));
-    return m;
-  };
-  auto argmax = [](const ref::FloatTensor& t) {
-    return static_cast<int64_t>(std::max_element(t.data.begin(), t.data.end()) - t.data.begin());
-  };
-
-  Json s;
-  s["imcsim_version"] = kVersion;
-  s["experiment"] = spec.name;
-  s["run_id"] = id;
-  s["mode"] = "cycle";
-  s["workload"] = net.name;
-  s["mapper"] = mapper.name;
-  s["convention"] = to_string(spec.convention);
-  s["tech"] = spec.engine.tech.name;
-  s["weights"] = weights.source.rfind("synthetic", 0) == 0 ? weights.source : "npy";
-  s["input"] = spec.engine.input == "seeded" ? fmt::format("seeded(seed={})", spec.seed) : "file";
-  s["calibration"] = spec.engine.calibration == "dynamic" ? "dynamic" : "file";
-  s["arch"] = {{"rows", arch.rows},
-               {"cols", arch.cols},
-               {"cell_bits", arch.cell_bits},
-               {"weight_bits", arch.weight_bits},
-               {"input_bits", arch.input_bits},
-               {"dac_bits", arch.dac_bits},
-               {"adc_bits", arch.adc_bits},
-               {"adc_share", arch.adc_share},
-               {"arrays", arch.arrays},
-               {"signed_encoding", arch.signed_encoding},
-               {"lossless_adc_bits", cfg.datapath.lossless_adc_bits()},
-               {"clock_ns", clock_ns}};
-  s["weights_resident"] = resident;
-  {
-    // Chip area: every array with its periphery (REFERENCE §11's companion, from the tech file).
-    const AreaTable& a = spec.engine.tech.area;
-    const double n = static_cast<double>(arch.arrays);
-    const double cells = n * static_cast<double>(arch.rows * arch.cols) * a.cell_um2 * 1e-6;
-    const double dacs = n * static_cast<double>(arch.rows) * a.dac_um2 * 1e-6;
-    const double adcs = n * static_cast<double>(cfg.adcs_per_array()) * a.adc_um2 * 1e-6;
-    const double sa = n * a.shift_add_um2 * 1e-6;
-    const double peri = n * a.periphery_um2_per_array * 1e-6;
-    s["area_mm2"] = {{"cells", cells},    {"dac", dacs},
-                     {"adc", adcs},       {"shift_add", sa},
-                     {"periphery", peri}, {"total", cells + dacs + adcs + sa + peri}};
-  }
-  s["totals"] = {
-      {"computing_cycles", tot_cc},
-      {"clock_cycles", tot_clk},
-      {"latency_ns", latency_ns},
-      {"energy_pj", energy_json(tot_events, table, arch.arrays, latency_ns)},
-      {"utilization",
-       {{"cells", tot_cells_avail
-                      ? static_cast<double>(tot_mapped) / static_cast<double>(tot_cells_avail)
-                      : 0.0},
-        {"rows", tot_rows_avail
-                     ? static_cast<double>(tot_rows) / static_cast<double>(tot_rows_avail)
-                     : 0.0},
-        {"cols", tot_cols_avail
-                     ? static_cast<double>(tot_cols) / static_cast<double>(tot_cols_avail)
-                     : 0.0}}},
-      {"stalls", tot_stalls},
-      {"events", events_json(tot_events)}};
-  s["numerical"] = {{"exact", all_exact},
-                    {"max_abs_error", worst},
-                    {"output_max_abs_diff_vs_int_reference", max_diff(out_sim, out_int)},
-                    {"output_max_abs_diff_vs_float", max_diff(out_sim, out_float)},
-                    {"top1_simulated", argmax(out_sim)},
-                    {"top1_int_reference", argmax(out_int)},
-                    {"top1_float", argmax(out_float)},
-                    {"activation_values_clamped", simulated.clamped}};
-  if (spec.compression) {
-    s["numerical"]["output_max_abs_diff_vs_uncompressed_float"] =
-        max_diff(out_sim, out_uncompressed);
-    s["numerical"]["top1_uncompressed_float"] = argmax(out_uncompressed);
-    // What the engine ran for each compressed layer beside what the plan costs: R and L
-    // (low-rank) or the pruned layer, computing cycles summed.
-    bool plan_executed = true;
-    for (auto& e : compression) {
-      const std::string name = e["layer"].get<std::string>();
-      int64_t engine_cc = 0;
-      for (const auto& rec : records)
-        if (rec.layer->name == name || rec.layer->name == compress::r_factor_name(name))
-          engine_cc += rec.run.computing_cycles;
-      e["engine_cycles"] = engine_cc;
-      if (e["method"] != "dense")
-        plan_executed = plan_executed && engine_cc == e["analytic_cycles"].get<int64_t>();
-    }
-    s["compression"] = {
-        {"method", compress::to_string(spec.compression->spec.method)},
-        {"executed", spec.compression->spec.method == compress::Method::Prune
-                         ? "pruned weights, rows meeting only zeros skipped"
-                         : "R and L layers on the plan's schedules (R's window and "
-                           "group packing; L as I_N (x) L blocks or its im2col tiles)"},
-        {"plan_executed", plan_executed},
-        {"notes", compression_notes},
-        {"layers", compression}};
-  }
-  s["layers"] = layers;
-
+  const LayerTable table = layer_table(execution.records(), arch,
+                                       spec.engine.tech.table_for(arch.adc_bits), cfg.timing.clock_ns);
+  const RunOutputs outputs{&simulated, &out_int, &out_float,
+                           spec.compression ? &out_uncompressed : nullptr};
   RunResult r;
   r.run_id = id;
-  r.summary = s;
+  r.summary = cycle_summary(spec, id, rn, weights, cfg, rs.resident, table, outputs, execution.records());
   dir.write("resolved.yaml", resolved_yaml(spec));
-  dir.write("summary.json", s.dump(2) + "\n");
-  dir.write("layers.csv", csv);
+  dir.write("summary.json", r.summary.dump(2) + "\n");
+  dir.write("layers.csv", table.csv);
   if (spec.engine.schedule_cycles > 0)
-    dir.write("schedule.yaml", schedule_yaml(schedules, spec.engine.schedule_cycles));
+    dir.write("schedule.yaml", schedule_yaml(rs.schedules, spec.engine.schedule_cycles));
   r.dir = dir.commit();
   if (!options.quiet) {
-    const double wall =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-    std::cerr << fmt::format(
-        "imcsim: {} layers, {} computing cycles, {} clock cycles ({:.3f} us), "
-        "{:.1f} nJ, exact: {} (wall {:.2f} s)\n",
-        n_layers, tot_cc, tot_clk, latency_ns * 1e-3,
-        s["totals"]["energy_pj"]["total"].get<double>() * 1e-3, all_exact ? "yes" : "no", wall);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    std::cerr << fmt::format("imcsim: {} layers, {} computing cycles, {} clock cycles ({:.3f} us), "
+                             "{:.1f} nJ, exact: {} (wall {:.2f} s)\n",
+                             net.layers.size(), table.computing_cycles, table.clock_cycles,
+                             table.latency_ns * 1e-3,
+                             r.summary["totals"]["energy_pj"]["total"].get<double>() * 1e-3,
+                             table.all_exact ? "yes" : "no", wall);
   }
   return r;
-}
-
-Json reprice_summary(const Json& summary, const TechSpec& tech) {
-  if (summary.value("mode", "") != "cycle")
-    throw ConfigError("", 0, "mode",
-                      "only the summary.json of a cycle run (mode: cycle) can be re-priced");
-  Json out = summary;
-  const int64_t adc_bits = summary.at("arch").at("adc_bits").get<int64_t>();
-  const int64_t arrays = summary.at("arch").at("arrays").get<int64_t>();
-  const EnergyTable table = tech.table_for(adc_bits);
-  out["tech"] = tech.name;
-  out["repriced_from"] = summary.value("tech", "");
-  for (auto& l : out["layers"]) {
-    l["energy_pj"] = energy_json(events_from_json(l.at("events")), table, arrays,
-                                 l.at("latency_ns").get<double>());
-  }
-  out["totals"]["energy_pj"] =
-      energy_json(events_from_json(summary.at("totals").at("events")), table, arrays,
-                  summary.at("totals").at("latency_ns").get<double>());
-  return out;
 }
 
 }  // namespace imcsim

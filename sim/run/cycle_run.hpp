@@ -33,13 +33,4 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
 // The engine configuration of an architecture and an `engine:` section (no trace).
 EngineConfig engine_config(const ArchSpec& arch, const EngineSpec& engine);
 
-// Energy by component (REFERENCE §11) of `events` priced with `table`, plus leakage of
-// `arrays` arrays over `latency_ns`: {"dac": .., "array": .., ..., "leakage": .., "total": ..}.
-Json energy_json(const EventCounts& events, const EnergyTable& table, int64_t arrays,
-                 double latency_ns);
-
-// Re-prices a finished cycle run's summary.json with another technology: energies are
-// recomputed from the recorded event counts and latencies (no re-simulation).
-Json reprice_summary(const Json& summary, const TechSpec& tech);
-
 }  // namespace imcsim

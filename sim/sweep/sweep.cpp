@@ -163,6 +163,227 @@ YAML::Node inline_arch_file(const YamlNode& arch_ref, const std::string& experim
   return out;
 }
 
+// The sweep's mode. The experiment's own mode decides the default: cycle points need one
+// process each.
+SweepMode parse_mode(const YamlNode& root, const YamlNode& section) {
+  const auto exp_mode = root.find("mode");
+  const bool exp_cycle = exp_mode && exp_mode->is_scalar() && exp_mode->raw().Scalar() == "cycle";
+  const SweepMode mode =
+      section.get_choice("mode", {"analytic", "cycle"}, exp_cycle ? "cycle" : "analytic") == "cycle"
+          ? SweepMode::Cycle
+          : SweepMode::Analytic;
+  if (exp_cycle && mode == SweepMode::Analytic)
+    section.child("mode").fail("cycle experiments run one process per point: expected cycle");
+  return mode;
+}
+
+// Axes, in file order.
+std::vector<SweepAxis> parse_axes(const YamlNode& axes_node) {
+  std::vector<SweepAxis> axes;
+  const auto entries = axes_node.entries();
+  if (entries.empty()) axes_node.fail_expected("at least one axis");
+  for (const auto& [key, value] : entries) {
+    check_axis_key(value, key);
+    for (const auto& other : axes) {
+      const auto& a = key.size() < other.key.size() ? key : other.key;
+      const auto& b = key.size() < other.key.size() ? other.key : key;
+      if (a == b || b.rfind(a + ".", 0) == 0)
+        value.fail(fmt::format("overlaps axis {} (line {})", other.key, other.line));
+    }
+    SweepAxis axis;
+    axis.key = key;
+    axis.line = value.line();
+    if (value.is_seq()) {
+      const auto items = value.items();
+      if (items.empty())
+        value.fail_expected("a non-empty list of values or a range {from, to, step}");
+      for (const auto& item : items) axis.labels.push_back(value_label(item));
+    } else if (value.is_map()) {
+      axis.is_range = true;
+      axis.labels = range_labels(value);
+    } else {
+      value.fail_expected("a list of values or a range {from, to, step}");
+    }
+    axes.push_back(std::move(axis));
+  }
+  return axes;
+}
+
+size_t axis_index(const std::vector<SweepAxis>& axes, const YamlNode& key_node) {
+  const std::string key = key_node.as_string();
+  for (size_t i = 0; i < axes.size(); ++i)
+    if (axes[i].key == key) return i;
+  std::string names;
+  for (const auto& a : axes) names += (names.empty() ? "" : ", ") + a.key;
+  key_node.fail(fmt::format("\"{}\" is not an axis (axes: {})", key, names));
+}
+
+struct ZipGroups {
+  std::vector<int> group_of;                // group per axis, -1 = free axis
+  std::vector<std::vector<size_t>> groups;  // axes of each group, in the order listed
+};
+
+// Zip groups: the group takes the place of its first axis in the product.
+ZipGroups parse_zip(const YamlNode& section, const std::vector<SweepAxis>& axes) {
+  ZipGroups z;
+  z.group_of.assign(axes.size(), -1);
+  if (const auto zip = section.find("zip")) {
+    zip->expect_seq();
+    for (const auto& g : zip->items()) {
+      g.expect_seq();
+      const auto keys = g.items();
+      if (keys.size() < 2) g.fail_expected("a list of at least two axes that move together");
+      std::vector<size_t> members;
+      for (const auto& k : keys) {
+        const size_t a = axis_index(axes, k);
+        if (z.group_of[a] >= 0) k.fail(fmt::format("axis {} is already zipped", axes[a].key));
+        if (axes[a].labels.size() != axes[members.empty() ? a : members[0]].labels.size())
+          k.fail(fmt::format("axis {} has {} values but {} has {}: zipped axes need as many values",
+                             axes[a].key, axes[a].labels.size(), axes[members[0]].key,
+                             axes[members[0]].labels.size()));
+        z.group_of[a] = static_cast<int>(z.groups.size());
+        members.push_back(a);
+      }
+      z.groups.push_back(std::move(members));
+    }
+  }
+  return z;
+}
+
+// A value listed twice on a free axis would give two identical points.
+void reject_repeated_values(const YamlNode& axes_node, const std::vector<SweepAxis>& axes,
+                            const std::vector<int>& group_of) {
+  for (size_t a = 0; a < axes.size(); ++a) {
+    if (group_of[a] >= 0) continue;
+    std::set<std::string> seen;
+    const auto node = axes_node.child(axes[a].key);
+    for (size_t i = 0; i < axes[a].labels.size(); ++i) {
+      if (!seen.insert(axes[a].labels[i]).second) {
+        const YamlNode at = node.is_seq() ? node.items()[i] : node;
+        at.fail(fmt::format("value {} listed twice", axes[a].labels[i]));
+      }
+    }
+  }
+}
+
+// An exclude rule: (axis, excluded value indices) for each of its keys.
+using ExcludeRule = std::vector<std::pair<size_t, std::set<size_t>>>;
+
+// Exclude rules: axis -> value or list of values; all of a rule's keys must match.
+std::vector<ExcludeRule> parse_exclude(const std::optional<YamlNode>& exclude,
+                                       const std::vector<SweepAxis>& axes) {
+  std::vector<ExcludeRule> rules;
+  if (exclude) {
+    exclude->expect_seq();
+    for (const auto& rule_node : exclude->items()) {
+      rule_node.expect_map();
+      const auto conds = rule_node.entries();
+      if (conds.empty()) rule_node.fail_expected("a mapping of axis keys to excluded values");
+      ExcludeRule rule;
+      for (const auto& [key, value] : conds) {
+        size_t a = axes.size();
+        for (size_t i = 0; i < axes.size(); ++i)
+          if (axes[i].key == key) a = i;
+        if (a == axes.size()) value.fail("not an axis of this sweep");
+        std::set<size_t> values;
+        const auto items = value.is_seq() ? value.items() : std::vector<YamlNode>{value};
+        if (items.empty()) value.fail_expected("a value or a list of values");
+        for (const auto& item : items) {
+          const std::string label = value_label(item);
+          const auto& labels = axes[a].labels;
+          size_t found = labels.size();
+          for (size_t i = 0; i < labels.size(); ++i)
+            if (labels_equal(labels[i], label)) found = i;
+          if (found == labels.size())
+            item.fail(fmt::format("{} is not a value of axis {}", label, key));
+          values.insert(found);
+        }
+        rule.emplace_back(a, std::move(values));
+      }
+      rules.push_back(std::move(rule));
+    }
+  }
+  return rules;
+}
+
+// Units of the product: free axes and zip groups, in the order of their first axis.
+std::vector<std::vector<size_t>> product_units(const ZipGroups& z, size_t axis_count) {
+  std::vector<std::vector<size_t>> units;
+  std::vector<bool> placed(z.groups.size(), false);
+  for (size_t a = 0; a < axis_count; ++a) {
+    if (z.group_of[a] < 0) {
+      units.push_back({a});
+    } else if (!placed[static_cast<size_t>(z.group_of[a])]) {
+      placed[static_cast<size_t>(z.group_of[a])] = true;
+      units.push_back(z.groups[static_cast<size_t>(z.group_of[a])]);
+    }
+  }
+  return units;
+}
+
+// Points of the product (excluded ones included); refused above max_points.
+size_t product_size(const std::vector<std::vector<size_t>>& units,
+                    const std::vector<SweepAxis>& axes, const YamlNode& axes_node,
+                    size_t max_points) {
+  size_t total = 1;
+  for (const auto& u : units) {
+    const size_t n = axes[u[0]].labels.size();
+    if (total > max_points / n)
+      axes_node.fail(fmt::format("the sweep has more than {} points", max_points));
+    total *= n;
+  }
+  return total;
+}
+
+bool is_excluded(const std::vector<ExcludeRule>& rules, const std::vector<size_t>& choice) {
+  bool excluded = false;
+  for (const auto& rule : rules) {
+    bool all = true;
+    for (const auto& [a, values] : rule) all = all && values.count(choice[a]) > 0;
+    excluded = excluded || all;
+  }
+  return excluded;
+}
+
+// The points no rule excludes, in product order (last unit fastest), with their ids; two
+// points with the same values (a zip group listing the same values twice) are refused.
+std::vector<SweepPoint> enumerate_points(const std::vector<SweepAxis>& axes,
+                                         const std::vector<std::vector<size_t>>& units,
+                                         size_t total, const std::vector<ExcludeRule>& rules,
+                                         const YamlNode& axes_node) {
+  // Sorted keys, so that the id does not depend on the order the axes are written in.
+  std::vector<size_t> by_key(axes.size());
+  for (size_t i = 0; i < by_key.size(); ++i) by_key[i] = i;
+  std::sort(by_key.begin(), by_key.end(),
+            [&](size_t x, size_t y) { return axes[x].key < axes[y].key; });
+
+  std::vector<SweepPoint> points;
+  std::unordered_map<std::string, size_t> ids;
+  std::vector<size_t> digit(units.size(), 0);  // odometer, last unit fastest
+  for (size_t n = 0; n < total; ++n) {
+    SweepPoint p;
+    p.choice.assign(axes.size(), 0);
+    for (size_t u = 0; u < units.size(); ++u)
+      for (size_t a : units[u]) p.choice[a] = digit[u];
+    for (size_t u = units.size(); u-- > 0;) {
+      if (++digit[u] < axes[units[u][0]].labels.size()) break;
+      digit[u] = 0;
+    }
+    if (is_excluded(rules, p.choice)) continue;
+    std::string canonical;
+    for (size_t a = 0; a < axes.size(); ++a) p.labels.push_back(axes[a].labels[p.choice[a]]);
+    for (size_t a : by_key) canonical += axes[a].key + "=" + p.labels[a] + "\n";
+    p.id = hash_hex(canonical);
+    p.index = points.size();
+    if (const auto it = ids.find(p.id); it != ids.end())
+      axes_node.fail(fmt::format("points {} and {} have the same values ({})", it->second, p.index,
+                                 canonical.substr(0, canonical.size() - 1)));
+    ids.emplace(p.id, p.index);
+    points.push_back(std::move(p));
+  }
+  return points;
+}
+
 }  // namespace
 
 std::string to_string(SweepMode mode) {
@@ -194,181 +415,19 @@ Sweep parse_sweep(const std::string& text, const std::string& file, size_t max_p
     root.fail("no `sweep:` section (expected sweep.axes; `imcsim run` runs a single experiment)");
   section->expect_map();
   section->allow_only({"mode", "axes", "zip", "exclude"});
+  sw.mode = parse_mode(root, *section);
 
-  // The experiment's own mode decides the default: cycle points need one process each.
-  const auto exp_mode = root.find("mode");
-  const bool exp_cycle = exp_mode && exp_mode->is_scalar() && exp_mode->raw().Scalar() == "cycle";
-  sw.mode = section->get_choice("mode", {"analytic", "cycle"}, exp_cycle ? "cycle" : "analytic") ==
-                    "cycle"
-                ? SweepMode::Cycle
-                : SweepMode::Analytic;
-  if (exp_cycle && sw.mode == SweepMode::Analytic)
-    section->child("mode").fail("cycle experiments run one process per point: expected cycle");
-
-  // Axes, in file order.
   const YamlNode axes = section->child("axes");
   axes.expect_map();
-  const auto entries = axes.entries();
-  if (entries.empty()) axes.fail_expected("at least one axis");
-  for (const auto& [key, value] : entries) {
-    check_axis_key(value, key);
-    for (const auto& other : sw.axes) {
-      const auto& a = key.size() < other.key.size() ? key : other.key;
-      const auto& b = key.size() < other.key.size() ? other.key : key;
-      if (a == b || b.rfind(a + ".", 0) == 0)
-        value.fail(fmt::format("overlaps axis {} (line {})", other.key, other.line));
-    }
-    SweepAxis axis;
-    axis.key = key;
-    axis.line = value.line();
-    if (value.is_seq()) {
-      const auto items = value.items();
-      if (items.empty())
-        value.fail_expected("a non-empty list of values or a range {from, to, step}");
-      for (const auto& item : items) axis.labels.push_back(value_label(item));
-    } else if (value.is_map()) {
-      axis.is_range = true;
-      axis.labels = range_labels(value);
-    } else {
-      value.fail_expected("a list of values or a range {from, to, step}");
-    }
-    sw.axes.push_back(std::move(axis));
-  }
-  auto axis_index = [&](const YamlNode& key_node) {
-    const std::string key = key_node.as_string();
-    for (size_t i = 0; i < sw.axes.size(); ++i)
-      if (sw.axes[i].key == key) return i;
-    std::string names;
-    for (const auto& a : sw.axes) names += (names.empty() ? "" : ", ") + a.key;
-    key_node.fail(fmt::format("\"{}\" is not an axis (axes: {})", key, names));
-  };
-
-  // Zip groups: the group takes the place of its first axis in the product.
-  std::vector<int> group_of(sw.axes.size(), -1);
-  std::vector<std::vector<size_t>> groups;
-  if (const auto zip = section->find("zip")) {
-    zip->expect_seq();
-    for (const auto& g : zip->items()) {
-      g.expect_seq();
-      const auto keys = g.items();
-      if (keys.size() < 2) g.fail_expected("a list of at least two axes that move together");
-      std::vector<size_t> members;
-      for (const auto& k : keys) {
-        const size_t a = axis_index(k);
-        if (group_of[a] >= 0) k.fail(fmt::format("axis {} is already zipped", sw.axes[a].key));
-        if (sw.axes[a].labels.size() != sw.axes[members.empty() ? a : members[0]].labels.size())
-          k.fail(fmt::format("axis {} has {} values but {} has {}: zipped axes need as many values",
-                             sw.axes[a].key, sw.axes[a].labels.size(), sw.axes[members[0]].key,
-                             sw.axes[members[0]].labels.size()));
-        group_of[a] = static_cast<int>(groups.size());
-        members.push_back(a);
-      }
-      groups.push_back(std::move(members));
-    }
-  }
-  // A value listed twice on a free axis would give two identical points.
-  for (size_t a = 0; a < sw.axes.size(); ++a) {
-    if (group_of[a] >= 0) continue;
-    std::set<std::string> seen;
-    const auto node = axes.child(sw.axes[a].key);
-    for (size_t i = 0; i < sw.axes[a].labels.size(); ++i) {
-      if (!seen.insert(sw.axes[a].labels[i]).second) {
-        const YamlNode at = node.is_seq() ? node.items()[i] : node;
-        at.fail(fmt::format("value {} listed twice", sw.axes[a].labels[i]));
-      }
-    }
-  }
-
-  // Exclude rules: axis -> value or list of values; all of a rule's keys must match.
-  std::vector<std::vector<std::pair<size_t, std::set<size_t>>>> rules;
+  sw.axes = parse_axes(axes);
+  const ZipGroups zip = parse_zip(*section, sw.axes);
+  reject_repeated_values(axes, sw.axes, zip.group_of);
   const auto exclude = section->find("exclude");
-  if (exclude) {
-    exclude->expect_seq();
-    for (const auto& rule_node : exclude->items()) {
-      rule_node.expect_map();
-      const auto conds = rule_node.entries();
-      if (conds.empty()) rule_node.fail_expected("a mapping of axis keys to excluded values");
-      std::vector<std::pair<size_t, std::set<size_t>>> rule;
-      for (const auto& [key, value] : conds) {
-        size_t a = sw.axes.size();
-        for (size_t i = 0; i < sw.axes.size(); ++i)
-          if (sw.axes[i].key == key) a = i;
-        if (a == sw.axes.size()) value.fail("not an axis of this sweep");
-        std::set<size_t> values;
-        const auto items = value.is_seq() ? value.items() : std::vector<YamlNode>{value};
-        if (items.empty()) value.fail_expected("a value or a list of values");
-        for (const auto& item : items) {
-          const std::string label = value_label(item);
-          const auto& labels = sw.axes[a].labels;
-          size_t found = labels.size();
-          for (size_t i = 0; i < labels.size(); ++i)
-            if (labels_equal(labels[i], label)) found = i;
-          if (found == labels.size())
-            item.fail(fmt::format("{} is not a value of axis {}", label, key));
-          values.insert(found);
-        }
-        rule.emplace_back(a, std::move(values));
-      }
-      rules.push_back(std::move(rule));
-    }
-  }
+  const std::vector<ExcludeRule> rules = parse_exclude(exclude, sw.axes);
 
-  // Units of the product: free axes and zip groups, in the order of their first axis.
-  std::vector<std::vector<size_t>> units;
-  {
-    std::vector<bool> placed(groups.size(), false);
-    for (size_t a = 0; a < sw.axes.size(); ++a) {
-      if (group_of[a] < 0) {
-        units.push_back({a});
-      } else if (!placed[static_cast<size_t>(group_of[a])]) {
-        placed[static_cast<size_t>(group_of[a])] = true;
-        units.push_back(groups[static_cast<size_t>(group_of[a])]);
-      }
-    }
-  }
-  size_t total = 1;
-  for (const auto& u : units) {
-    const size_t n = sw.axes[u[0]].labels.size();
-    if (total > max_points / n)
-      axes.fail(fmt::format("the sweep has more than {} points", max_points));
-    total *= n;
-  }
-
-  // Sorted keys, so that the id does not depend on the order the axes are written in.
-  std::vector<size_t> by_key(sw.axes.size());
-  for (size_t i = 0; i < by_key.size(); ++i) by_key[i] = i;
-  std::sort(by_key.begin(), by_key.end(),
-            [&](size_t x, size_t y) { return sw.axes[x].key < sw.axes[y].key; });
-
-  std::unordered_map<std::string, size_t> ids;
-  std::vector<size_t> digit(units.size(), 0);  // odometer, last unit fastest
-  for (size_t n = 0; n < total; ++n) {
-    SweepPoint p;
-    p.choice.assign(sw.axes.size(), 0);
-    for (size_t u = 0; u < units.size(); ++u)
-      for (size_t a : units[u]) p.choice[a] = digit[u];
-    for (size_t u = units.size(); u-- > 0;) {
-      if (++digit[u] < sw.axes[units[u][0]].labels.size()) break;
-      digit[u] = 0;
-    }
-    bool excluded = false;
-    for (const auto& rule : rules) {
-      bool all = true;
-      for (const auto& [a, values] : rule) all = all && values.count(p.choice[a]) > 0;
-      excluded = excluded || all;
-    }
-    if (excluded) continue;
-    std::string canonical;
-    for (size_t a = 0; a < sw.axes.size(); ++a) p.labels.push_back(sw.axes[a].labels[p.choice[a]]);
-    for (size_t a : by_key) canonical += sw.axes[a].key + "=" + p.labels[a] + "\n";
-    p.id = hash_hex(canonical);
-    p.index = sw.points.size();
-    if (const auto it = ids.find(p.id); it != ids.end())
-      axes.fail(fmt::format("points {} and {} have the same values ({})", it->second, p.index,
-                            canonical.substr(0, canonical.size() - 1)));
-    ids.emplace(p.id, p.index);
-    sw.points.push_back(std::move(p));
-  }
+  const std::vector<std::vector<size_t>> units = product_units(zip, sw.axes.size());
+  const size_t total = product_size(units, sw.axes, axes, max_points);
+  sw.points = enumerate_points(sw.axes, units, total, rules, axes);
   if (sw.points.empty())
     (exclude ? *exclude : axes).fail("every point is excluded: the sweep has no points");
 

@@ -119,13 +119,17 @@ struct Row {
   std::vector<std::pair<std::string, Json>> metrics;
 };
 
-}  // namespace
+using PointRecords = std::map<size_t, std::pair<Json, fs::path>>;  // index -> (record, folder)
 
-MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::string& out_dir) {
-  if (dirs.empty()) throw ConfigError("", 0, "", "no sweep folders to merge");
-  // Manifests: the same sweep in every folder; the union of their points.
+struct Manifests {
+  Json first;  // the first folder's sweep.json
+  PointRecords points;
+};
+
+// Manifests: the same sweep in every folder; the union of their points.
+Manifests read_manifests(const std::vector<std::string>& dirs) {
   Json first;
-  std::map<size_t, std::pair<Json, fs::path>> points;  // index -> (record, folder)
+  PointRecords points;
   for (const auto& d : dirs) {
     const fs::path manifest = fs::path(d) / "sweep.json";
     if (!fs::exists(manifest))
@@ -151,9 +155,11 @@ MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::strin
         points[index] = {p, fs::path(d)};
     }
   }
-  const size_t total = first["total_points"].get<size_t>();
-  std::vector<std::string> axes = first["axes"].get<std::vector<std::string>>();
+  return {std::move(first), std::move(points)};
+}
 
+// Every point of the sweep listed, each with its result.
+void check_complete(const PointRecords& points, size_t total, const std::string& first_dir) {
   std::vector<std::string> missing;
   for (const auto& [index, rec] : points)
     if (!fs::exists(rec.second / "points" / rec.first["id"].get<std::string>() / "point.json"))
@@ -162,12 +168,23 @@ MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::strin
     std::string some;
     for (size_t i = 0; i < missing.size() && i < 5; ++i) some += (i ? ", " : "") + missing[i];
     throw ConfigError(
-        dirs.front(), 0, "",
+        first_dir, 0, "",
         fmt::format("incomplete sweep: the folders list {} of its {} points and {} of them have no "
                     "result{}{} (missing shards? rerun with `imcsim sweep --resume`)",
                     points.size(), total, missing.size(), missing.empty() ? "" : ": ", some));
   }
+}
 
+struct PointTables {
+  MergeSummary summary;  // points and failed
+  std::vector<Row> rows;
+  std::string layers_header, layers_body;
+  Json json_points;
+};
+
+// The rows of every point, in point order: its point.json, and for a finished point its
+// summary.json and layers.csv.
+PointTables read_points(const PointRecords& points, const std::vector<std::string>& axes) {
   MergeSummary summary;
   std::vector<Row> rows;
   std::string layers_header, layers_body;
@@ -220,13 +237,21 @@ MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::strin
     }
     while (std::getline(lines, line)) layers_body += prefix + "," + line + "\n";
   }
+  return {summary, std::move(rows), std::move(layers_header), std::move(layers_body),
+          std::move(json_points)};
+}
 
-  // Metric columns: the union, in the order they first appear.
+// Metric columns: the union, in the order they first appear.
+std::vector<std::string> metric_columns(const std::vector<Row>& rows) {
   std::vector<std::string> columns;
   for (const auto& r : rows)
     for (const auto& [k, v] : r.metrics)
       if (std::find(columns.begin(), columns.end(), k) == columns.end()) columns.push_back(k);
+  return columns;
+}
 
+std::string results_csv(const std::vector<std::string>& axes,
+                        const std::vector<std::string>& columns, const std::vector<Row>& rows) {
   std::string csv = "point";
   for (const auto& a : axes) csv += "," + csv_cell(a);
   csv += ",mapper,status";
@@ -244,15 +269,11 @@ MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::strin
     }
     csv += "," + csv_cell(r.error) + "\n";
   }
-  summary.rows = rows.size();
+  return csv;
+}
 
-  Json j;
-  j["sweep"] = {{"name", first.value("name", "")}, {"fingerprint", first.value("fingerprint", "")},
-                {"mode", first.value("mode", "")}, {"axes", axes},
-                {"points", summary.points},        {"failed", summary.failed}};
-  j["columns"] = columns;
-  j["points"] = std::move(json_points);
-
+void write_outputs(const std::string& out_dir, const std::string& csv, const Json& j,
+                   const std::string& layers_csv) {
   try {
     fs::create_directories(out_dir);
   } catch (const fs::filesystem_error& e) {
@@ -260,7 +281,34 @@ MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::strin
   }
   write_file_atomic((fs::path(out_dir) / "results.csv").string(), csv);
   write_file_atomic((fs::path(out_dir) / "results.json").string(), j.dump(2) + "\n");
-  write_file_atomic((fs::path(out_dir) / "layers.csv").string(), layers_header + layers_body);
+  write_file_atomic((fs::path(out_dir) / "layers.csv").string(), layers_csv);
+}
+
+}  // namespace
+
+MergeSummary merge_sweeps(const std::vector<std::string>& dirs, const std::string& out_dir) {
+  if (dirs.empty()) throw ConfigError("", 0, "", "no sweep folders to merge");
+  Manifests ms = read_manifests(dirs);
+  // Not const: first["key"] of a missing key gives null, which get<> then refuses.
+  Json& first = ms.first;
+  const size_t total = first["total_points"].get<size_t>();
+  std::vector<std::string> axes = first["axes"].get<std::vector<std::string>>();
+  check_complete(ms.points, total, dirs.front());
+
+  PointTables t = read_points(ms.points, axes);
+  MergeSummary& summary = t.summary;
+  const std::vector<std::string> columns = metric_columns(t.rows);
+  const std::string csv = results_csv(axes, columns, t.rows);
+  summary.rows = t.rows.size();
+
+  Json j;
+  j["sweep"] = {{"name", first.value("name", "")}, {"fingerprint", first.value("fingerprint", "")},
+                {"mode", first.value("mode", "")}, {"axes", axes},
+                {"points", summary.points},        {"failed", summary.failed}};
+  j["columns"] = columns;
+  j["points"] = std::move(t.json_points);
+
+  write_outputs(out_dir, csv, j, t.layers_header + t.layers_body);
   return summary;
 }
 

@@ -10,10 +10,24 @@ using namespace imcsim;
 
 namespace {
 
-Engine* g_engine = nullptr;
+EngineConfig contended_config() {
+  EngineConfig cfg = test::make_config(32, 32, 2, 6, 5, 2, 0, 32, 8, false);
+  cfg.datapath.adc_bits = cfg.datapath.lossless_adc_bits();
+  cfg.timing.t_read = 3;
+  cfg.timing.t_adc = 1;
+  cfg.timing.input_bits_per_clock = 8;
+  cfg.timing.output_bits_per_clock = 1 << 20;
+  return cfg;
+}
+
+// Elaborated on first use: ctest runs each case in its own process (gtest_discover_tests).
+Engine& engine() {
+  static Engine e(contended_config());
+  return e;
+}
 
 TEST(EngineContended, StallsAreCountedWithTheirCause) {
-  const EngineConfig& cfg = g_engine->config();
+  const EngineConfig& cfg = engine().config();
   ConvShape s = ConvShape::make("c", 10, 10, 3, 3, 8, 12, 1, 1, Convention::Framework);
   const LayerMapping m = map_layer(find_mapper("sdk"), s, test::geometry_of(cfg));
   const TileSchedule sched = make_schedule(m, test::geometry_of(cfg), cfg.num_arrays);
@@ -21,7 +35,7 @@ TEST(EngineContended, StallsAreCountedWithTheirCause) {
   const auto in = test::random_codes(rng, 8 * 10 * 10, cfg.datapath.input_bits);
   const auto w = test::random_weights(rng, 12 * 8 * 9, cfg.datapath.weight_bits);
   std::vector<int64_t> out;
-  const LayerRun run = g_engine->run_array_layer(sched, in, w, out, false);
+  const LayerRun run = engine().run_array_layer(sched, in, w, out, false);
   EXPECT_EQ(out, test::conv_oracle(s, in, w));
   EXPECT_EQ(run.computing_cycles, m.cycles);
   // One ADC per 32 columns: conversions outlast the 4-clock read, the crossbar waits.
@@ -40,13 +54,5 @@ TEST(EngineContended, StallsAreCountedWithTheirCause) {
 
 int sc_main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  EngineConfig cfg = test::make_config(32, 32, 2, 6, 5, 2, 0, 32, 8, false);
-  cfg.datapath.adc_bits = cfg.datapath.lossless_adc_bits();
-  cfg.timing.t_read = 3;
-  cfg.timing.t_adc = 1;
-  cfg.timing.input_bits_per_clock = 8;
-  cfg.timing.output_bits_per_clock = 1 << 20;
-  Engine engine(cfg);
-  g_engine = &engine;
   return RUN_ALL_TESTS();
 }

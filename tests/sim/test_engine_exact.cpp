@@ -11,7 +11,23 @@ using namespace imcsim;
 
 namespace {
 
-Engine* g_engine = nullptr;
+// The configuration every case runs on: lossless ADCs, ample buffer bandwidth (no stalls).
+EngineConfig exact_config() {
+  EngineConfig cfg = test::make_config(32, 32, 2, 6, 5, 2, 0, 2, 4, false);
+  cfg.datapath.adc_bits = cfg.datapath.lossless_adc_bits();
+  cfg.timing.t_read = 10;
+  cfg.timing.t_adc = 1;
+  cfg.timing.input_bits_per_clock = 1 << 20;
+  cfg.timing.output_bits_per_clock = 1 << 20;
+  return cfg;
+}
+
+// Elaborated on first use: ctest runs each case in its own process (gtest_discover_tests),
+// so every case gets a fresh engine and a failure names its case.
+Engine& engine() {
+  static Engine e(exact_config());
+  return e;
+}
 
 struct Case {
   int64_t in, k, ic, oc, stride, pad, groups;
@@ -19,8 +35,14 @@ struct Case {
   Convention conv;
 };
 
+// How gtest (and so the ctest name of a case) shows a case: its shape and mapper.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << "I=" << c.in << " K=" << c.k << " IC=" << c.ic << " OC=" << c.oc << " S=" << c.stride
+      << " P=" << c.pad << " G=" << c.groups << " " << c.mapper;
+}
+
 void check_layer(const Case& c, uint64_t seed) {
-  const EngineConfig& cfg = g_engine->config();
+  const EngineConfig& cfg = engine().config();
   ConvShape s = ConvShape::make("L", c.in, c.in, c.k, c.k, c.ic / c.groups, c.oc / c.groups,
                                 c.stride, c.pad, c.conv);
   s.groups = c.groups;
@@ -30,9 +52,9 @@ void check_layer(const Case& c, uint64_t seed) {
   const auto in = test::random_codes(rng, c.ic * c.in * c.in, cfg.datapath.input_bits);
   const auto w = test::random_weights(rng, c.oc * s.ic * c.k * c.k, cfg.datapath.weight_bits);
   std::vector<int64_t> out;
-  const int64_t t0 = g_engine->now_clocks();
-  const LayerRun run = g_engine->run_array_layer(sched, in, w, out, false);
-  EXPECT_EQ(g_engine->now_clocks() - t0, run.clock_cycles);
+  const int64_t t0 = engine().now_clocks();
+  const LayerRun run = engine().run_array_layer(sched, in, w, out, false);
+  EXPECT_EQ(engine().now_clocks() - t0, run.clock_cycles);
   EXPECT_EQ(out, test::conv_oracle(s, in, w)) << c.mapper << " method " << m.method;
   EXPECT_EQ(run.computing_cycles, m.cycles);
   EXPECT_EQ(run.clock_cycles, analytic_layer_clocks(sched, cfg, false))
@@ -49,32 +71,43 @@ void check_layer(const Case& c, uint64_t seed) {
   EXPECT_EQ(run.events[static_cast<size_t>(Event::AdcConversion)], phys * phases * sched.positions());
 }
 
-TEST(EngineExact, LayersMatchThePlainConvolution) {
-  const Case cases[] = {
-      {8, 3, 4, 6, 1, 1, 1, "im2col", Convention::Framework},
-      {8, 3, 4, 6, 1, 1, 1, "sdk", Convention::Framework},
-      {8, 3, 4, 6, 1, 1, 1, "vwsdk", Convention::Framework},
-      {9, 3, 8, 8, 2, 1, 1, "vwsdk", Convention::Framework},
-      {9, 3, 8, 8, 2, 1, 1, "sdk", Convention::Framework},
-      {10, 3, 16, 20, 1, 0, 1, "auto", Convention::VwSdk},
-      {7, 1, 12, 16, 2, 0, 1, "vwsdk", Convention::Framework},
-      {6, 3, 8, 8, 1, 1, 2, "vwsdk", Convention::Framework},
-      {12, 5, 3, 4, 1, 2, 1, "vwsdk", Convention::Framework},
-      {1, 1, 70, 10, 1, 0, 1, "im2col", Convention::Framework},  // an fc layer
-      {8, 3, 24, 40, 1, 1, 1, "im2col", Convention::Framework},  // several row/col tiles
-  };
-  uint64_t seed = 1;
-  for (const auto& c : cases) {
-    SCOPED_TRACE(::testing::Message() << "I=" << c.in << " K=" << c.k << " IC=" << c.ic
-                                      << " OC=" << c.oc << " S=" << c.stride << " "
-                                      << c.mapper);
-    check_layer(c, seed++);
-  }
+// One process per case (ctest): the name gives the shape, e.g. I8_K3_IC4_OC6_S1_P1_G1_vwsdk.
+class EngineExactLayer : public ::testing::TestWithParam<Case> {};
+
+TEST_P(EngineExactLayer, MatchesThePlainConvolution) {
+  const Case& c = GetParam();
+  // A seed per case from its shape, so a case's numbers do not depend on which others run.
+  const uint64_t seed = static_cast<uint64_t>(c.in * 1000003 + c.k * 10007 + c.ic * 101 + c.oc) ^
+                        static_cast<uint64_t>(c.stride * 31 + c.pad * 7 + c.groups);
+  check_layer(c, seed);
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Layers, EngineExactLayer,
+    ::testing::Values(
+    Case{8, 3, 4, 6, 1, 1, 1, "im2col", Convention::Framework},
+    Case{8, 3, 4, 6, 1, 1, 1, "sdk", Convention::Framework},
+    Case{8, 3, 4, 6, 1, 1, 1, "vwsdk", Convention::Framework},
+    Case{9, 3, 8, 8, 2, 1, 1, "vwsdk", Convention::Framework},
+    Case{9, 3, 8, 8, 2, 1, 1, "sdk", Convention::Framework},
+    Case{10, 3, 16, 20, 1, 0, 1, "auto", Convention::VwSdk},
+    Case{7, 1, 12, 16, 2, 0, 1, "vwsdk", Convention::Framework},
+    Case{6, 3, 8, 8, 1, 1, 2, "vwsdk", Convention::Framework},
+    Case{12, 5, 3, 4, 1, 2, 1, "vwsdk", Convention::Framework},
+    Case{1, 1, 70, 10, 1, 0, 1, "im2col", Convention::Framework},  // an fc layer
+    // several row/col tiles
+    Case{8, 3, 24, 40, 1, 1, 1, "im2col", Convention::Framework}),
+    [](const ::testing::TestParamInfo<Case>& param) {
+      const Case& c = param.param;
+      return "I" + std::to_string(c.in) + "_K" + std::to_string(c.k) + "_IC" + std::to_string(c.ic) +
+             "_OC" + std::to_string(c.oc) + "_S" + std::to_string(c.stride) + "_P" +
+             std::to_string(c.pad) + "_G" + std::to_string(c.groups) + "_" + c.mapper +
+             (c.conv == Convention::VwSdk ? "_vwsdkconv" : "");
+    });
 
 TEST(EngineExact, MoreTilesThanArraysReprogramsInRounds) {
   // 3x3x40 -> 40 on 32x32 arrays with 4 arrays: many tiles, several rounds.
-  const EngineConfig& cfg = g_engine->config();
+  const EngineConfig& cfg = engine().config();
   const Case c{6, 3, 40, 40, 1, 1, 1, "im2col", Convention::Framework};
   ConvShape s = ConvShape::make("big", c.in, c.in, c.k, c.k, c.ic, c.oc, 1, 1, c.conv);
   const LayerMapping m = map_layer(find_mapper(c.mapper), s, test::geometry_of(cfg));
@@ -84,7 +117,7 @@ TEST(EngineExact, MoreTilesThanArraysReprogramsInRounds) {
   const auto in = test::random_codes(rng, c.ic * c.in * c.in, cfg.datapath.input_bits);
   const auto w = test::random_weights(rng, c.oc * c.ic * 9, cfg.datapath.weight_bits);
   std::vector<int64_t> out;
-  const LayerRun run = g_engine->run_array_layer(sched, in, w, out, false);
+  const LayerRun run = engine().run_array_layer(sched, in, w, out, false);
   EXPECT_EQ(out, test::conv_oracle(s, in, w));
   EXPECT_GT(run.programming_clocks, 0);
   EXPECT_GT(run.events[static_cast<size_t>(Event::CellWrite)], 0);
@@ -95,7 +128,7 @@ TEST(EngineExact, SignedInputsThroughAnOffset) {
   // Centered codes with a zero point (GELU outputs, a low-rank R factor's outputs): codes
   // in [-zp, 2^b - 1 - zp], driven as x + zp with a digital correction; padding stays exact.
   // Zero points at the bottom, the middle and the top of the code range.
-  const EngineConfig& cfg = g_engine->config();
+  const EngineConfig& cfg = engine().config();
   for (const char* mapper : {"im2col", "sdk", "vwsdk"}) {
     ConvShape s = ConvShape::make("signed", 7, 7, 3, 3, 6, 5, 1, 1, Convention::Framework);
     const LayerMapping m = map_layer(find_mapper(mapper), s, test::geometry_of(cfg));
@@ -107,7 +140,7 @@ TEST(EngineExact, SignedInputsThroughAnOffset) {
       for (auto& v : in) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(top + 1)) - zp;
       const auto w = test::random_weights(rng, 5 * 6 * 9, cfg.datapath.weight_bits);
       std::vector<int64_t> out;
-      g_engine->run_array_layer(sched, in, w, out, false, zp);
+      engine().run_array_layer(sched, in, w, out, false, zp);
       EXPECT_EQ(out, test::conv_oracle(s, in, w)) << mapper << " zero point " << zp;
     }
   }
@@ -131,7 +164,7 @@ TEST(EngineExact, SignedInputsThroughAnOffset) {
             static_cast<int32_t>(2 * static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(odd_top + 1)) - odd_top);
     }
     std::vector<int64_t> out;
-    g_engine->run_array_layer(sched, in, w, out, false, 3, odd);
+    engine().run_array_layer(sched, in, w, out, false, 3, odd);
     EXPECT_EQ(out, test::conv_oracle(s, in, w)) << mapper;
   }
 }
@@ -140,16 +173,5 @@ TEST(EngineExact, SignedInputsThroughAnOffset) {
 
 int sc_main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  // 32x32 arrays of 2-bit cells, 6-bit weights (3 slices, offset encoding), 5-bit inputs
-  // through 2-bit DACs (3 phases); lossless ADC (bits from REFERENCE §10); ADC per 2
-  // columns keeps conversions within the read time; wide buffers: nothing contends.
-  EngineConfig cfg = test::make_config(32, 32, 2, 6, 5, 2, 0, 2, 4, false);
-  cfg.datapath.adc_bits = cfg.datapath.lossless_adc_bits();
-  cfg.timing.t_read = 10;
-  cfg.timing.t_adc = 1;
-  cfg.timing.input_bits_per_clock = 1 << 20;
-  cfg.timing.output_bits_per_clock = 1 << 20;
-  Engine engine(cfg);
-  g_engine = &engine;
   return RUN_ALL_TESTS();
 }

@@ -13,10 +13,21 @@ using namespace imcsim;
 
 namespace {
 
-Engine* g_engine = nullptr;
+EngineConfig lossy_config() {
+  // 64 rows x 3 x 1 -> lossless 8 bits; use 5.
+  EngineConfig cfg = test::make_config(64, 64, 2, 6, 6, 1, 5, 4, 16, true);
+  cfg.timing.input_bits_per_clock = 1 << 20;
+  return cfg;
+}
+
+// Elaborated on first use: ctest runs each case in its own process (gtest_discover_tests).
+Engine& engine() {
+  static Engine e(lossy_config());
+  return e;
+}
 
 TEST(EngineLossy, ErrorIsNonzeroAndBounded) {
-  const EngineConfig& cfg = g_engine->config();
+  const EngineConfig& cfg = engine().config();
   ASSERT_LT(cfg.datapath.adc_bits, cfg.datapath.lossless_adc_bits());
   ConvShape s = ConvShape::make("c", 8, 8, 3, 3, 16, 8, 1, 1, Convention::Framework);
   const LayerMapping m = map_layer(find_mapper("vwsdk"), s, test::geometry_of(cfg));
@@ -25,7 +36,7 @@ TEST(EngineLossy, ErrorIsNonzeroAndBounded) {
   const auto in = test::random_codes(rng, 16 * 64, cfg.datapath.input_bits);
   const auto w = test::random_weights(rng, 8 * 16 * 9, cfg.datapath.weight_bits);
   std::vector<int64_t> out;
-  g_engine->run_array_layer(sched, in, w, out, false);
+  engine().run_array_layer(sched, in, w, out, false);
   const auto want = test::conv_oracle(s, in, w);
   const DatapathParams& p = cfg.datapath;
   int64_t per_tile = 0;
@@ -46,10 +57,5 @@ TEST(EngineLossy, ErrorIsNonzeroAndBounded) {
 
 int sc_main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  // 64 rows x 3 x 1 -> lossless 8 bits; use 5.
-  EngineConfig cfg = test::make_config(64, 64, 2, 6, 6, 1, 5, 4, 16, true);
-  cfg.timing.input_bits_per_clock = 1 << 20;
-  Engine engine(cfg);
-  g_engine = &engine;
   return RUN_ALL_TESTS();
 }

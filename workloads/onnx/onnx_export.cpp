@@ -84,6 +84,83 @@ std::string activation(onnx::GraphProto& g, const Layer& l, const std::string& v
   return out;
 }
 
+// A float tensor of shape `dims` as the type of a graph input or output.
+void set_shape(onnx::ValueInfoProto* v, const std::vector<int64_t>& dims) {
+  v->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* s = v->mutable_type()->mutable_tensor_type()->mutable_shape();
+  for (int64_t d : dims) s->add_dim()->set_dim_value(d);
+}
+
+// Conv (bias when the layer has one) and its BatchNormalization; the last node outputs
+// l.name.
+void add_conv(onnx::GraphProto& g, const Layer& l, const WeightSet& weights,
+              const std::vector<std::string>& ins) {
+  const LayerWeights& w = weights.at(l.name);
+  add_initializer(g, l.name + ".weight", w.weight.shape, w.weight.data);
+  std::vector<std::string> args = {ins.front(), l.name + ".weight"};
+  if (!w.bias.empty()) {
+    add_initializer(g, l.name + ".bias", {static_cast<int64_t>(w.bias.size())}, w.bias);
+    args.push_back(l.name + ".bias");
+  }
+  const std::string conv_out = w.bn ? l.name + ".conv" : l.name;
+  onnx::NodeProto* n = node(g, "Conv", l.name, args, conv_out);
+  attr_ints(n, "kernel_shape", {l.k_h, l.k_w});
+  attr_ints(n, "strides", {l.stride_h, l.stride_w});
+  attr_ints(n, "pads", {l.pad_h, l.pad_w, l.pad_bottom(), l.pad_right()});
+  attr_ints(n, "dilations", {l.dilation_h, l.dilation_w});
+  attr_int(n, "group", l.groups);
+  if (w.bn) {
+    const BatchNormParams& bn = *w.bn;
+    const int64_t c = static_cast<int64_t>(bn.gamma.size());
+    add_initializer(g, l.name + ".bn.scale", {c}, bn.gamma);
+    add_initializer(g, l.name + ".bn.bias", {c}, bn.beta);
+    add_initializer(g, l.name + ".bn.mean", {c}, bn.mean);
+    add_initializer(g, l.name + ".bn.var", {c}, bn.var);
+    onnx::NodeProto* b = node(g, "BatchNormalization", l.name + ".bn",
+                              {conv_out, l.name + ".bn.scale", l.name + ".bn.bias",
+                               l.name + ".bn.mean", l.name + ".bn.var"},
+                              l.name);
+    attr_float(b, "epsilon", bn.eps);
+  }
+}
+
+// Flatten then Gemm (transB) with the layer's weight and bias.
+void add_fc(onnx::GraphProto& g, const Network& net, const Layer& l, const WeightSet& weights,
+            const std::vector<std::string>& ins) {
+  const LayerWeights& w = weights.at(l.name);
+  if (w.bn)
+    throw WorkloadError(net.source, l.source_line, l.name,
+                        "ONNX export of a BatchNorm after an fc layer is not supported");
+  const std::string flat = l.name + ".flatten";
+  attr_int(node(g, "Flatten", flat, {ins.front()}, flat), "axis", 1);
+  add_initializer(g, l.name + ".weight", w.weight.shape, w.weight.data);
+  std::vector<std::string> args = {flat, l.name + ".weight"};
+  if (!w.bias.empty()) {
+    add_initializer(g, l.name + ".bias", {static_cast<int64_t>(w.bias.size())}, w.bias);
+    args.push_back(l.name + ".bias");
+  }
+  attr_int(node(g, "Gemm", l.name, args, l.name), "transB", 1);
+}
+
+// A chain of two-input Adds; the last outputs l.name.
+void add_sum(onnx::GraphProto& g, const Layer& l, const std::vector<std::string>& ins) {
+  std::string acc = ins[0];
+  for (size_t k = 1; k < ins.size(); ++k) {
+    const std::string o = k + 1 == ins.size() ? l.name : fmt::format("{}.{}", l.name, k);
+    node(g, "Add", o, {acc, ins[k]}, o);
+    acc = o;
+  }
+}
+
+void add_pool(onnx::GraphProto& g, const Layer& l, const std::vector<std::string>& ins) {
+  onnx::NodeProto* n = node(g, l.type == LayerType::MaxPool ? "MaxPool" : "AveragePool", l.name,
+                            {ins.front()}, l.name);
+  attr_ints(n, "kernel_shape", {l.k_h, l.k_w});
+  attr_ints(n, "strides", {l.stride_h, l.stride_w});
+  attr_ints(n, "pads", {l.pad_h, l.pad_w, l.pad_bottom(), l.pad_right()});
+  if (l.type == LayerType::AvgPool) attr_int(n, "count_include_pad", l.count_include_pad ? 1 : 0);
+}
+
 }  // namespace
 
 std::string export_onnx(const Network& net, const WeightSet& weights) {
@@ -96,14 +173,9 @@ std::string export_onnx(const Network& net, const WeightSet& weights) {
   onnx::GraphProto& g = *model.mutable_graph();
   g.set_name(net.name);
 
-  auto shape_of = [](onnx::ValueInfoProto* v, const std::vector<int64_t>& dims) {
-    v->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-    auto* s = v->mutable_type()->mutable_tensor_type()->mutable_shape();
-    for (int64_t d : dims) s->add_dim()->set_dim_value(d);
-  };
   onnx::ValueInfoProto* in = g.add_input();
   in->set_name("input");
-  shape_of(in, {1, net.input.c, net.input.h, net.input.w});
+  set_shape(in, {1, net.input.c, net.input.h, net.input.w});
 
   std::map<std::string, std::string> value_of{{"input", "input"}};  // layer -> its output value
   for (const auto& l : net.layers) {
@@ -111,69 +183,11 @@ std::string export_onnx(const Network& net, const WeightSet& weights) {
     for (const auto& i : l.inputs) ins.push_back(value_of.at(i));
     std::string out = l.name;
     switch (l.type) {
-      case LayerType::Conv: {
-        const LayerWeights& w = weights.at(l.name);
-        add_initializer(g, l.name + ".weight", w.weight.shape, w.weight.data);
-        std::vector<std::string> args = {ins.front(), l.name + ".weight"};
-        if (!w.bias.empty()) {
-          add_initializer(g, l.name + ".bias", {static_cast<int64_t>(w.bias.size())}, w.bias);
-          args.push_back(l.name + ".bias");
-        }
-        const std::string conv_out = w.bn ? l.name + ".conv" : l.name;
-        onnx::NodeProto* n = node(g, "Conv", l.name, args, conv_out);
-        attr_ints(n, "kernel_shape", {l.k_h, l.k_w});
-        attr_ints(n, "strides", {l.stride_h, l.stride_w});
-        attr_ints(n, "pads", {l.pad_h, l.pad_w, l.pad_bottom(), l.pad_right()});
-        attr_ints(n, "dilations", {l.dilation_h, l.dilation_w});
-        attr_int(n, "group", l.groups);
-        if (w.bn) {
-          const BatchNormParams& bn = *w.bn;
-          const int64_t c = static_cast<int64_t>(bn.gamma.size());
-          add_initializer(g, l.name + ".bn.scale", {c}, bn.gamma);
-          add_initializer(g, l.name + ".bn.bias", {c}, bn.beta);
-          add_initializer(g, l.name + ".bn.mean", {c}, bn.mean);
-          add_initializer(g, l.name + ".bn.var", {c}, bn.var);
-          onnx::NodeProto* b = node(g, "BatchNormalization", l.name + ".bn",
-                                    {conv_out, l.name + ".bn.scale", l.name + ".bn.bias",
-                                     l.name + ".bn.mean", l.name + ".bn.var"},
-                                    l.name);
-          attr_float(b, "epsilon", bn.eps);
-        }
-        break;
-      }
-      case LayerType::Fc: {
-        const LayerWeights& w = weights.at(l.name);
-        if (w.bn) throw WorkloadError(net.source, l.source_line, l.name, "ONNX export of a BatchNorm after an fc layer is not supported");
-        const std::string flat = l.name + ".flatten";
-        attr_int(node(g, "Flatten", flat, {ins.front()}, flat), "axis", 1);
-        add_initializer(g, l.name + ".weight", w.weight.shape, w.weight.data);
-        std::vector<std::string> args = {flat, l.name + ".weight"};
-        if (!w.bias.empty()) {
-          add_initializer(g, l.name + ".bias", {static_cast<int64_t>(w.bias.size())}, w.bias);
-          args.push_back(l.name + ".bias");
-        }
-        attr_int(node(g, "Gemm", l.name, args, l.name), "transB", 1);
-        break;
-      }
-      case LayerType::Add: {
-        std::string acc = ins[0];
-        for (size_t k = 1; k < ins.size(); ++k) {
-          const std::string o = k + 1 == ins.size() ? l.name : fmt::format("{}.{}", l.name, k);
-          node(g, "Add", o, {acc, ins[k]}, o);
-          acc = o;
-        }
-        break;
-      }
+      case LayerType::Conv: add_conv(g, l, weights, ins); break;
+      case LayerType::Fc: add_fc(g, net, l, weights, ins); break;
+      case LayerType::Add: add_sum(g, l, ins); break;
       case LayerType::MaxPool:
-      case LayerType::AvgPool: {
-        onnx::NodeProto* n =
-            node(g, l.type == LayerType::MaxPool ? "MaxPool" : "AveragePool", l.name, {ins.front()}, l.name);
-        attr_ints(n, "kernel_shape", {l.k_h, l.k_w});
-        attr_ints(n, "strides", {l.stride_h, l.stride_w});
-        attr_ints(n, "pads", {l.pad_h, l.pad_w, l.pad_bottom(), l.pad_right()});
-        if (l.type == LayerType::AvgPool) attr_int(n, "count_include_pad", l.count_include_pad ? 1 : 0);
-        break;
-      }
+      case LayerType::AvgPool: add_pool(g, l, ins); break;
       case LayerType::GlobalAvgPool: node(g, "GlobalAveragePool", l.name, {ins.front()}, l.name); break;
     }
     value_of[l.name] = activation(g, l, out);
@@ -182,9 +196,9 @@ std::string export_onnx(const Network& net, const WeightSet& weights) {
   onnx::ValueInfoProto* o = g.add_output();
   o->set_name(value_of.at(last.name));
   if (last.type == LayerType::Fc) {
-    shape_of(o, {1, last.out.c});
+    set_shape(o, {1, last.out.c});
   } else {
-    shape_of(o, {1, last.out.c, last.out.h, last.out.w});
+    set_shape(o, {1, last.out.c, last.out.h, last.out.w});
   }
   std::string bytes;
   if (!model.SerializeToString(&bytes))
