@@ -6,7 +6,9 @@
 
 namespace imcsim {
 
-const char* to_string(Convention c) { return c == Convention::VwSdk ? "vwsdk" : "framework"; }
+const char* to_string(Convention c) {
+  return c == Convention::VwSdk ? "vwsdk" : "framework";
+}
 
 ConvShape ConvShape::make(std::string name, int64_t in_h, int64_t in_w, int64_t k_h, int64_t k_w,
                           int64_t ic, int64_t oc, int64_t stride, int64_t pad, Convention conv) {
@@ -44,9 +46,9 @@ ConvShape conv_shape(const Layer& l, Convention convention) {
     return s;
   }
   if (l.type != LayerType::Conv) {
-    throw MappingError("", l.source_line, l.name,
-                       fmt::format("a {} layer runs on digital units, not on arrays",
-                                   to_string(l.type)));
+    throw MappingError(
+        "", l.source_line, l.name,
+        fmt::format("a {} layer runs on digital units, not on arrays", to_string(l.type)));
   }
   ConvShape s;
   s.layer = l.name;

@@ -24,10 +24,10 @@ struct ConvShape {
   int64_t ext_h = 1, ext_w = 1;  // extent windows may cover: padded input (framework) or in_h/in_w
   int64_t pad_top = 0, pad_left = 0;  // padding before the input (the rest of ext is after it)
   int64_t k_h = 1, k_w = 1;
-  int64_t ic = 1, oc = 1;        // channels of one group
+  int64_t ic = 1, oc = 1;  // channels of one group
   int64_t o_h = 1, o_w = 1;
-  int64_t s_h = 1, s_w = 1;      // stride (1 in the vwsdk convention)
-  int64_t groups = 1;            // the layer is `groups` independent convs of ic -> oc
+  int64_t s_h = 1, s_w = 1;  // stride (1 in the vwsdk convention)
+  int64_t groups = 1;        // the layer is `groups` independent convs of ic -> oc
 
   // A layer given on the command line, REFERENCE §1 convention applied.
   static ConvShape make(std::string name, int64_t in_h, int64_t in_w, int64_t k_h, int64_t k_w,
@@ -40,8 +40,8 @@ ConvShape conv_shape(const Layer& layer, Convention convention);
 // What one array offers a mapper (REFERENCE §9): rows, and columns counted in weights.
 struct ArrayGeometry {
   int64_t rows = 128;
-  int64_t cols = 128;             // physical columns
-  int64_t cols_per_weight = 1;    // bit slices x (2 for a differential pair)
+  int64_t cols = 128;           // physical columns
+  int64_t cols_per_weight = 1;  // bit slices x (2 for a differential pair)
 
   int64_t weight_cols() const { return cols / cols_per_weight; }  // AC_eff
 

@@ -7,12 +7,16 @@
 
 namespace imcsim::detail {
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // Parallel-window side covering `outputs` outputs of a kernel `k` with stride `s`.
 // REFERENCE §3/§4 use K + i - 1 (stride 1); with a stride the window spans (i-1)s + K
 // pixels (choice: generalises the papers' formula to strided convs of the framework convention).
-inline int64_t window_side(int64_t outputs, int64_t k, int64_t s) { return (outputs - 1) * s + k; }
+inline int64_t window_side(int64_t outputs, int64_t k, int64_t s) {
+  return (outputs - 1) * s + k;
+}
 
 inline LayerMapping start_mapping(const ConvShape& s, const char* method) {
   LayerMapping m;

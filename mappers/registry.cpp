@@ -1,6 +1,6 @@
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "mappers/mapper_detail.hpp"
 #include "workloads/error.hpp"
@@ -32,8 +32,7 @@ LayerMapping map_auto(const ConvShape& s, const ArrayGeometry& a) {
   LayerMapping best = map_im2col(s, a);
   for (auto fn : {map_sdk, map_vwsdk}) {
     LayerMapping m = fn(s, a);
-    if (m.cycles < best.cycles || (m.cycles == best.cycles && m.arrays() < best.arrays()))
-      best = m;
+    if (m.cycles < best.cycles || (m.cycles == best.cycles && m.arrays() < best.arrays())) best = m;
   }
   best.mapper = "auto";
   return best;
@@ -42,7 +41,9 @@ LayerMapping map_auto(const ConvShape& s, const ArrayGeometry& a) {
 const std::vector<MapperInfo>& mapper_registry() {
   // One registration line per mapper.
   static const std::vector<MapperInfo> registry = {
-      {"im2col", "unrolled K*K*IC x OC weight matrix, flat row/column tiling", "REFERENCE §2",
+      {"im2col",
+       "unrolled K*K*IC x OC weight matrix, flat row/column tiling",
+       "REFERENCE §2",
        {},
        map_im2col},
       {"sdk",

@@ -1,9 +1,9 @@
 #include "mappers/schedule.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+
+#include <algorithm>
 
 #include "mappers/mapper_detail.hpp"
 #include "workloads/error.hpp"
@@ -46,8 +46,8 @@ void add_tile(TileSchedule& t, TileSpec tile, const ArrayGeometry& a, int64_t nu
     throw MappingError("", 0, m.layer,
                        fmt::format("tile ({}, {}) of {} rows x {} weight columns does not "
                                    "fit a {}x{} array",
-                                   tile.row_tile, tile.col_tile, tile.rows.size(),
-                                   tile.cols.size(), a.rows, a.weight_cols()));
+                                   tile.row_tile, tile.col_tile, tile.rows.size(), tile.cols.size(),
+                                   a.rows, a.weight_cols()));
   }
   const int64_t shift = m.win_w * m.shape.s_w;  // pixels a window steps to the right
   for (const auto& r : tile.rows) {
@@ -109,7 +109,8 @@ TileSchedule make_schedule(const LayerMapping& m, const ArrayGeometry& a, int64_
           const int64_t r0 = rt * a.rows, r1 = std::min(s.ic * area, r0 + a.rows);
           for (int64_t r = r0; r < r1; ++r) tile.rows.push_back(row_of(r, m.pw_h, m.pw_w));
           // Window-major columns: col = n * OC + oc (REFERENCE §5).
-          const int64_t w0 = ct * a.weight_cols(), w1 = std::min(n_dup * s.oc, w0 + a.weight_cols());
+          const int64_t w0 = ct * a.weight_cols(),
+                        w1 = std::min(n_dup * s.oc, w0 + a.weight_cols());
           for (int64_t col = w0; col < w1; ++col) {
             const int64_t n = col / s.oc;
             tile.cols.push_back({static_cast<int32_t>(n / m.win_w),

@@ -33,12 +33,12 @@ struct ColSlot {
 
 struct TileSpec {
   int64_t group = 0, row_tile = 0, col_tile = 0;
-  std::vector<RowSlot> rows;  // <= array rows
-  std::vector<ColSlot> cols;  // <= weight columns of the array
-  int64_t mapped_weights = 0; // (row, column) pairs holding a kernel weight
+  std::vector<RowSlot> rows;      // <= array rows
+  std::vector<ColSlot> cols;      // <= weight columns of the array
+  int64_t mapped_weights = 0;     // (row, column) pairs holding a kernel weight
   int64_t rows_new_on_shift = 0;  // wordlines whose pixel is new when the window steps right
-  int round = 0;              // programming round (tiles > arrays: arrays are reprogrammed)
-  int array = 0;              // physical array within the round
+  int round = 0;                  // programming round (tiles > arrays: arrays are reprogrammed)
+  int array = 0;                  // physical array within the round
 };
 
 struct TileSchedule {
@@ -51,9 +51,7 @@ struct TileSchedule {
   int rounds = 1;
 
   int64_t positions() const { return pos_h * pos_w; }
-  int64_t computing_cycles() const {
-    return positions() * static_cast<int64_t>(tiles.size());
-  }
+  int64_t computing_cycles() const { return positions() * static_cast<int64_t>(tiles.size()); }
   // Wordlines to fetch for a position: all of them at the start of a window row, the new
   // columns of pixels after a step to the right (SDK reuse; REFERENCE §10 "input fetch").
   int64_t rows_to_fetch(const TileSpec& t, int64_t pos_x) const {

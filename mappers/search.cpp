@@ -1,8 +1,8 @@
 #include "mappers/search.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "mappers/mapper_detail.hpp"
 #include "workloads/error.hpp"
@@ -20,13 +20,15 @@ const char* to_string(WindowSearch w) {
 }
 
 WindowSearch window_search_from_string(const std::string& s) {
-  for (WindowSearch w : {WindowSearch::Im2col, WindowSearch::Sdk, WindowSearch::Vwsdk, WindowSearch::Auto})
+  for (WindowSearch w :
+       {WindowSearch::Im2col, WindowSearch::Sdk, WindowSearch::Vwsdk, WindowSearch::Auto})
     if (s == to_string(w)) return w;
   throw MappingError("", 0, "search",
                      fmt::format("expected one of im2col, sdk, vwsdk or auto, got \"{}\"", s));
 }
 
-std::vector<LayerMapping> window_candidates(const ConvShape& s, const ArrayGeometry& a, WindowSearch w) {
+std::vector<LayerMapping> window_candidates(const ConvShape& s, const ArrayGeometry& a,
+                                            WindowSearch w) {
   std::vector<LayerMapping> out;
   out.push_back(map_im2col(s, a));
   if (w == WindowSearch::Sdk || w == WindowSearch::Auto) {
@@ -36,7 +38,8 @@ std::vector<LayerMapping> window_candidates(const ConvShape& s, const ArrayGeome
   if (w == WindowSearch::Vwsdk || w == WindowSearch::Auto) {
     // The feasible set of map_vwsdk (both bounds grow with i and with j).
     for (int64_t i = 1; detail::vwsdk_fits(s, a, i, 1); ++i)
-      for (int64_t j = 1; detail::vwsdk_fits(s, a, i, j); ++j) out.push_back(detail::vwsdk_window(s, a, i, j));
+      for (int64_t j = 1; detail::vwsdk_fits(s, a, i, j); ++j)
+        out.push_back(detail::vwsdk_window(s, a, i, j));
   }
   const std::string name = to_string(w);
   for (auto& m : out) m.mapper = name;
@@ -46,7 +49,8 @@ std::vector<LayerMapping> window_candidates(const ConvShape& s, const ArrayGeome
 const LayerMapping& cheapest(const std::vector<LayerMapping>& c) {
   size_t best = 0;
   for (size_t k = 1; k < c.size(); ++k)
-    if (c[k].cycles < c[best].cycles || (c[k].cycles == c[best].cycles && c[k].arrays() < c[best].arrays()))
+    if (c[k].cycles < c[best].cycles ||
+        (c[k].cycles == c[best].cycles && c[k].arrays() < c[best].arrays()))
       best = k;
   return c.at(best);
 }

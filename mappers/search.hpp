@@ -27,7 +27,8 @@ WindowSearch window_search_from_string(const std::string& s);
 // Every layout the search may choose for one group of `s` (s.groups is kept, so cycles
 // count every group). Order: im2col first, then sdk windows by i, then vwsdk windows by
 // (i, j); a client breaking ties by order prefers the simpler layout.
-std::vector<LayerMapping> window_candidates(const ConvShape& s, const ArrayGeometry& a, WindowSearch w);
+std::vector<LayerMapping> window_candidates(const ConvShape& s, const ArrayGeometry& a,
+                                            WindowSearch w);
 
 // The candidate with the fewest cycles, then the fewest arrays, then the first.
 const LayerMapping& cheapest(const std::vector<LayerMapping>& candidates);

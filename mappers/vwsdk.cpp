@@ -35,10 +35,9 @@ LayerMapping map_vwsdk(const ConvShape& s, const ArrayGeometry& a) {
       const int64_t cc = steps_w * ceil_div(s.o_h, j) * arrays;
       const bool better =
           best_cc < 0 || cc < best_cc ||
-          (cc == best_cc &&
-           (arrays < best_arrays ||
-            (arrays == best_arrays &&
-             (area > best_area || (area == best_area && pw_w > best_pw_w)))));
+          (cc == best_cc && (arrays < best_arrays ||
+                             (arrays == best_arrays &&
+                              (area > best_area || (area == best_area && pw_w > best_pw_w)))));
       if (better) {
         best_cc = cc;
         best_i = i;

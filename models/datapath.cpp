@@ -158,8 +158,9 @@ TileCells stack_cells(const TileCells& a, const TileCells& b, const DatapathPara
   t.n_phys = a.n_phys + b.n_phys;
   t.planes.assign(static_cast<size_t>(t.n_phys * p.cell_bits * t.words), 0);
   t.mapped.assign(static_cast<size_t>(t.n_wcols * t.words), 0);
-  for (const auto& [part, col0, row0] : {std::tuple<const TileCells*, int64_t, int64_t>{&a, 0, 0},
-                                          std::tuple<const TileCells*, int64_t, int64_t>{&b, a.n_phys, a.n_rows}}) {
+  for (const auto& [part, col0, row0] :
+       {std::tuple<const TileCells*, int64_t, int64_t>{&a, 0, 0},
+        std::tuple<const TileCells*, int64_t, int64_t>{&b, a.n_phys, a.n_rows}}) {
     for (int64_t c = 0; c < part->n_phys * p.cell_bits; ++c)
       copy_rows(&part->planes[static_cast<size_t>(c * part->words)], part->n_rows,
                 &t.planes[static_cast<size_t>((col0 * p.cell_bits + c) * t.words)], row0);
@@ -363,8 +364,8 @@ void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const Da
   }
 }
 
-void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
-               const DatapathParams& p, int64_t* acc) {
+void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase, const DatapathParams& p,
+               int64_t* acc) {
   // code << (phase * dac_bits + slice * cell_bits + lsb), times col_mul (an odd-grid column
   // holds (w + 2^b - 1) / 2, so its sums count twice), signed by the column's polarity.
   const int64_t scale = int64_t{1} << (phase * p.dac_bits + p.lsb_shift());

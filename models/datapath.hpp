@@ -16,7 +16,7 @@
 namespace imcsim {
 
 struct DatapathParams {
-  int64_t rows = 128;       // array rows (sets the ADC full scale, REFERENCE §10)
+  int64_t rows = 128;  // array rows (sets the ADC full scale, REFERENCE §10)
   int64_t cell_bits = 2;
   int64_t weight_bits = 8;  // signed weights, |q| <= 2^(weight_bits-1) - 1
   int64_t input_bits = 8;   // unsigned input codes 0 .. 2^input_bits - 1
@@ -38,14 +38,14 @@ struct DatapathParams {
 
 // One tile's programmed cells.
 struct TileCells {
-  int64_t n_rows = 0, words = 0;   // wordlines used, 64-bit words per plane
-  int64_t n_wcols = 0;             // weight columns
-  int64_t n_phys = 0;              // physical columns = n_wcols * cols_per_weight
-  std::vector<uint64_t> planes;    // [(phys * cell_bits + b) * words + w]
-  std::vector<uint64_t> mapped;    // [wcol * words + w]: rows that hold a weight of the column
-  std::vector<int8_t> polarity;    // per physical column: +1, or -1 (differential negative)
-  std::vector<int8_t> slice;       // per physical column: slice index (bits slice*cell_bits..)
-  std::vector<int64_t> weight_sum; // per weight column: sum of its quantized weights
+  int64_t n_rows = 0, words = 0;    // wordlines used, 64-bit words per plane
+  int64_t n_wcols = 0;              // weight columns
+  int64_t n_phys = 0;               // physical columns = n_wcols * cols_per_weight
+  std::vector<uint64_t> planes;     // [(phys * cell_bits + b) * words + w]
+  std::vector<uint64_t> mapped;     // [wcol * words + w]: rows that hold a weight of the column
+  std::vector<int8_t> polarity;     // per physical column: +1, or -1 (differential negative)
+  std::vector<int8_t> slice;        // per physical column: slice index (bits slice*cell_bits..)
+  std::vector<int64_t> weight_sum;  // per weight column: sum of its quantized weights
   // Per weight column, offset encoding: the column sum S of stored values gives
   // sum w x = col_mul * S - col_offset * (sum of the inputs); (1, 2^(b-1)) for symmetric
   // weights stored as w + 2^(b-1), (2, 2^b - 1) for odd-grid weights stored as
@@ -54,8 +54,8 @@ struct TileCells {
   // Per physical column: what shift_add multiplies its ADC code by before the phase's
   // shift, polarity * col_mul * 2^(slice * cell_bits).
   std::vector<int64_t> phys_mul;
-  int64_t nonzero_cells = 0;       // cells with a nonzero stored value
-  int64_t mapped_cells = 0;        // cells that hold (a slice of) a weight
+  int64_t nonzero_cells = 0;  // cells with a nonzero stored value
+  int64_t mapped_cells = 0;   // cells that hold (a slice of) a weight
 };
 
 // Programs a tile from quantized weights: int32 OIHW (OC, IC/groups, K_h, K_w) of the
@@ -81,14 +81,15 @@ void column_sums(const TileCells& cells, const std::vector<uint64_t>& in_planes,
 
 // ADC: clamp(round(sum / LSB)) with LSB = 2^lsb_shift, to 0 .. 2^adc_bits - 1.
 inline int64_t adc_convert(int64_t sum, int lsb_shift, int64_t adc_bits) {
-  const int64_t rounded = lsb_shift == 0 ? sum : (sum + (int64_t{1} << (lsb_shift - 1))) >> lsb_shift;
+  const int64_t rounded =
+      lsb_shift == 0 ? sum : (sum + (int64_t{1} << (lsb_shift - 1))) >> lsb_shift;
   const int64_t top = (int64_t{1} << adc_bits) - 1;
   return rounded > top ? top : rounded;
 }
 
 // Shift-add of one phase's ADC codes into per-weight-column accumulators (times col_mul).
-void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase,
-               const DatapathParams& p, int64_t* acc);
+void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase, const DatapathParams& p,
+               int64_t* acc);
 
 // Every phase of a window at once (what the engine runs): sums[ph * n_phys + c] =
 // column_sums of phase ph, and their conversion and shift-add (the same accumulators as

@@ -1,12 +1,12 @@
 #include "models/engine.hpp"
 
-#include <algorithm>
-#include <cstdio>
-#include <sstream>
-#include <fstream>
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <systemc>
 
 #include "workloads/error.hpp"
@@ -15,10 +15,12 @@ namespace imcsim {
 
 namespace {
 
-using sc_core::sc_time;
 using sc_core::SC_NS;
+using sc_core::sc_time;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // A shared port moving `bits_per_clock` bits each clock (input buffer, output buffer).
 // Requests arriving in the same clock share its bandwidth: a request completes at the
@@ -45,7 +47,15 @@ class BandwidthPort {
 };
 
 // Stall causes (also the values of the traced `stall` signal).
-enum Stall : int { kNone = 0, kInput = 1, kAdc = 2, kPost = 3, kBufferBw = 4, kOutputBw = 5, kRequant = 6 };
+enum Stall : int {
+  kNone = 0,
+  kInput = 1,
+  kAdc = 2,
+  kPost = 3,
+  kBufferBw = 4,
+  kOutputBw = 5,
+  kRequant = 6
+};
 const char* stall_name(int s) {
   switch (s) {
     case kInput: return "input_fetch";       // crossbar idle, waiting for its next window
@@ -82,7 +92,7 @@ struct ArrayUnit : sc_core::sc_module {
   // After the last held phase of an activation (id = activation x phases + phase): all its
   // phases' ADC codes into the shift-add, and the activation on to the post stage.
   void convert(int64_t id, int64_t phases);
-  bool r_active(int64_t k) const;  // activation k drives R's rows (window k)
+  bool r_active(int64_t k) const;     // activation k drives R's rows (window k)
   int64_t l_window(int64_t k) const;  // the window whose L it evaluates, -1 = none
 
   Chip* chip;
@@ -158,8 +168,8 @@ struct Chip : sc_core::sc_module {
   std::vector<int64_t>* output = nullptr;
   std::vector<TileCells> cells;
   bool reprogram = false;
-  int64_t input_offset = 0;         // activation zero point the DACs add to centered codes
-  std::vector<uint8_t> odd_grid;    // per output channel, or empty
+  int64_t input_offset = 0;       // activation zero point the DACs add to centered codes
+  std::vector<uint8_t> odd_grid;  // per output channel, or empty
   int64_t digital_ops = 0;
   bool trace_layer = false;
   int layer_index = 0;
@@ -171,10 +181,10 @@ struct Chip : sc_core::sc_module {
   // Fused low-rank job.
   void requant_thread();
   const FusedLowRank* fused = nullptr;
-  std::vector<TileCells> fused_cells;      // per physical array in use
+  std::vector<TileCells> fused_cells;  // per physical array in use
   std::vector<int64_t> r_out, l_input, l_out;
-  std::vector<int64_t> r_posted;           // per window: R tiles that wrote it
-  std::vector<char> l_ready;               // per window: requantized for L
+  std::vector<int64_t> r_posted;  // per window: R tiles that wrote it
+  std::vector<char> l_ready;      // per window: requantized for L
   int64_t r_tiles = 0;
   sc_core::sc_event r_posted_ev, l_ready_ev, requant_start_ev;
 };
@@ -221,7 +231,8 @@ void ArrayUnit::fetch_thread() {
           const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
           x[r] = offset + ((iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w)
                                ? 0
-                               : (*chip->input)[static_cast<size_t>(((c0 + row.c) * s.in_h + iy) * s.in_w + ix)]);
+                               : (*chip->input)[static_cast<size_t>(
+                                     ((c0 + row.c) * s.in_h + iy) * s.in_w + ix)]);
         }
         input_planes(x, cells->words, p.input_bits, planes[k % kRing]);
       }
@@ -350,10 +361,11 @@ void ArrayUnit::post_thread() {
   }
 }
 
-
 // ---- fused low-rank job: R and I_N (x) L on the same activations ---------------------------
 
-bool ArrayUnit::r_active(int64_t k) const { return tile && k < chip->fused->r->positions(); }
+bool ArrayUnit::r_active(int64_t k) const {
+  return tile && k < chip->fused->r->positions();
+}
 
 int64_t ArrayUnit::l_window(int64_t k) const {
   if (!l_tile) return -1;
@@ -382,20 +394,24 @@ void ArrayUnit::fused_fetch() {
     chip->stall(kBufferBw, contention);
     chip->count(Event::BufferReadBit, bits);
     chip->wait_clocks(wait_clk + t.t_route);
-    chip->count(Event::RouterPixel, (ra ? r_rows : 0) + (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0));
+    chip->count(Event::RouterPixel,
+                (ra ? r_rows : 0) + (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0));
     if (chip->cfg.functional) {
       std::vector<int64_t>& x = codes[k % kRing];
       x.assign(static_cast<size_t>(cells->n_rows), 0);  // rows of an idle part: DAC off
       if (ra) {
         const ConvShape& s = rs.mapping.shape;
         const int64_t py = k / rs.pos_w, px = k % rs.pos_w;
-        const int64_t y0 = py * rs.mapping.win_h * s.s_h - rs.pad_h, x0 = px * rs.mapping.win_w * s.s_w - rs.pad_w;
+        const int64_t y0 = py * rs.mapping.win_h * s.s_h - rs.pad_h,
+                      x0 = px * rs.mapping.win_w * s.s_w - rs.pad_w;
         for (size_t r = 0; r < tile->rows.size(); ++r) {
           const RowSlot& row = tile->rows[r];
           const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
           const bool pad = iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w;
           x[r] = chip->fused->r_offset +
-                 (pad ? 0 : (*chip->fused->r_input)[static_cast<size_t>((row.c * s.in_h + iy) * s.in_w + ix)]);
+                 (pad ? 0
+                      : (*chip->fused
+                              ->r_input)[static_cast<size_t>((row.c * s.in_h + iy) * s.in_w + ix)]);
         }
       }
       if (lw >= 0) {
@@ -406,7 +422,8 @@ void ArrayUnit::fused_fetch() {
           const int64_t iy = py * ls.mapping.win_h + row.ph, ix = px * ls.mapping.win_w + row.pw;
           const bool out = iy >= s.in_h || ix >= s.in_w;
           x[static_cast<size_t>(r_rows) + r] =
-              chip->fused->l_offset + (out ? 0 : chip->l_input[static_cast<size_t>((row.c * s.in_h + iy) * s.in_w + ix)]);
+              chip->fused->l_offset +
+              (out ? 0 : chip->l_input[static_cast<size_t>((row.c * s.in_h + iy) * s.in_w + ix)]);
         }
       }
       input_planes(x, cells->words, p.input_bits, planes[k % kRing]);
@@ -443,7 +460,8 @@ void ArrayUnit::fused_compute() {
       offset_correction(*cells, planes[kk % kRing], p, a);
       // Each part's columns see its own rows, driven with its own zero point.
       for (int64_t j = 0; j < cells->n_wcols; ++j)
-        a[j] -= (j < r_wcols ? chip->fused->r_offset : chip->fused->l_offset) * cells->weight_sum[static_cast<size_t>(j)];
+        a[j] -= (j < r_wcols ? chip->fused->r_offset : chip->fused->l_offset) *
+                cells->weight_sum[static_cast<size_t>(j)];
     }
   }
 }
@@ -457,7 +475,8 @@ void ArrayUnit::fused_adc() {
     sh_q.read(id);
     const int64_t kk = id / phases;
     // Only the columns of the parts this activation uses are converted.
-    const int64_t phys = (r_active(kk) ? r_phys : 0) + (l_window(kk) >= 0 ? cells->n_phys - r_phys : 0);
+    const int64_t phys =
+        (r_active(kk) ? r_phys : 0) + (l_window(kk) >= 0 ? cells->n_phys - r_phys : 0);
     chip->wait_clocks(ceil_div(phys, chip->cfg.adcs_per_array()) * t.t_adc);
     chip->count(Event::AdcConversion, phys);
     chip->count(Event::ShiftAdd, phys);
@@ -502,7 +521,8 @@ void ArrayUnit::fused_post() {
     chip->count(Event::BufferWriteBit, bits);
     chip->wait_clocks(wait_clk);
     const std::vector<int64_t>& a = acc[kk % kRing];
-    auto write = [&](const TileSchedule& sc, const TileSpec& tl, int64_t w, size_t j0, std::vector<int64_t>& out) {
+    auto write = [&](const TileSchedule& sc, const TileSpec& tl, int64_t w, size_t j0,
+                     std::vector<int64_t>& out) {
       const ConvShape& s = sc.mapping.shape;
       const int64_t py = w / sc.pos_w, px = w % sc.pos_w;
       for (size_t j = 0; j < tl.cols.size(); ++j) {
@@ -513,8 +533,10 @@ void ArrayUnit::fused_post() {
       }
     };
     if (chip->cfg.functional && ra) write(rs, *tile, kk, 0, chip->r_out);
-    if (chip->cfg.functional && lw >= 0) write(ls, *l_tile, lw, static_cast<size_t>(r_wcols), chip->l_out);
-    if (ra && ++chip->r_posted[static_cast<size_t>(kk)] == chip->r_tiles) chip->r_posted_ev.notify();
+    if (chip->cfg.functional && lw >= 0)
+      write(ls, *l_tile, lw, static_cast<size_t>(r_wcols), chip->l_out);
+    if (ra && ++chip->r_posted[static_cast<size_t>(kk)] == chip->r_tiles)
+      chip->r_posted_ev.notify();
   }
 }
 
@@ -529,16 +551,21 @@ void Chip::requant_thread() {
       while (r_posted[static_cast<size_t>(w)] < r_tiles) wait(r_posted_ev);
       // Window w's R outputs, every channel, to L's input codes on the digital units.
       const int64_t y0 = (w / rs.pos_w) * rs.mapping.win_h, x0 = (w % rs.pos_w) * rs.mapping.win_w;
-      const int64_t y1 = std::min(s.o_h, y0 + rs.mapping.win_h), x1 = std::min(s.o_w, x0 + rs.mapping.win_w);
+      const int64_t y1 = std::min(s.o_h, y0 + rs.mapping.win_h),
+                    x1 = std::min(s.o_w, x0 + rs.mapping.win_w);
       const int64_t values = t * (y1 - y0) * (x1 - x0);
       count(Event::DigitalOp, values);
       wait_clocks(ceil_div(values, cfg.timing.digital_ops_per_clock));
       if (cfg.functional) {
         for (int64_t oy = y0; oy < y1; ++oy)
           for (int64_t ox = x0; ox < x1; ++ox) {
-            for (int64_t q = 0; q < t; ++q) acc[static_cast<size_t>(q)] = r_out[static_cast<size_t>((q * s.o_h + oy) * s.o_w + ox)];
+            for (int64_t q = 0; q < t; ++q)
+              acc[static_cast<size_t>(q)] =
+                  r_out[static_cast<size_t>((q * s.o_h + oy) * s.o_w + ox)];
             fused->requant(acc.data(), out.data());
-            for (int64_t q = 0; q < t; ++q) l_input[static_cast<size_t>((q * s.o_h + oy) * s.o_w + ox)] = out[static_cast<size_t>(q)];
+            for (int64_t q = 0; q < t; ++q)
+              l_input[static_cast<size_t>((q * s.o_h + oy) * s.o_w + ox)] =
+                  out[static_cast<size_t>(q)];
           }
       }
       l_ready[static_cast<size_t>(w)] = 1;
@@ -701,7 +728,8 @@ struct Engine::Impl {
   LayerRun go() {
     // The first call initializes the kernel so every process waits on its event before
     // the job is announced.
-    if (sc_core::sc_get_status() == sc_core::SC_ELABORATION) sc_core::sc_start(sc_core::SC_ZERO_TIME);
+    if (sc_core::sc_get_status() == sc_core::SC_ELABORATION)
+      sc_core::sc_start(sc_core::SC_ZERO_TIME);
     chip->job_ev.notify(sc_core::SC_ZERO_TIME);
     sc_core::sc_start();
     if (sc_core::sc_get_status() == sc_core::SC_STOPPED)
@@ -714,17 +742,25 @@ struct Engine::Impl {
 Engine::Engine(const EngineConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
 Engine::~Engine() = default;
 
-const EngineConfig& Engine::config() const { return impl_->chip->cfg; }
+const EngineConfig& Engine::config() const {
+  return impl_->chip->cfg;
+}
 
-int64_t Engine::now_clocks() const { return impl_->chip->now(); }
+int64_t Engine::now_clocks() const {
+  return impl_->chip->now();
+}
 
-void Engine::finish() { impl_->finish(); }
+void Engine::finish() {
+  impl_->finish();
+}
 
 std::vector<TileCells> program_layer(const TileSchedule& s, const std::vector<int32_t>& wq,
-                                     const std::vector<uint8_t>& odd_grid, const EngineConfig& cfg) {
+                                     const std::vector<uint8_t>& odd_grid,
+                                     const EngineConfig& cfg) {
   const ConvShape& shape = s.mapping.shape;
   std::vector<int32_t> unit;
-  if (!cfg.functional) unit.assign(static_cast<size_t>(shape.oc * shape.groups * shape.ic * shape.k_h * shape.k_w), 1);
+  if (!cfg.functional)
+    unit.assign(static_cast<size_t>(shape.oc * shape.groups * shape.ic * shape.k_h * shape.k_w), 1);
   std::vector<TileCells> cells;
   cells.reserve(s.tiles.size());
   for (const auto& tile : s.tiles)
@@ -787,40 +823,59 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
   c.reprogram = reprogram;
   c.input_offset = input_offset;
   const auto& layers = c.cfg.trace.layers;
-  c.trace_layer = layers.empty() || std::find(layers.begin(), layers.end(), s.layer) != layers.end();
+  c.trace_layer =
+      layers.empty() || std::find(layers.begin(), layers.end(), s.layer) != layers.end();
   ++c.layer_index;
   return impl_->go();
 }
+
+namespace {
+
+// A fused job's schedules and input codes, checked before anything is programmed.
+void check_fused_job(const FusedLowRank& job, const EngineConfig& cfg) {
+  const TileSchedule& rs = *job.r;
+  const TileSchedule& ls = *job.l;
+  const ConvShape& r_shape = rs.mapping.shape;
+  const ConvShape& l_shape = ls.mapping.shape;
+  if (rs.positions() != ls.positions() || l_shape.in_h != r_shape.o_h ||
+      l_shape.in_w != r_shape.o_w || l_shape.ic != r_shape.oc || r_shape.groups != 1 ||
+      l_shape.groups != 1)
+    throw MappingError("", 0, rs.layer, "R and L schedules of a fused low-rank layer do not match");
+  const int64_t bits = cfg.datapath.input_bits;
+  for (int64_t zp : {job.r_offset, job.l_offset})
+    if (zp < 0 || zp > (int64_t{1} << bits) - 1)
+      throw MappingError(
+          "", 0, rs.layer,
+          fmt::format("input offset (zero point) {} outside 0..{}", zp, (int64_t{1} << bits) - 1));
+  if (cfg.functional) {
+    if (static_cast<int64_t>(job.r_input->size()) != r_shape.ic * r_shape.in_h * r_shape.in_w)
+      throw MappingError("", 0, rs.layer, "input codes do not match R's input");
+    for (int64_t v : *job.r_input)
+      if (v < -job.r_offset || v > (int64_t{1} << bits) - 1 - job.r_offset)
+        throw MappingError("", 0, rs.layer,
+                           fmt::format("input code {} outside the {}-bit codes", v, bits));
+  }
+}
+
+}  // namespace
 
 FusedRun Engine::run_fused_lowrank(const FusedLowRank& job, bool reprogram) {
   Chip& c = *impl_->chip;
   const TileSchedule& rs = *job.r;
   const TileSchedule& ls = *job.l;
+  check_fused_job(job, c.cfg);
   const ConvShape& r_shape = rs.mapping.shape;
   const ConvShape& l_shape = ls.mapping.shape;
-  if (rs.positions() != ls.positions() || l_shape.in_h != r_shape.o_h || l_shape.in_w != r_shape.o_w ||
-      l_shape.ic != r_shape.oc || r_shape.groups != 1 || l_shape.groups != 1)
-    throw MappingError("", 0, rs.layer, "R and L schedules of a fused low-rank layer do not match");
-  const int64_t bits = c.cfg.datapath.input_bits;
-  for (int64_t zp : {job.r_offset, job.l_offset})
-    if (zp < 0 || zp > (int64_t{1} << bits) - 1)
-      throw MappingError("", 0, rs.layer, fmt::format("input offset (zero point) {} outside 0..{}", zp, (int64_t{1} << bits) - 1));
-  if (c.cfg.functional) {
-    if (static_cast<int64_t>(job.r_input->size()) != r_shape.ic * r_shape.in_h * r_shape.in_w)
-      throw MappingError("", 0, rs.layer, "input codes do not match R's input");
-    for (int64_t v : *job.r_input)
-      if (v < -job.r_offset || v > (int64_t{1} << bits) - 1 - job.r_offset)
-        throw MappingError("", 0, rs.layer, fmt::format("input code {} outside the {}-bit codes", v, bits));
-  }
   // Arrays: R tile i and the L tiles that name it share array i.
   int64_t n = 0;
   for (const auto* sc : {&rs, &ls})
     for (const auto& t : sc->tiles) {
       if (t.round != 0 || t.array >= c.cfg.num_arrays)
-        throw MappingError("", 0, rs.layer,
-                           fmt::format("L in R's idle cells needs every R and L tile resident at once; "
-                                       "the layer uses more than the chip's {} arrays",
-                                       c.cfg.num_arrays));
+        throw MappingError(
+            "", 0, rs.layer,
+            fmt::format("L in R's idle cells needs every R and L tile resident at once; "
+                        "the layer uses more than the chip's {} arrays",
+                        c.cfg.num_arrays));
       n = std::max<int64_t>(n, t.array + 1);
     }
   for (auto* a : c.arrays) a->tile = a->l_tile = nullptr;
@@ -837,7 +892,10 @@ FusedRun Engine::run_fused_lowrank(const FusedLowRank& job, bool reprogram) {
   const DatapathParams& dp = c.cfg.datapath;
   std::vector<int32_t> ones_r, ones_l;
   if (!c.cfg.functional) {
-    ones_r.assign(job.r_wq ? job.r_wq->size() : static_cast<size_t>(r_shape.oc * r_shape.ic * r_shape.k_h * r_shape.k_w), 1);
+    ones_r.assign(job.r_wq
+                      ? job.r_wq->size()
+                      : static_cast<size_t>(r_shape.oc * r_shape.ic * r_shape.k_h * r_shape.k_w),
+                  1);
     ones_l.assign(job.l_wq ? job.l_wq->size() : static_cast<size_t>(l_shape.oc * l_shape.ic), 1);
   }
   const int32_t* rw = c.cfg.functional ? job.r_wq->data() : ones_r.data();
@@ -855,10 +913,13 @@ FusedRun Engine::run_fused_lowrank(const FusedLowRank& job, bool reprogram) {
     a->r_mapped = r_cells.mapped_cells;
     a->l_mapped = l_cells.mapped_cells;
     TileCells& cells = c.fused_cells[static_cast<size_t>(i)];
-    cells = !a->l_tile ? std::move(r_cells) : !a->tile ? std::move(l_cells) : stack_cells(r_cells, l_cells, dp);
+    cells = !a->l_tile ? std::move(r_cells)
+            : !a->tile ? std::move(l_cells)
+                       : stack_cells(r_cells, l_cells, dp);
     if (cells.n_rows > dp.rows)
-      throw MappingError("", 0, rs.layer, fmt::format("array {} holds {} rows of R and L, more than its {}", i,
-                                                        cells.n_rows, dp.rows));
+      throw MappingError("", 0, rs.layer,
+                         fmt::format("array {} holds {} rows of R and L, more than its {}", i,
+                                     cells.n_rows, dp.rows));
     c.run.mapped_cells += cells.mapped_cells;
     c.run.used_rows += cells.n_rows;
     c.run.used_cols += cells.n_phys;
@@ -874,7 +935,8 @@ FusedRun Engine::run_fused_lowrank(const FusedLowRank& job, bool reprogram) {
   c.job = Chip::Job::Fused;
   c.reprogram = reprogram;
   const auto& layers = c.cfg.trace.layers;
-  c.trace_layer = layers.empty() || std::find(layers.begin(), layers.end(), rs.layer) != layers.end();
+  c.trace_layer =
+      layers.empty() || std::find(layers.begin(), layers.end(), rs.layer) != layers.end();
   ++c.layer_index;
   FusedRun out;
   out.run = impl_->go();
@@ -910,8 +972,7 @@ int64_t analytic_layer_clocks(const TileSchedule& s, const EngineConfig& cfg, bo
       program_rows = std::max(program_rows, rows);
       const int64_t phys = static_cast<int64_t>(tile.cols.size()) * p.cols_per_weight();
       const int64_t adc = ceil_div(phys, cfg.adcs_per_array()) * t.t_adc;
-      const int64_t first_fetch =
-          ceil_div(rows * p.input_bits, t.input_bits_per_clock) + t.t_route;
+      const int64_t first_fetch = ceil_div(rows * p.input_bits, t.input_bits_per_clock) + t.t_route;
       const int64_t n = s.positions() * phases;  // phases through the crossbar and ADCs
       const int64_t last_write =
           ceil_div(s.valid_columns(tile, s.pos_h - 1, s.pos_w - 1) * t.accumulator_bits,

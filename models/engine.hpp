@@ -23,8 +23,8 @@
 namespace imcsim {
 
 struct TraceConfig {
-  std::string vcd_path;              // empty: no trace (".vcd" is appended by SystemC if absent)
-  std::vector<std::string> layers;   // layers to trace; empty = all
+  std::string vcd_path;             // empty: no trace (".vcd" is appended by SystemC if absent)
+  std::vector<std::string> layers;  // layers to trace; empty = all
   double from_ns = 0;
   double to_ns = std::numeric_limits<double>::infinity();
 };
@@ -32,10 +32,10 @@ struct TraceConfig {
 struct EngineConfig {
   DatapathParams datapath;
   TimingParams timing;
-  int64_t cols = 128;        // physical columns per array
-  int64_t adc_share = 8;     // columns per ADC
+  int64_t cols = 128;     // physical columns per array
+  int64_t adc_share = 8;  // columns per ADC
   int64_t num_arrays = 64;
-  bool functional = true;    // compute real values (else timing and events only)
+  bool functional = true;  // compute real values (else timing and events only)
   TraceConfig trace;
 
   int64_t adcs_per_array() const { return (cols + adc_share - 1) / adc_share; }

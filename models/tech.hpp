@@ -12,12 +12,12 @@ namespace imcsim {
 
 struct TimingParams {
   double clock_ns = 1.0;
-  int64_t t_dac = 1;        // DAC settle, per phase
-  int64_t t_read = 1;       // wordline drive + bitline settle + sample-and-hold, per phase
-  int64_t t_adc = 1;        // one ADC conversion
-  int64_t t_route = 1;      // SDK router: drive a fetched window onto the wordlines
-  int64_t t_shift_add = 1;  // merge phases and slices of one computing cycle
-  int64_t t_accumulate = 1; // one partial-sum write into a column tile's accumulator
+  int64_t t_dac = 1;         // DAC settle, per phase
+  int64_t t_read = 1;        // wordline drive + bitline settle + sample-and-hold, per phase
+  int64_t t_adc = 1;         // one ADC conversion
+  int64_t t_route = 1;       // SDK router: drive a fetched window onto the wordlines
+  int64_t t_shift_add = 1;   // merge phases and slices of one computing cycle
+  int64_t t_accumulate = 1;  // one partial-sum write into a column tile's accumulator
   int64_t input_bits_per_clock = 1024;   // global input buffer read bandwidth (shared)
   int64_t output_bits_per_clock = 1024;  // output buffer write bandwidth (shared)
   int64_t accumulator_bits = 32;         // width of a stored partial sum
@@ -27,17 +27,17 @@ struct TimingParams {
 
 // Event kinds counted by the engine; energy = count x energy per event.
 enum class Event : int {
-  DacConversion,    // one DAC driving one wordline for one phase
+  DacConversion,  // one DAC driving one wordline for one phase
   WordlineActivation,
-  CellRead,         // one cell on an active wordline read in one phase
+  CellRead,  // one cell on an active wordline read in one phase
   AdcConversion,
-  ShiftAdd,         // one ADC code merged by the shift-add unit
-  AccumulatorAdd,   // one partial sum added in a column tile's accumulator
+  ShiftAdd,        // one ADC code merged by the shift-add unit
+  AccumulatorAdd,  // one partial sum added in a column tile's accumulator
   BufferReadBit,
   BufferWriteBit,
-  RouterPixel,      // one pixel steered onto a wordline by the SDK router
-  CellWrite,        // weight (re)programming
-  DigitalOp,        // residual add, pooling, activation, requantization (per element)
+  RouterPixel,  // one pixel steered onto a wordline by the SDK router
+  CellWrite,    // weight (re)programming
+  DigitalOp,    // residual add, pooling, activation, requantization (per element)
   kCount
 };
 constexpr int kEventCount = static_cast<int>(Event::kCount);
@@ -50,10 +50,10 @@ using EventCounts = std::array<int64_t, kEventCount>;
 
 // Area of one array with its periphery (um^2), for the chip's area report.
 struct AreaTable {
-  double cell_um2 = 0;              // one crossbar cell
-  double dac_um2 = 0;               // one wordline DAC/driver
-  double adc_um2 = 0;               // one ADC (an array has ceil(cols / adc_share))
-  double shift_add_um2 = 0;         // shift-add and accumulator of one array
+  double cell_um2 = 0;                 // one crossbar cell
+  double dac_um2 = 0;                  // one wordline DAC/driver
+  double adc_um2 = 0;                  // one ADC (an array has ceil(cols / adc_share))
+  double shift_add_um2 = 0;            // shift-add and accumulator of one array
   double periphery_um2_per_array = 0;  // input/output registers, S&H, mux, control
 };
 

@@ -1,9 +1,9 @@
 #include "study/paper.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "workloads/error.hpp"
 
@@ -15,7 +15,8 @@ Tensor lowrank_weight(const LowRankFactors& f, const std::vector<int64_t>& shape
   const Eigen::MatrixXd wm = f.reconstruct();  // OC x IC*K_h*K_w, OIHW order
   Tensor t(shape);
   if (t.size() != wm.size())
-    throw MappingError("", 0, "", fmt::format("W' has {} values, the weight {}", wm.size(), t.shape_str()));
+    throw MappingError("", 0, "",
+                       fmt::format("W' has {} values, the weight {}", wm.size(), t.shape_str()));
   for (int64_t o = 0; o < wm.rows(); ++o)
     for (int64_t j = 0; j < wm.cols(); ++j)
       t.data[static_cast<size_t>(o * wm.cols() + j)] = static_cast<float>(wm(o, j));
@@ -67,8 +68,9 @@ WeightSet compressed_weights(const Network& net, const WeightSet& w, const Compr
     }
     const double err = rel_error(lw.weight, wc);
     if (std::abs(err - err_run) > 1e-9)
-      throw MappingError("", 0, cl.layer,
-                         fmt::format("rebuilt W' has error {:.12g}, the compression run {:.12g}", err, err_run));
+      throw MappingError(
+          "", 0, cl.layer,
+          fmt::format("rebuilt W' has error {:.12g}, the compression run {:.12g}", err, err_run));
     out.layers[cl.layer].weight = std::move(wc);
   }
   return out;
@@ -80,16 +82,20 @@ void add_events(EventCounts& into, const EventCounts& e) {
 
 namespace {
 
-void count(EventCounts& e, Event ev, int64_t n) { e[static_cast<size_t>(ev)] += n; }
+void count(EventCounts& e, Event ev, int64_t n) {
+  e[static_cast<size_t>(ev)] += n;
+}
 
 }  // namespace
 
-EventCounts schedule_events(const TileSchedule& s, const EventParams& p, const std::vector<char>& active) {
+EventCounts schedule_events(const TileSchedule& s, const EventParams& p,
+                            const std::vector<char>& active) {
   EventCounts e{};
   const int64_t col_tiles = s.mapping.col_tiles;
   for (const TileSpec& t : s.tiles) {
     const int64_t idx = t.row_tile * col_tiles + t.col_tile;
-    if (!active.empty() && (idx >= static_cast<int64_t>(active.size()) || !active[static_cast<size_t>(idx)]))
+    if (!active.empty() &&
+        (idx >= static_cast<int64_t>(active.size()) || !active[static_cast<size_t>(idx)]))
       continue;
     const int64_t rows = static_cast<int64_t>(t.rows.size());
     const int64_t phys = static_cast<int64_t>(t.cols.size()) * p.cols_per_weight;
@@ -112,8 +118,8 @@ EventCounts schedule_events(const TileSchedule& s, const EventParams& p, const s
   return e;
 }
 
-EventCounts rowskip_events(const RowSkipMapping& rs, const PrunedWeights& pw, const ConvShape& shape,
-                           const EventParams& p) {
+EventCounts rowskip_events(const RowSkipMapping& rs, const PrunedWeights& pw,
+                           const ConvShape& shape, const EventParams& p) {
   const LayerMapping& m = rs.mapping;
   EventCounts e{};
   const int64_t positions = m.positions;
@@ -132,7 +138,8 @@ EventCounts rowskip_events(const RowSkipMapping& rs, const PrunedWeights& pw, co
       static_cast<double>(rs.rows_driven) * (1.0 + static_cast<double>(pos_w - 1) * new_frac);
   const int64_t window_rows = positions / pos_w;
   count(e, Event::BufferReadBit,
-        static_cast<int64_t>(std::llround(fetch_rows_per_row_of_windows * static_cast<double>(window_rows))) *
+        static_cast<int64_t>(
+            std::llround(fetch_rows_per_row_of_windows * static_cast<double>(window_rows))) *
             p.input_bits);
   count(e, Event::RouterPixel, positions * rs.rows_driven);
   count(e, Event::DacConversion, positions * rs.rows_driven * p.phases);

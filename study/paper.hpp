@@ -32,15 +32,16 @@ Tensor lowrank_weight(const compress::LowRankFactors& f, const std::vector<int64
 // the layer's BN still applies as trained; pruning: the pruned tensor), the others keep W.
 // W' is rebuilt from the same options and checked against the run: MappingError when
 // ||W - W'||_F / ||W||_F differs from the run's rel_error by more than 1e-9.
-WeightSet compressed_weights(const Network& net, const WeightSet& w, const compress::CompressionSpec& spec,
+WeightSet compressed_weights(const Network& net, const WeightSet& w,
+                             const compress::CompressionSpec& spec,
                              const compress::CompressionResult& r);
 
 // ---- events ------------------------------------------------------------------------------
 
 struct EventParams {
   int64_t input_bits = 8;
-  int64_t phases = 8;            // ceil(input_bits / dac_bits)
-  int64_t cols_per_weight = 1;   // physical columns per weight column
+  int64_t phases = 8;           // ceil(input_bits / dac_bits)
+  int64_t cols_per_weight = 1;  // physical columns per weight column
   int64_t accumulator_bits = 32;
 };
 

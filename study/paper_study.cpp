@@ -70,7 +70,8 @@ struct StudyCfg {
   std::vector<std::string> pin;
 };
 
-[[noreturn]] void fail(const StudyCfg& c, const YAML::Node& n, const std::string& key, const std::string& what) {
+[[noreturn]] void fail(const StudyCfg& c, const YAML::Node& n, const std::string& key,
+                       const std::string& what) {
   throw ConfigError(c.file, n.Mark().line + 1, key, what);
 }
 
@@ -87,7 +88,8 @@ void check_keys(const StudyCfg& c, const YAML::Node& n, const std::string& where
 
 template <typename T>
 std::vector<T> list_of(const StudyCfg& c, const YAML::Node& n, const std::string& key) {
-  if (!n || !n.IsSequence() || n.size() == 0) fail(c, n ? n : YAML::Node(), key, "expected a non-empty list");
+  if (!n || !n.IsSequence() || n.size() == 0)
+    fail(c, n ? n : YAML::Node(), key, "expected a non-empty list");
   std::vector<T> v;
   for (const auto& x : n) {
     try {
@@ -116,8 +118,8 @@ StudyCfg load_study(const std::string& file) {
   check_keys(c, root, "", {"study"});
   const YAML::Node s = root["study"];
   check_keys(c, s, "study",
-             {"workloads", "seed", "convention", "arrays", "dense", "base_mapper", "lowrank", "group_lowrank",
-              "prune", "energy", "pin"});
+             {"workloads", "seed", "convention", "arrays", "dense", "base_mapper", "lowrank",
+              "group_lowrank", "prune", "energy", "pin"});
   const std::string base = dir_of(file);
   for (const auto& kv : s["workloads"]) {
     WorkloadCfg w;
@@ -129,11 +131,14 @@ StudyCfg load_study(const std::string& file) {
   }
   if (c.workloads.empty()) fail(c, s, "study.workloads", "expected at least one workload");
   if (s["seed"]) c.seed = s["seed"].as<uint64_t>();
-  if (s["convention"]) c.convention = s["convention"].as<std::string>() == "vwsdk" ? Convention::VwSdk : Convention::Framework;
+  if (s["convention"])
+    c.convention =
+        s["convention"].as<std::string>() == "vwsdk" ? Convention::VwSdk : Convention::Framework;
   c.arrays = list_of<int64_t>(c, s["arrays"], "study.arrays");
   if (s["base_mapper"]) c.base_mapper = s["base_mapper"].as<std::string>();
   for (const auto& m : list_of<std::string>(c, s["dense"], "study.dense")) {
-    if (m != "im2col" && m != "sdk" && m != "vwsdk") fail(c, s["dense"], "study.dense", "im2col, sdk or vwsdk");
+    if (m != "im2col" && m != "sdk" && m != "vwsdk")
+      fail(c, s["dense"], "study.dense", "im2col, sdk or vwsdk");
     c.variants.push_back({m, m, 0, 1, "", ""});
   }
   const YAML::Node lr = s["lowrank"];
@@ -146,14 +151,16 @@ StudyCfg load_study(const std::string& file) {
     if (ax != "in" && ax != "out") fail(c, g["axes"], "study.group_lowrank.axes", "in or out");
     for (int64_t n : list_of<int64_t>(c, g["groups"], "study.group_lowrank.groups"))
       for (int64_t r : list_of<int64_t>(c, g["ranks"], "study.group_lowrank.ranks"))
-        c.variants.push_back({fmt::format("group-{}-g{}-r{}", ax, n, r), "group-lowrank", r, n, ax, ""});
+        c.variants.push_back(
+            {fmt::format("group-{}-g{}-r{}", ax, n, r), "group-lowrank", r, n, ax, ""});
   }
   const YAML::Node p = s["prune"];
   check_keys(c, p, "study.prune", {"patterns"});
   for (const auto& ps : list_of<std::string>(c, p["patterns"], "study.prune.patterns"))
     c.variants.push_back({"prune-" + ps, "prune", 0, 1, "", ps});
   const YAML::Node e = s["energy"];
-  check_keys(c, e, "study.energy", {"tech", "weight_bits", "cell_bits", "input_bits", "dac_bits", "arrays"});
+  check_keys(c, e, "study.energy",
+             {"tech", "weight_bits", "cell_bits", "input_bits", "dac_bits", "arrays"});
   c.tech = resolve_tech(e["tech"].as<std::string>(), file);
   if (e["weight_bits"]) c.weight_bits = e["weight_bits"].as<int64_t>();
   if (e["cell_bits"]) c.cell_bits = e["cell_bits"].as<int64_t>();
@@ -162,7 +169,8 @@ StudyCfg load_study(const std::string& file) {
   if (e["arrays"]) c.chip_arrays = e["arrays"].as<int64_t>();
   c.pin = list_of<std::string>(c, s["pin"], "study.pin");
   for (const auto& l : c.pin) {
-    if (std::none_of(c.variants.begin(), c.variants.end(), [&](const Variant& v) { return v.label == l; }))
+    if (std::none_of(c.variants.begin(), c.variants.end(),
+                     [&](const Variant& v) { return v.label == l; }))
       fail(c, s["pin"], "study.pin", fmt::format("no variant \"{}\" in the study", l));
   }
   return c;
@@ -180,8 +188,8 @@ struct Workload {
 struct LayerRow {
   std::string layer, method, placement;
   int64_t cycles = 0, cycles_dense = 0;
-  int64_t r_cycles = 0;      // low-rank: R's share of `cycles` (the rest is L)
-  std::string layout;        // method and parallel window, e.g. "sdk 3x3" or "R-sdk 4x4+L-im2col"
+  int64_t r_cycles = 0;  // low-rank: R's share of `cycles` (the rest is L)
+  std::string layout;    // method and parallel window, e.g. "sdk 3x3" or "R-sdk 4x4+L-im2col"
   double row_util = 0, col_util = 0, util = 0, rel_error = 0;
   int64_t rank = 0;
 };
@@ -237,8 +245,8 @@ ArrayGeometry energy_geometry(const StudyCfg& c, int64_t n) {
 // errors) does not depend on the array, so the SVDs run once per variant and only the
 // placement is recomputed (map_lowrank costs a structure without weights). Pruning blocks
 // follow the column tile, so pruning is recomputed by compress_network (no SVD).
-CompressionResult on_array(const CompressionResult& base, const Workload& w, const CompressionSpec& spec,
-                           const ArrayGeometry& a, Convention conv) {
+CompressionResult on_array(const CompressionResult& base, const Workload& w,
+                           const CompressionSpec& spec, const ArrayGeometry& a, Convention conv) {
   if (spec.method == Method::Prune) return compress_network(w.net, w.weights, spec, a, conv);
   CompressionResult r = base;
   r.array = a;
@@ -254,7 +262,8 @@ CompressionResult on_array(const CompressionResult& base, const Workload& w, con
     st.axis = cl.groups > 1 ? (cl.axis == "out" ? GroupAxis::Out : GroupAxis::In) : spec.axis;
     st.sizes = cl.group_sizes;
     st.ranks = cl.ranks;
-    cl.lowrank = map_lowrank(shape, st, a, window_search_from_string(spec.mapper), spec.l_placement);
+    cl.lowrank =
+        map_lowrank(shape, st, a, window_search_from_string(spec.mapper), spec.l_placement);
     cl.mapping = cl.lowrank->combined;
   }
   return r;
@@ -349,7 +358,8 @@ void add_compressed_events(const StudyCfg& c, const Workload& w, const Compressi
       r.digital_ops += lm.r.shape.oc * s.o_h * s.o_w;  // R's outputs requantized for L
     } else if (cl.rowskip) {
       const int64_t block_oc = std::min(s.oc, egeom.weight_cols());
-      const PrunedWeights pw = prune_patterns(w.weights.at(cl.layer).weight, r.spec.prune, block_oc, cl.layer);
+      const PrunedWeights pw =
+          prune_patterns(w.weights.at(cl.layer).weight, r.spec.prune, block_oc, cl.layer);
       add_events(r.events, rowskip_events(*cl.rowskip, pw, s, ep));
     } else {
       add_events(r.events, schedule_events(make_schedule(m, egeom, c.chip_arrays), ep));
@@ -393,9 +403,11 @@ PointResult run_point(const StudyCfg& c, const TechSpec& tech, const Workload& w
 
 // ---- output ------------------------------------------------------------------------------
 
-std::string g9(double x) { return fmt::format("{:.9g}", x); }
+std::string g9(double x) {
+  return fmt::format("{:.9g}", x);
+}
 
-const char* const kComponents[] = {"dac", "array", "adc", "shift_add", "accumulator",
+const char* const kComponents[] = {"dac",    "array",  "adc",         "shift_add", "accumulator",
                                    "buffer", "router", "programming", "digital"};
 
 int64_t lossless_adc_bits(const StudyCfg& c, int64_t rows) {
@@ -406,13 +418,15 @@ int64_t lossless_adc_bits(const StudyCfg& c, int64_t rows) {
   return b;
 }
 
-std::map<std::string, double> price(const EventCounts& e, int64_t digital_ops, const EnergyTable& t) {
+std::map<std::string, double> price(const EventCounts& e, int64_t digital_ops,
+                                    const EnergyTable& t) {
   std::map<std::string, double> out;
   for (const char* k : kComponents) out[k] = 0;
   EventCounts all = e;
   all[static_cast<size_t>(Event::DigitalOp)] += digital_ops;
   for (int i = 0; i < kEventCount; ++i)
-    out[component_of(static_cast<Event>(i))] += static_cast<double>(all[static_cast<size_t>(i)]) * t.pj[static_cast<size_t>(i)];
+    out[component_of(static_cast<Event>(i))] +=
+        static_cast<double>(all[static_cast<size_t>(i)]) * t.pj[static_cast<size_t>(i)];
   return out;
 }
 
@@ -458,20 +472,23 @@ Outputs run_study(const StudyCfg& c, const TechSpec& tech, const std::vector<Wor
   for (const auto& w : wls)
     for (int64_t n : c.arrays)
       for (const auto& v : c.variants)
-        if (only.empty() || std::find(only.begin(), only.end(), v.label) != only.end()) tasks.push_back({&w, n, &v});
+        if (only.empty() || std::find(only.begin(), only.end(), v.label) != only.end())
+          tasks.push_back({&w, n, &v});
   Outputs out;
   out.points.resize(tasks.size());
   // Phase 1: one decomposition per (workload, compressed variant), on the first array.
   std::vector<std::pair<const Workload*, const Variant*>> base_keys;
   for (const auto& w : wls)
     for (const auto& v : c.variants)
-      if (!v.dense() && (only.empty() || std::find(only.begin(), only.end(), v.label) != only.end()))
+      if (!v.dense() &&
+          (only.empty() || std::find(only.begin(), only.end(), v.label) != only.end()))
         base_keys.push_back({&w, &v});
   std::vector<CompressionResult> bases(base_keys.size());
   parallel(base_keys.size(), threads, [&](size_t i) {
     const auto& [w, v] = base_keys[i];
-    bases[i] = compress_network(w->net, w->weights, spec_of(*v, w->net, c.base_mapper),
-                                ArrayGeometry::ideal(c.arrays.front(), c.arrays.front()), c.convention);
+    bases[i] =
+        compress_network(w->net, w->weights, spec_of(*v, w->net, c.base_mapper),
+                         ArrayGeometry::ideal(c.arrays.front(), c.arrays.front()), c.convention);
   });
   auto base_of = [&](const Workload* w, const Variant* v) -> const CompressionResult* {
     for (size_t i = 0; i < base_keys.size(); ++i)
@@ -488,8 +505,10 @@ Outputs run_study(const StudyCfg& c, const TechSpec& tech, const std::vector<Wor
   }
 
   parallel(tasks.size(), threads, [&](size_t i) {
-    out.points[i] = run_point(c, tech, *tasks[i].w, tasks[i].n, *tasks[i].v, base_of(tasks[i].w, tasks[i].v));
-    if (progress && (i + 1) % 100 == 0) std::cerr << fmt::format("paper_study: {}/{} tasks\n", i + 1, tasks.size());
+    out.points[i] =
+        run_point(c, tech, *tasks[i].w, tasks[i].n, *tasks[i].v, base_of(tasks[i].w, tasks[i].v));
+    if (progress && (i + 1) % 100 == 0)
+      std::cerr << fmt::format("paper_study: {}/{} tasks\n", i + 1, tasks.size());
   });
   return out;
 }
@@ -516,9 +535,11 @@ void write_file(const std::string& path, const std::string& text) {
   f << text;
 }
 
-void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o, const std::string& dir) {
+void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o,
+                   const std::string& dir) {
   std::ostringstream rc, lc;
-  rc << "workload,weights,array,variant,method,rank,groups,axis,patterns,cycles,cycles_sdk,speedup_vs_sdk,"
+  rc << "workload,weights,array,variant,method,rank,groups,axis,patterns,cycles,cycles_sdk,speedup_"
+        "vs_sdk,"
         "params,params_dense,compressed_layers,weight_rel_error,"
         "energy_array_cols_per_weight,adc_bits,energy_cycles,digital_ops";
   for (int i = 0; i < kEventCount; ++i) rc << ",ev_" << to_string(static_cast<Event>(i));
@@ -532,14 +553,15 @@ void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o, co
   const int64_t cpw = (c.weight_bits + c.cell_bits - 1) / c.cell_bits;
   for (const auto& p : o.points) {
     const Variant& v = *p.v;
-    const int64_t base = sdk_cycles.count({p.w->cfg.name, p.array}) ? sdk_cycles.at({p.w->cfg.name, p.array}) : 0;
+    const int64_t base =
+        sdk_cycles.count({p.w->cfg.name, p.array}) ? sdk_cycles.at({p.w->cfg.name, p.array}) : 0;
     const int64_t adc_bits = lossless_adc_bits(c, p.array);
     rc << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", p.w->cfg.name,
-                      p.w->cfg.weights.empty() ? "synthetic" : "trained", p.array, v.label, v.method, v.rank,
-                      v.groups, v.axis, v.patterns, p.cycles, base,
+                      p.w->cfg.weights.empty() ? "synthetic" : "trained", p.array, v.label,
+                      v.method, v.rank, v.groups, v.axis, v.patterns, p.cycles, base,
                       base > 0 ? g9(static_cast<double>(base) / static_cast<double>(p.cycles)) : "",
-                      p.params, p.params_dense, p.compressed_layers, g9(p.weight_rel_error), cpw, adc_bits,
-                      p.energy_cycles, p.digital_ops);
+                      p.params, p.params_dense, p.compressed_layers, g9(p.weight_rel_error), cpw,
+                      adc_bits, p.energy_cycles, p.digital_ops);
     for (int i = 0; i < kEventCount; ++i) rc << "," << p.events[static_cast<size_t>(i)];
     const auto e = price(p.events, p.digital_ops, tech.table_for(adc_bits));
     double compute = 0;
@@ -549,9 +571,10 @@ void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o, co
     }
     rc << "," << g9(compute) << "\n";
     for (const auto& l : p.layers)
-      lc << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", p.w->cfg.name, p.array, v.label,
-                        l.layer, l.method, l.placement, l.rank, l.cycles, l.cycles_dense, g9(l.row_util),
-                        g9(l.col_util), g9(l.util), g9(l.rel_error), l.r_cycles, l.layout);
+      lc << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", p.w->cfg.name, p.array,
+                        v.label, l.layer, l.method, l.placement, l.rank, l.cycles, l.cycles_dense,
+                        g9(l.row_util), g9(l.col_util), g9(l.util), g9(l.rel_error), l.r_cycles,
+                        l.layout);
   }
   write_file(dir + "/results.csv", rc.str());
   write_file(dir + "/layers.csv", lc.str());
@@ -562,7 +585,8 @@ void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o, co
   for (int64_t n : c.arrays) {
     const EnergyTable et = tech.table_for(lossless_adc_bits(c, n));
     Json row;
-    for (int i = 0; i < kEventCount; ++i) row[to_string(static_cast<Event>(i))] = et.pj[static_cast<size_t>(i)];
+    for (int i = 0; i < kEventCount; ++i)
+      row[to_string(static_cast<Event>(i))] = et.pj[static_cast<size_t>(i)];
     t["tables"][std::to_string(n)] = row;
   }
   write_file(dir + "/energy_tables.json", t.dump(2) + "\n");
@@ -570,16 +594,18 @@ void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o, co
 
 // ---- pin / check -------------------------------------------------------------------------
 
-constexpr double kEnergyRelTol = 1e-9;   // energy: same event counts x same table
-constexpr double kErrorAbsTol = 1e-9;    // reconstruction errors (SVD round-off)
+constexpr double kEnergyRelTol = 1e-9;  // energy: same event counts x same table
+constexpr double kErrorAbsTol = 1e-9;   // reconstruction errors (SVD round-off)
 
 int check_pins(const Json& golden, const Json& now) {
   int bad = 0;
   std::map<std::string, Json> by_key;
-  for (const auto& p : now) by_key[fmt::format("{}/{}/{}", p["workload"].get<std::string>(), p["array"].get<int64_t>(), p["variant"].get<std::string>())] = p;
+  for (const auto& p : now)
+    by_key[fmt::format("{}/{}/{}", p["workload"].get<std::string>(), p["array"].get<int64_t>(),
+                       p["variant"].get<std::string>())] = p;
   for (const auto& g : golden["points"]) {
-    const std::string key = fmt::format("{}/{}/{}", g["workload"].get<std::string>(), g["array"].get<int64_t>(),
-                                        g["variant"].get<std::string>());
+    const std::string key = fmt::format("{}/{}/{}", g["workload"].get<std::string>(),
+                                        g["array"].get<int64_t>(), g["variant"].get<std::string>());
     const auto it = by_key.find(key);
     if (it == by_key.end()) {
       std::cerr << fmt::format("paper_study: pinned point {} not computed\n", key);
@@ -604,7 +630,8 @@ int check_pins(const Json& golden, const Json& now) {
                  : std::abs(x - w) <= kErrorAbsTol;
       }
       if (!ok) {
-        std::cerr << fmt::format("paper_study: {} {}: pinned {} now {}\n", key, metric, want.dump(), got.dump());
+        std::cerr << fmt::format("paper_study: {} {}: pinned {} now {}\n", key, metric, want.dump(),
+                                 got.dump());
         ++bad;
       }
     }
@@ -613,17 +640,20 @@ int check_pins(const Json& golden, const Json& now) {
 }
 
 int main_impl(int argc, char** argv) {
-  CLI::App app{"paper study: analytic cycles and energy estimates (accuracy: scripts/paper-accuracy)"};
+  CLI::App app{
+      "paper study: analytic cycles and energy estimates (accuracy: scripts/paper-accuracy)"};
   std::string config, out_dir, pin_file, check_file;
   int threads = 2;
   bool quiet = false, skip_missing = false;
-  app.add_option("--config", config, "study YAML (configs/experiments/paper/study.yaml)")->required();
+  app.add_option("--config", config, "study YAML (configs/experiments/paper/study.yaml)")
+      ->required();
   app.add_option("-o,--out", out_dir, "write results.csv, layers.csv, energy_tables.json here");
   app.add_option("--pin", pin_file, "write the pinned points' headline numbers to this JSON");
   app.add_option("--check", check_file, "recompute the points pinned in this JSON and compare");
   app.add_option("-j,--threads", threads, "worker threads")->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no progress on stderr");
-  app.add_flag("--skip-missing-weights", skip_missing, "exit 77 (a skipped test) when a weights folder is absent");
+  app.add_flag("--skip-missing-weights", skip_missing,
+               "exit 77 (a skipped test) when a weights folder is absent");
   CLI11_PARSE(app, argc, argv);
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -638,26 +668,32 @@ int main_impl(int argc, char** argv) {
     Workload w;
     w.cfg = wc;
     w.net = load_workload(wc.name);
-    w.weights = wc.weights.empty() ? synthetic_weights(w.net, c.seed) : load_npy_weights(w.net, wc.weights);
+    w.weights =
+        wc.weights.empty() ? synthetic_weights(w.net, c.seed) : load_npy_weights(w.net, wc.weights);
     for (const auto& l : w.net.layers) {
       if (!l.on_arrays()) continue;
       double s = 0;
-      for (float x : w.weights.at(l.name).weight.data) s += static_cast<double>(x) * static_cast<double>(x);
+      for (float x : w.weights.at(l.name).weight.data)
+        s += static_cast<double>(x) * static_cast<double>(x);
       w.norm2[l.name] = s;
     }
     wls.push_back(std::move(w));
   }
   const bool pinned_only = !check_file.empty() && out_dir.empty() && pin_file.empty();
-  const Outputs o = run_study(c, tech, wls, pinned_only ? c.pin : std::vector<std::string>{}, threads, !quiet);
+  const Outputs o =
+      run_study(c, tech, wls, pinned_only ? c.pin : std::vector<std::string>{}, threads, !quiet);
   if (!out_dir.empty()) write_outputs(c, tech, o, out_dir);
   Json pinned = Json::array();
   for (const auto& p : o.points)
-    if (std::find(c.pin.begin(), c.pin.end(), p.v->label) != c.pin.end()) pinned.push_back(point_json(c, tech, p));
+    if (std::find(c.pin.begin(), c.pin.end(), p.v->label) != c.pin.end())
+      pinned.push_back(point_json(c, tech, p));
   if (!pin_file.empty()) {
     Json g;
     g["generated_by"] = "scripts/paper-study --pin (study/paper_study.cpp); do not edit by hand";
     g["config"] = "configs/experiments/paper/study.yaml";
-    g["tolerance"] = {{"cycles", "exact"}, {"energy_pj_relative", kEnergyRelTol}, {"errors_absolute", kErrorAbsTol}};
+    g["tolerance"] = {{"cycles", "exact"},
+                      {"energy_pj_relative", kEnergyRelTol},
+                      {"errors_absolute", kErrorAbsTol}};
     g["points"] = pinned;
     write_file(pin_file, g.dump(2) + "\n");
   }
@@ -667,7 +703,8 @@ int main_impl(int argc, char** argv) {
     if (!f) throw ConfigError(check_file, 0, "", "cannot read");
     const Json golden = Json::parse(f);
     const int bad = check_pins(golden, pinned);
-    std::cerr << fmt::format("paper_study: {} pinned points checked, {} differences\n", golden["points"].size(), bad);
+    std::cerr << fmt::format("paper_study: {} pinned points checked, {} differences\n",
+                             golden["points"].size(), bad);
     rc = bad == 0 ? 0 : 1;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

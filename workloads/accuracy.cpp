@@ -59,7 +59,8 @@ int64_t count_correct(const std::vector<int>& predicted, const std::vector<int>&
 }
 
 double agreement(const std::vector<int>& a, const std::vector<int>& b) {
-  if (a.size() != b.size()) throw std::invalid_argument("agreement: prediction vectors differ in length");
+  if (a.size() != b.size())
+    throw std::invalid_argument("agreement: prediction vectors differ in length");
   if (a.empty()) return 1.0;
   int64_t same = 0;
   for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i] ? 1 : 0;
@@ -68,7 +69,8 @@ double agreement(const std::vector<int>& a, const std::vector<int>& b) {
 
 double mean_abs_logit_difference(const std::vector<std::vector<double>>& a,
                                  const std::vector<std::vector<double>>& b) {
-  if (a.size() != b.size()) throw std::invalid_argument("mean_abs_logit_difference: image counts differ");
+  if (a.size() != b.size())
+    throw std::invalid_argument("mean_abs_logit_difference: image counts differ");
   double sum = 0.0;
   int64_t n = 0;
   for (size_t i = 0; i < a.size(); ++i) {

@@ -1,6 +1,7 @@
 // Activation calibration (calibration.hpp).
 #include "workloads/calibration.hpp"
-#include "workloads/input_file.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -11,9 +12,8 @@
 #include <set>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include "workloads/error.hpp"
+#include "workloads/input_file.hpp"
 #include "workloads/yaml_reader.hpp"
 
 namespace fs = std::filesystem;
@@ -33,7 +33,8 @@ std::optional<CalibrationMethod> parse_calibration_method(const std::string& tex
   if (num.empty() || !(std::isdigit(static_cast<unsigned char>(num[0])))) return std::nullopt;
   char* end = nullptr;
   const double p = std::strtod(num.c_str(), &end);
-  if (num.empty() || end != num.c_str() + num.size() || !std::isfinite(p) || !(p > 50.0) || p > 100.0)
+  if (num.empty() || end != num.c_str() + num.size() || !std::isfinite(p) || !(p > 50.0) ||
+      p > 100.0)
     return std::nullopt;
   CalibrationMethod m;
   m.percentile = true;
@@ -75,7 +76,7 @@ class Tails {
 
  private:
   size_t keep_;
-  std::priority_queue<double> low_;                                            // max-heap
+  std::priority_queue<double> low_;                                              // max-heap
   std::priority_queue<double, std::vector<double>, std::greater<double>> high_;  // min-heap
 };
 
@@ -87,9 +88,10 @@ int64_t tail_index(const CalibrationMethod& m, int64_t n) {
 
 // YAML scalar for a name: plain when it is made of safe characters, double-quoted otherwise.
 std::string yaml_name(const std::string& s) {
-  bool plain = !s.empty() && s.find_first_not_of(
-                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/:") ==
-                                 std::string::npos;
+  bool plain =
+      !s.empty() &&
+      s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/:") ==
+          std::string::npos;
   // A ':' inside a plain scalar is text unless a space follows it ("percentile:99.99").
   plain = plain && s[0] != '-' && s[0] != '.' && s[0] != ':' && s.back() != ':';
   if (plain) return s;
@@ -219,16 +221,19 @@ Calibration calibrate(const Network& net, const WeightSet& weights, const Datase
     run_batch(net, weights, dataset, split, indices, start, end, threads, inputs, runs);
     for (size_t j = start; j < end; ++j) {
       for (size_t t = 0; t < names.size(); ++t) {
-        const ref::FloatTensor& x =
-            where[t] < 0 ? inputs[j - start] : runs[j - start].outputs[static_cast<size_t>(where[t])];
+        const ref::FloatTensor& x = where[t] < 0
+                                        ? inputs[j - start]
+                                        : runs[j - start].outputs[static_cast<size_t>(where[t])];
         for (double v : x.data) {
           if (!std::isfinite(v))
-            throw WorkloadError(split.images_file, 0, names[t],
-                                fmt::format("image {}: a value of tensor {} is not finite", indices[j], names[t]));
+            throw WorkloadError(
+                split.images_file, 0, names[t],
+                fmt::format("image {}: a value of tensor {} is not finite", indices[j], names[t]));
           tails[t].add(v);
         }
       }
-      if (options.progress) options.progress(static_cast<int64_t>(j + 1), static_cast<int64_t>(indices.size()));
+      if (options.progress)
+        options.progress(static_cast<int64_t>(j + 1), static_cast<int64_t>(indices.size()));
     }
   }
 
@@ -266,8 +271,8 @@ std::string calibration_yaml(const Calibration& c) {
   out += "tensors:\n";
   // "{}" is fmt's shortest representation that reads back as the same double.
   for (const auto& t : c.tensors)
-    out += fmt::format("  {}: {{lo: {}, hi: {}, scale: {}, zero_point: {}}}\n", yaml_name(t.name), t.lo,
-                       t.hi, t.quant.scale, t.quant.zero_point);
+    out += fmt::format("  {}: {{lo: {}, hi: {}, scale: {}, zero_point: {}}}\n", yaml_name(t.name),
+                       t.lo, t.hi, t.quant.scale, t.quant.zero_point);
   return out;
 }
 
@@ -275,7 +280,8 @@ Calibration load_calibration(const std::string& path, const Network& net, int ex
   if (!regular_file_exists(path)) throw WorkloadError(path, 0, "", "calibration file not found");
   const YamlNode root = YamlNode::load_file(path, ErrorKind::Workload);
   root.expect_map();
-  root.allow_only({"network", "dataset", "split", "images", "image_stride", "method", "bits", "tensors"});
+  root.allow_only(
+      {"network", "dataset", "split", "images", "image_stride", "method", "bits", "tensors"});
   Calibration c;
   c.file = path;
   c.network = root.child("network").as_string();
@@ -289,8 +295,9 @@ Calibration load_calibration(const std::string& path, const Network& net, int ex
   const YamlNode bits = root.child("bits");
   c.bits = static_cast<int>(bits.as_int(1, 16));
   if (expected_bits > 0 && c.bits != expected_bits)
-    bits.fail(fmt::format("calibrated for {}-bit activation codes but the architecture has input_bits {}",
-                          c.bits, expected_bits));
+    bits.fail(
+        fmt::format("calibrated for {}-bit activation codes but the architecture has input_bits {}",
+                    c.bits, expected_bits));
   const int64_t max_code = (int64_t{1} << c.bits) - 1;
 
   const std::vector<std::string> needed = ref::quantized_tensors(net);
@@ -309,8 +316,9 @@ Calibration load_calibration(const std::string& path, const Network& net, int ex
     if (!needed_set.count(name)) {
       std::string list;
       for (const auto& n : needed) list += (list.empty() ? "" : ", ") + n;
-      entry.fail(fmt::format("network {} has no quantized tensor \"{}\" (its quantized tensors: {})",
-                             net.name, name, list));
+      entry.fail(
+          fmt::format("network {} has no quantized tensor \"{}\" (its quantized tensors: {})",
+                      net.name, name, list));
     }
     entry.expect_map();
     entry.allow_only({"lo", "hi", "scale", "zero_point"});

@@ -52,7 +52,7 @@ inline constexpr int64_t kMaxCollectedValues = 64'000'000;
 
 struct CalibrationMethod {
   bool percentile = false;
-  double p = 100.0;  // percentile method only, in (50, 100]
+  double p = 100.0;          // percentile method only, in (50, 100]
   std::string text() const;  // "max" or "percentile:P"
 };
 // "max" or "percentile:P" with P a number in (50, 100]; nullopt otherwise.

@@ -1,15 +1,15 @@
 // Data set folders (dataset.hpp): dataset.yaml read strictly, .npy images and labels checked
 // against it.
 #include "workloads/dataset.hpp"
-#include "workloads/input_file.hpp"
+
+#include <fmt/format.h>
 
 #include <cmath>
 #include <filesystem>
 #include <set>
 
-#include <fmt/format.h>
-
 #include "workloads/error.hpp"
+#include "workloads/input_file.hpp"
 #include "workloads/npy.hpp"
 #include "workloads/yaml_reader.hpp"
 
@@ -19,7 +19,9 @@ namespace imcsim {
 
 bool is_safe_identifier(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
-  const auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  const auto alpha = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
   if (!alpha(s[0])) return false;
   for (char c : s)
     if (!alpha(c) && !(c >= '0' && c <= '9') && c != '-') return false;
@@ -59,9 +61,11 @@ Dataset load_dataset(const std::string& dir) {
   d.dir = dir;
   d.file = (fs::path(dir) / "dataset.yaml").string();
   if (!fs::is_directory(dir))
-    throw WorkloadError(dir, 0, "--dataset", "not a folder (a data set is a folder holding dataset.yaml)");
+    throw WorkloadError(dir, 0, "--dataset",
+                        "not a folder (a data set is a folder holding dataset.yaml)");
   if (!path_exists(d.file))
-    throw WorkloadError(d.file, 0, "", "data set description not found (a data set folder holds dataset.yaml)");
+    throw WorkloadError(d.file, 0, "",
+                        "data set description not found (a data set folder holds dataset.yaml)");
   const YamlNode root = YamlNode::load_file(d.file, ErrorKind::Workload);
   root.expect_map();
   root.allow_only({"name", "classes", "layout", "splits", "preprocess", "description"});
@@ -72,7 +76,8 @@ Dataset load_dataset(const std::string& dir) {
     name.fail_expected("a name of letters, digits, '_' and '-' starting with a letter or '_'");
 
   const YamlNode classes = root.child("classes");
-  if (!classes.is_seq() || classes.items().empty()) classes.fail_expected("a non-empty list of class names");
+  if (!classes.is_seq() || classes.items().empty())
+    classes.fail_expected("a non-empty list of class names");
   std::set<std::string> seen;
   for (const auto& c : classes.items()) {
     const std::string cls = c.as_string();
@@ -86,10 +91,12 @@ Dataset load_dataset(const std::string& dir) {
 
   const YamlNode splits = root.child("splits");
   splits.expect_map();
-  if (splits.entries().empty()) splits.fail_expected("at least one split (e.g. test: {images: ..., labels: ...})");
+  if (splits.entries().empty())
+    splits.fail_expected("at least one split (e.g. test: {images: ..., labels: ...})");
   for (const auto& [split_name, spec] : splits.entries()) {
     if (!is_safe_identifier(split_name))
-      spec.fail("split name \"" + split_name + "\" is not a safe identifier (letters, digits, '_', '-')");
+      spec.fail("split name \"" + split_name +
+                "\" is not a safe identifier (letters, digits, '_', '-')");
     spec.expect_map();
     spec.allow_only({"images", "labels"});
     Dataset::SplitSpec s;
@@ -153,8 +160,9 @@ const Split& Dataset::split(const std::string& split_name) const {
   if (spec == nullptr) {
     std::string names;
     for (const auto& s : specs) names += (names.empty() ? "" : ", ") + s.name;
-    throw WorkloadError(file, 0, "splits." + split_name,
-                        fmt::format("no split \"{}\" in data set {} (available: {})", split_name, name, names));
+    throw WorkloadError(
+        file, 0, "splits." + split_name,
+        fmt::format("no split \"{}\" in data set {} (available: {})", split_name, name, names));
   }
   std::lock_guard<std::mutex> lock(cache_->mu);
   if (auto it = cache_->loaded.find(split_name); it != cache_->loaded.end()) return *it->second;
@@ -181,11 +189,15 @@ const Split& Dataset::split(const std::string& split_name) const {
     };
     const char kind = img.dtype.size() >= 2 ? img.dtype[1] : '?';
     const std::string width = img.dtype.size() >= 2 ? img.dtype.substr(2) : "";
-    if (kind == 'u' && width == "1") s->image_dtype = "uint8";
-    else if (kind == 'f' && width == "4") s->image_dtype = "float32";
-    else bad(fmt::format("expected uint8 or float32 images, got dtype {}", img.dtype));
+    if (kind == 'u' && width == "1")
+      s->image_dtype = "uint8";
+    else if (kind == 'f' && width == "4")
+      s->image_dtype = "float32";
+    else
+      bad(fmt::format("expected uint8 or float32 images, got dtype {}", img.dtype));
     if (img.shape.size() != 4)
-      bad(fmt::format("expected images of shape (N, C, H, W) (layout NCHW), got shape {}", shape_str(img.shape)));
+      bad(fmt::format("expected images of shape (N, C, H, W) (layout NCHW), got shape {}",
+                      shape_str(img.shape)));
     s->count = img.shape[0];
     s->channels = img.shape[1];
     s->height = img.shape[2];
@@ -228,13 +240,15 @@ const Split& Dataset::split(const std::string& split_name) const {
 ref::FloatTensor Dataset::image(const Split& s, int64_t i) const {
   ref::FloatTensor t(s.channels, s.height, s.width);
   const size_t plane = static_cast<size_t>(s.height * s.width);
-  const float* px = s.pixels.data() + static_cast<size_t>(i) * plane * static_cast<size_t>(s.channels);
+  const float* px =
+      s.pixels.data() + static_cast<size_t>(i) * plane * static_cast<size_t>(s.channels);
   for (int64_t c = 0; c < s.channels; ++c) {
     const double mean = preprocess.mean.empty() ? 0.0 : preprocess.mean[static_cast<size_t>(c)];
     const double sd = preprocess.std.empty() ? 1.0 : preprocess.std[static_cast<size_t>(c)];
     double* out = t.data.data() + static_cast<size_t>(c) * plane;
     const float* in = px + static_cast<size_t>(c) * plane;
-    for (size_t k = 0; k < plane; ++k) out[k] = (static_cast<double>(in[k]) * preprocess.scale - mean) / sd;
+    for (size_t k = 0; k < plane; ++k)
+      out[k] = (static_cast<double>(in[k]) * preprocess.scale - mean) / sd;
   }
   return t;
 }

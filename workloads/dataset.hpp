@@ -35,8 +35,8 @@ struct Split {
   std::string images_file, labels_file;  // resolved paths
   int64_t count = 0;                     // images
   int64_t channels = 0, height = 0, width = 0;
-  std::string image_dtype;   // "uint8" or "float32"
-  std::vector<float> pixels; // count x channels x height x width, C order (exact for both dtypes)
+  std::string image_dtype;    // "uint8" or "float32"
+  std::vector<float> pixels;  // count x channels x height x width, C order (exact for both dtypes)
   std::vector<int> labels;
 };
 

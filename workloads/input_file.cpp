@@ -1,14 +1,13 @@
 #include "workloads/input_file.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace imcsim {
 
@@ -54,18 +53,19 @@ int open_checked(const std::string& path, InputKind kind, ErrorKind ek, uint64_t
                             : err == EACCES  ? "permission denied"
                             : err == ENOTDIR ? "a part of the path is not a folder"
                                              : std::strerror(err);
-    throw_error(ek, path.substr(0, 4096), 0, "",
-                fmt::format("cannot open {} (missing or unreadable): {}", input_kind_name(kind), why));
+    throw_error(
+        ek, path.substr(0, 4096), 0, "",
+        fmt::format("cannot open {} (missing or unreadable): {}", input_kind_name(kind), why));
   }
   Fd guard(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0)
-    throw_error(ek, path, 0, "", fmt::format("cannot read {}: {}", input_kind_name(kind),
-                                             std::strerror(errno)));
-  if (!S_ISREG(st.st_mode))
     throw_error(ek, path, 0, "",
-                fmt::format("is {}, expected a regular {}", file_type(st.st_mode),
-                            input_kind_name(kind)));
+                fmt::format("cannot read {}: {}", input_kind_name(kind), std::strerror(errno)));
+  if (!S_ISREG(st.st_mode))
+    throw_error(
+        ek, path, 0, "",
+        fmt::format("is {}, expected a regular {}", file_type(st.st_mode), input_kind_name(kind)));
   size = static_cast<uint64_t>(st.st_size);
   const uint64_t limit = max_input_bytes(kind);
   if (size > limit)

@@ -1,5 +1,6 @@
 #include "workloads/loader.hpp"
-#include "workloads/input_file.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -7,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include <fmt/format.h>
+#include "workloads/input_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -17,7 +18,9 @@ namespace {
 
 constexpr int64_t kMaxDim = 1 << 20;  // sanity bound on any size/channel count
 
-std::string shape_str(const TensorShape& s) { return fmt::format("{}x{}x{}", s.h, s.w, s.c); }
+std::string shape_str(const TensorShape& s) {
+  return fmt::format("{}x{}x{}", s.h, s.w, s.c);
+}
 
 // `kernel: 3` or `kernel: [3, 5]` (h, w).
 std::pair<int64_t, int64_t> pair_value(const YamlNode& n, int64_t lo, int64_t hi) {
@@ -30,8 +33,8 @@ std::pair<int64_t, int64_t> pair_value(const YamlNode& n, int64_t lo, int64_t hi
   return {v, v};
 }
 
-const std::vector<std::string> kLayerTypes = {"conv", "fc", "add", "maxpool", "avgpool",
-                                              "global_avgpool"};
+const std::vector<std::string> kLayerTypes = {"conv",    "fc",      "add",
+                                              "maxpool", "avgpool", "global_avgpool"};
 
 LayerType layer_type(const std::string& s) {
   if (s == "conv") return LayerType::Conv;
@@ -65,7 +68,8 @@ Layer parse_layer(const YamlNode& n, const std::map<std::string, TensorShape>& s
   Layer l;
   l.source_line = n.line();
   l.name = n.child("name").as_string();
-  if (l.name.empty() || l.name == "input") n.child("name").fail_expected("a non-empty name other than \"input\"");
+  if (l.name.empty() || l.name == "input")
+    n.child("name").fail_expected("a non-empty name other than \"input\"");
   l.type = layer_type(n.child("type").as_choice(kLayerTypes));
 
   std::vector<std::string> allowed = {"name", "type", "inputs", "act"};
@@ -94,8 +98,8 @@ Layer parse_layer(const YamlNode& n, const std::map<std::string, TensorShape>& s
     for (const auto& item : items) {
       const std::string src = item.as_string();
       if (!shapes.count(src))
-        item.fail(fmt::format("unknown input \"{}\" (inputs must name an earlier layer or \"input\")",
-                              src));
+        item.fail(fmt::format(
+            "unknown input \"{}\" (inputs must name an earlier layer or \"input\")", src));
       l.inputs.push_back(src);
     }
   } else {
@@ -120,9 +124,9 @@ Layer parse_layer(const YamlNode& n, const std::map<std::string, TensorShape>& s
       l.bias = n.get_bool("bias", false);
       l.batch_norm = n.get_bool("bn", false);
       if (l.in.c % l.groups != 0 || l.out.c % l.groups != 0) {
-        n.child("groups").fail(fmt::format(
-            "groups {} must divide input channels {} and output channels {}", l.groups, l.in.c,
-            l.out.c));
+        n.child("groups").fail(
+            fmt::format("groups {} must divide input channels {} and output channels {}", l.groups,
+                        l.in.c, l.out.c));
       }
       l.out.h = window_out(n, l.in.h, l.k_h, l.stride_h, l.pad_h, "height");
       l.out.w = window_out(n, l.in.w, l.k_w, l.stride_w, l.pad_w, "width");
@@ -150,9 +154,8 @@ Layer parse_layer(const YamlNode& n, const std::map<std::string, TensorShape>& s
         const TensorShape& other = shapes.at(l.inputs[i]);
         if (!(other == l.in)) {
           const char* what = other.c != l.in.c ? "channel mismatch" : "shape mismatch";
-          n.child("inputs").fail(fmt::format("{}: add joins {} ({}) and {} ({})", what,
-                                             l.inputs[0], shape_str(l.in), l.inputs[i],
-                                             shape_str(other)));
+          n.child("inputs").fail(fmt::format("{}: add joins {} ({}) and {} ({})", what, l.inputs[0],
+                                             shape_str(l.in), l.inputs[i], shape_str(other)));
         }
       }
       l.out = l.in;
@@ -185,7 +188,8 @@ Network parse_workload(const YamlNode& root) {
   if (items.empty()) layers.fail_expected("at least one layer");
   for (const auto& item : items) {
     Layer l = parse_layer(item, shapes, previous);
-    if (shapes.count(l.name)) item.child("name").fail(fmt::format("duplicate layer name \"{}\"", l.name));
+    if (shapes.count(l.name))
+      item.child("name").fail(fmt::format("duplicate layer name \"{}\"", l.name));
     shapes[l.name] = l.out;
     previous = l.name;
     net.layers.push_back(std::move(l));
@@ -217,8 +221,8 @@ std::vector<std::string> builtin_workloads() {
 }
 
 std::string resolve_workload(const std::string& name_or_path) {
-  const bool looks_like_path = name_or_path.find('/') != std::string::npos ||
-                               fs::path(name_or_path).extension() == ".yaml";
+  const bool looks_like_path =
+      name_or_path.find('/') != std::string::npos || fs::path(name_or_path).extension() == ".yaml";
   if (looks_like_path) {
     if (!path_exists(name_or_path))
       throw WorkloadError("", 0, "",

@@ -1,9 +1,9 @@
 #include "workloads/network.hpp"
 
+#include <fmt/format.h>
+
 #include <initializer_list>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "workloads/error.hpp"
 

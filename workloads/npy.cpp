@@ -1,11 +1,11 @@
 #include "workloads/npy.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "workloads/error.hpp"
 #include "workloads/finite.hpp"
@@ -95,6 +95,39 @@ int64_t NpyArray::size() const {
   return n;
 }
 
+// The n little-endian values at src of dtype kind/width (checked by the caller), as doubles.
+static void convert_values(char kind, int width, const char* src, int64_t n,
+                           std::vector<double>& out) {
+  switch (kind) {
+    case 'f':
+      if (width == 4)
+        convert<float>(src, n, out);
+      else
+        convert<double>(src, n, out);
+      break;
+    case 'b':
+    case 'u':
+      if (width == 1)
+        convert<uint8_t>(src, n, out);
+      else if (width == 2)
+        convert<uint16_t>(src, n, out);
+      else if (width == 4)
+        convert<uint32_t>(src, n, out);
+      else
+        convert<uint64_t>(src, n, out);
+      break;
+    default:
+      if (width == 1)
+        convert<int8_t>(src, n, out);
+      else if (width == 2)
+        convert<int16_t>(src, n, out);
+      else if (width == 4)
+        convert<int32_t>(src, n, out);
+      else
+        convert<int64_t>(src, n, out);
+  }
+}
+
 NpyArray parse_npy(const std::string& bytes, const std::string& file) {
   static const char kMagic[] = "\x93NUMPY";
   if (bytes.size() < 10 || bytes.compare(0, 6, kMagic, 6) != 0)
@@ -108,7 +141,8 @@ NpyArray parse_npy(const std::string& bytes, const std::string& file) {
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) bad(file, "truncated header");
     for (int i = 3; i >= 0; --i)
-      header_len = (header_len << 8) | static_cast<unsigned char>(bytes[8 + static_cast<size_t>(i)]);
+      header_len =
+          (header_len << 8) | static_cast<unsigned char>(bytes[8 + static_cast<size_t>(i)]);
     header_start = 12;
   } else {
     bad(file, fmt::format("format version {} (expected 1, 2 or 3)", major));
@@ -138,10 +172,10 @@ NpyArray parse_npy(const std::string& bytes, const std::string& file) {
     bad(file, fmt::format("dtype '{}' is not a plain numeric dtype", t));
   // At most 3 digits: std::stoi would throw std::out_of_range on a 20-digit width (fuzzing).
   const int width = width_text.size() <= 3 ? std::stoi(width_text) : 0;
-  const bool ok = (kind == 'f' && (width == 4 || width == 8)) ||
-                  ((kind == 'i' || kind == 'u') && (width == 1 || width == 2 || width == 4 ||
-                                                    width == 8)) ||
-                  (kind == 'b' && width == 1);
+  const bool ok =
+      (kind == 'f' && (width == 4 || width == 8)) ||
+      ((kind == 'i' || kind == 'u') && (width == 1 || width == 2 || width == 4 || width == 8)) ||
+      (kind == 'b' && width == 1);
   if (!ok)
     bad(file, fmt::format("dtype '{}' (expected float32/64, int8..64, uint8..64 or bool)", t));
 
@@ -153,26 +187,9 @@ NpyArray parse_npy(const std::string& bytes, const std::string& file) {
     bad(file, fmt::format("data truncated: shape needs {} bytes of '{}', the file holds {}", want,
                           t, have));
   if (have > want)
-    bad(file, fmt::format("{} trailing bytes after the {} bytes the shape needs", have - want,
-                          want));
-  const char* src = bytes.data() + data_start;
-  switch (kind) {
-    case 'f':
-      if (width == 4) convert<float>(src, n, a.values); else convert<double>(src, n, a.values);
-      break;
-    case 'b':
-    case 'u':
-      if (width == 1) convert<uint8_t>(src, n, a.values);
-      else if (width == 2) convert<uint16_t>(src, n, a.values);
-      else if (width == 4) convert<uint32_t>(src, n, a.values);
-      else convert<uint64_t>(src, n, a.values);
-      break;
-    default:
-      if (width == 1) convert<int8_t>(src, n, a.values);
-      else if (width == 2) convert<int16_t>(src, n, a.values);
-      else if (width == 4) convert<int32_t>(src, n, a.values);
-      else convert<int64_t>(src, n, a.values);
-  }
+    bad(file,
+        fmt::format("{} trailing bytes after the {} bytes the shape needs", have - want, want));
+  convert_values(kind, width, bytes.data() + data_start, n, a.values);
   if (kind == 'f') {
     if (const int64_t i = first_non_finite(a.values); i >= 0)
       bad(file, fmt::format("element {} is {}: expected finite values", index_str(a.shape, i),
@@ -199,15 +216,16 @@ Tensor read_npy_tensor(const std::string& path) {
   if (const int64_t i = first_non_finite(t.data); i >= 0)
     throw WorkloadError(path, 0, "",
                         fmt::format("element {} ({}) is beyond the float32 range: expected "
-                                    "finite float32 values", index_str(t.shape, i),
-                                    a.values[static_cast<size_t>(i)]));
+                                    "finite float32 values",
+                                    index_str(t.shape, i), a.values[static_cast<size_t>(i)]));
   return t;
 }
 
 std::string npy_bytes(const Tensor& t) {
   std::string shape = "(";
   for (size_t i = 0; i < t.shape.size(); ++i)
-    shape += std::to_string(t.shape[i]) + (t.shape.size() == 1 ? "," : (i + 1 < t.shape.size() ? ", " : ""));
+    shape += std::to_string(t.shape[i]) +
+             (t.shape.size() == 1 ? "," : (i + 1 < t.shape.size() ? ", " : ""));
   shape += ")";
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
   // Pad with spaces so the data starts at a multiple of 64 bytes, ending in '\n' (NEP 1).

@@ -14,10 +14,10 @@
 namespace imcsim {
 
 struct NpyArray {
-  std::string dtype;            // the header's descr, e.g. "<f4", "|u1"
-  std::vector<int64_t> shape;   // () for a scalar
-  std::vector<double> values;   // C order; every supported dtype converts exactly except
-                                // 64-bit integers beyond 2^53 (rejected)
+  std::string dtype;           // the header's descr, e.g. "<f4", "|u1"
+  std::vector<int64_t> shape;  // () for a scalar
+  std::vector<double> values;  // C order; every supported dtype converts exactly except
+                               // 64-bit integers beyond 2^53 (rejected)
   int64_t size() const;
 };
 

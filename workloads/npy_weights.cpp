@@ -1,13 +1,13 @@
 #include "workloads/npy_weights.hpp"
-#include "workloads/input_file.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 
-#include <fmt/format.h>
-
 #include "workloads/error.hpp"
+#include "workloads/input_file.hpp"
 #include "workloads/loader.hpp"
 #include "workloads/npy.hpp"
 #include "workloads/yaml_reader.hpp"
@@ -60,7 +60,8 @@ std::string builtin_weight_map(const Network& net) {
 WeightSet load_npy_weights(const Network& net, const std::string& dir,
                            const std::string& map_file) {
   if (!fs::is_directory(dir))
-    throw WorkloadError(dir, 0, "", "weights folder does not exist (expected a folder of .npy files)");
+    throw WorkloadError(dir, 0, "",
+                        "weights folder does not exist (expected a folder of .npy files)");
   std::string map_path = map_file;
   if (map_path.empty() && path_exists(fs::path(dir) / "weight_map.yaml"))
     map_path = (fs::path(dir) / "weight_map.yaml").string();
@@ -72,27 +73,30 @@ WeightSet load_npy_weights(const Network& net, const std::string& dir,
   ws.source = dir;
   auto tensor = [&](const std::string& layer, const std::string& name, const char* role) {
     // A tensor name becomes a file name inside `dir` only: no separators, no leading '.'.
-    const bool safe = !name.empty() && name.front() != '.' &&
-                      std::all_of(name.begin(), name.end(), [](char ch) {
-                        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-';
-                      });
+    const bool safe =
+        !name.empty() && name.front() != '.' && std::all_of(name.begin(), name.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' ||
+                 ch == '-';
+        });
     if (!safe)
-      throw WorkloadError(map_path.empty() ? dir : map_path, 0, layer,
-                          fmt::format("{} tensor name \"{}\" is not a plain file name (expected characters "
-                                      "A-Z a-z 0-9 _ . - and no leading '.')",
-                                      role, name.substr(0, 120)));
+      throw WorkloadError(
+          map_path.empty() ? dir : map_path, 0, layer,
+          fmt::format("{} tensor name \"{}\" is not a plain file name (expected characters "
+                      "A-Z a-z 0-9 _ . - and no leading '.')",
+                      role, name.substr(0, 120)));
     const fs::path p = fs::path(dir) / (name + ".npy");
     if (!path_exists(p))
-      throw WorkloadError(map_path.empty() ? dir : map_path, 0, layer,
-                          fmt::format("{} tensor \"{}\" not found: expected file {}", role, name,
-                                      p.string()));
+      throw WorkloadError(
+          map_path.empty() ? dir : map_path, 0, layer,
+          fmt::format("{} tensor \"{}\" not found: expected file {}", role, name, p.string()));
     return read_npy_tensor(p.string());
   };
   auto vector = [&](const Layer& l, const std::string& name, const char* role) {
     Tensor t = tensor(l.name, name, role);
     if (t.shape.size() != 1 || t.shape[0] != l.out.c)
-      throw WorkloadError((fs::path(dir) / (name + ".npy")).string(), 0, l.name,
-                          fmt::format("{} has shape {}, expected {}", role, t.shape_str(), l.out.c));
+      throw WorkloadError(
+          (fs::path(dir) / (name + ".npy")).string(), 0, l.name,
+          fmt::format("{} has shape {}, expected {}", role, t.shape_str(), l.out.c));
     return t.data;
   };
   for (const auto& l : net.layers) {

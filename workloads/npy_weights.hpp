@@ -10,8 +10,8 @@
 // `weight` / `bias` name tensors (file <name>.npy in the folder); `bn: P` names the four
 // BatchNorm tensors P.weight (gamma), P.bias (beta), P.running_mean, P.running_var (PyTorch's
 // state-dict names); `onnx` optionally names the same layer in an ONNX export, so the two
-// sources can be compared; `bn_eps` overrides the file's epsilon for that layer. A layer not in the map uses <layer>.weight, <layer>.bias and
-// BN prefix <layer>.bn.
+// sources can be compared; `bn_eps` overrides the file's epsilon for that layer. A layer not in the
+// map uses <layer>.weight, <layer>.bias and BN prefix <layer>.bn.
 #pragma once
 
 #include <map>

@@ -1,12 +1,12 @@
 #include "workloads/reference.hpp"
 
+#include <fmt/format.h>
+
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
-
-#include <Eigen/Dense>
-#include <fmt/format.h>
 
 #include "workloads/error.hpp"
 
@@ -21,16 +21,17 @@ int64_t out_extent(int64_t in, int64_t k, int64_t stride, int64_t pad_begin, int
 
 void check_input(const Layer& l, int64_t c, int64_t h, int64_t w) {
   if (c != l.in.c || h != l.in.h || w != l.in.w)
-    throw std::invalid_argument(fmt::format(
-        "reference: layer {} expects a {}x{}x{} (CxHxW) input, got {}x{}x{}", l.name, l.in.c,
-        l.in.h, l.in.w, c, h, w));
+    throw std::invalid_argument(
+        fmt::format("reference: layer {} expects a {}x{}x{} (CxHxW) input, got {}x{}x{}", l.name,
+                    l.in.c, l.in.h, l.in.w, c, h, w));
 }
 
 void check_out_shape(const Layer& l, int64_t oh, int64_t ow) {
   if (oh != l.out.h || ow != l.out.w)
-    throw std::invalid_argument(fmt::format("reference: layer {} geometry gives {}x{}, the "
-                                            "network says {}x{}",
-                                            l.name, oh, ow, l.out.h, l.out.w));
+    throw std::invalid_argument(
+        fmt::format("reference: layer {} geometry gives {}x{}, the "
+                    "network says {}x{}",
+                    l.name, oh, ow, l.out.h, l.out.w));
 }
 
 double bn_apply(const BatchNormParams& bn, size_t oc, double x) {
@@ -93,7 +94,8 @@ namespace {
 // im2col of group g: row (c, ky, kx) of the group's input patch, column = output pixel
 // (REFERENCE §2's unrolling); zero padding. `in` is CHW of any element type.
 template <typename T>
-void im2col(const ChwTensor<T>& in, const Layer& l, int64_t g, int64_t oh, int64_t ow, Eigen::MatrixXd& patches) {
+void im2col(const ChwTensor<T>& in, const Layer& l, int64_t g, int64_t oh, int64_t ow,
+            Eigen::MatrixXd& patches) {
   const int64_t icg = l.in.c / l.groups;
   patches.resize(icg * l.k_h * l.k_w, oh * ow);
   for (int64_t c = 0; c < icg; ++c)
@@ -105,8 +107,9 @@ void im2col(const ChwTensor<T>& in, const Layer& l, int64_t g, int64_t oh, int64
           const bool row_in = iy >= 0 && iy < in.h;
           for (int64_t x = 0; x < ow; ++x) {
             const int64_t ix = x * l.stride_w - l.pad_w + kx * l.dilation_w;
-            patches(r, y * ow + x) =
-                (!row_in || ix < 0 || ix >= in.w) ? 0.0 : static_cast<double>(in.at(g * icg + c, iy, ix));
+            patches(r, y * ow + x) = (!row_in || ix < 0 || ix >= in.w)
+                                         ? 0.0
+                                         : static_cast<double>(in.at(g * icg + c, iy, ix));
           }
         }
       }
@@ -115,7 +118,8 @@ void im2col(const ChwTensor<T>& in, const Layer& l, int64_t g, int64_t oh, int64
 // The convolution as one GEMM per group: out[oc, p] = sum_r w(oc, r) * patches(r, p), where
 // weight_at(flat OIHW index) gives the weight as a double.
 template <typename T, typename W>
-Eigen::MatrixXd conv_gemm(const ChwTensor<T>& in, const Layer& l, int64_t oh, int64_t ow, W weight_at) {
+Eigen::MatrixXd conv_gemm(const ChwTensor<T>& in, const Layer& l, int64_t oh, int64_t ow,
+                          W weight_at) {
   const int64_t icg = l.in.c / l.groups, ocg = l.out.c / l.groups;
   const int64_t rows = icg * l.k_h * l.k_w, cols = oh * ow;
   Eigen::MatrixXd out(l.out.c, cols);
@@ -165,13 +169,15 @@ FloatTensor run_layer_float(const Layer& l, const std::vector<const FloatTensor*
     case LayerType::Fc: {
       const int64_t n_in = in.size();
       if (lw->weight.shape.size() != 2 || lw->weight.shape[1] != n_in)
-        throw std::invalid_argument(fmt::format("reference: fc {} weight {} does not take {} inputs",
-                                                l.name, lw->weight.shape_str(), n_in));
+        throw std::invalid_argument(
+            fmt::format("reference: fc {} weight {} does not take {} inputs", l.name,
+                        lw->weight.shape_str(), n_in));
       FloatTensor out(l.out.c, 1, 1);
       for (int64_t o = 0; o < l.out.c; ++o) {
         double acc = 0.0;
         const float* row = lw->weight.data.data() + o * n_in;
-        for (int64_t i = 0; i < n_in; ++i) acc += static_cast<double>(row[i]) * in.data[static_cast<size_t>(i)];
+        for (int64_t i = 0; i < n_in; ++i)
+          acc += static_cast<double>(row[i]) * in.data[static_cast<size_t>(i)];
         out.data[static_cast<size_t>(o)] = finish(l, *lw, static_cast<size_t>(o), acc);
       }
       return out;
@@ -226,17 +232,20 @@ std::vector<std::vector<int>> input_indices(const Network& net) {
 void check_network_input(const Network& net, int64_t c, int64_t h, int64_t w) {
   if (net.layers.empty()) throw WorkloadError(net.source, 0, "layers", "network has no layers");
   if (c != net.input.c || h != net.input.h || w != net.input.w)
-    throw WorkloadError(net.source, 0, "input",
-                        fmt::format("input tensor is {}x{}x{} (CxHxW), the network expects {}x{}x{}",
-                                    c, h, w, net.input.c, net.input.h, net.input.w));
+    throw WorkloadError(
+        net.source, 0, "input",
+        fmt::format("input tensor is {}x{}x{} (CxHxW), the network expects {}x{}x{}", c, h, w,
+                    net.input.c, net.input.h, net.input.w));
 }
 
 // Per layer: whether an array layer (conv/fc) reads its output. Those tensors, and the
 // network input, are held as codes where they are produced (file comment of the header).
-std::vector<bool> read_by_array_layers(const Network& net, const std::vector<std::vector<int>>& idx) {
+std::vector<bool> read_by_array_layers(const Network& net,
+                                       const std::vector<std::vector<int>>& idx) {
   std::vector<bool> read(net.layers.size(), false);
   for (size_t i = 0; i < net.layers.size(); ++i)
-    if (net.layers[i].on_arrays() && idx[i].front() >= 0) read[static_cast<size_t>(idx[i].front())] = true;
+    if (net.layers[i].on_arrays() && idx[i].front() >= 0)
+      read[static_cast<size_t>(idx[i].front())] = true;
   return read;
 }
 
@@ -277,7 +286,8 @@ QuantizedLayer quantize_layer(const Layer& l, const LayerWeights& lw, int bits) 
   for (int64_t o = 0; o < oc; ++o) {
     double amax = 0.0;
     for (int64_t i = 0; i < per; ++i)
-      amax = std::max(amax, std::fabs(static_cast<double>(lw.weight.data[static_cast<size_t>(o * per + i)])));
+      amax = std::max(
+          amax, std::fabs(static_cast<double>(lw.weight.data[static_cast<size_t>(o * per + i)])));
     // A channel already on the b-bit mid-rise grid (every weight an odd multiple of
     // amax / (2^b - 1), e.g. a 2-bit layer's E * {-1, -1/3, 1/3, 1}) is held exactly on it:
     // 2^b levels where the symmetric grid has 2^b - 1. Within float32 rounding of the file.
@@ -286,7 +296,8 @@ QuantizedLayer quantize_layer(const Layer& l, const LayerWeights& lw, int bits) 
     for (int64_t i = 0; odd && i < per; ++i) {
       const double r = static_cast<double>(lw.weight.data[static_cast<size_t>(o * per + i)]) / so;
       const double n = std::round(r);
-      odd = std::fabs(r - n) <= 1e-5 * std::max(1.0, std::fabs(n)) && std::fmod(std::fabs(n), 2.0) == 1.0;
+      odd = std::fabs(r - n) <= 1e-5 * std::max(1.0, std::fabs(n)) &&
+            std::fmod(std::fabs(n), 2.0) == 1.0;
     }
     // An all-zero channel keeps scale 1 (all codes 0) rather than dividing by zero.
     const double s = odd ? so : amax > 0.0 ? amax / qmax : 1.0;
@@ -304,7 +315,8 @@ QuantizedLayer quantize_layer(const Layer& l, const LayerWeights& lw, int bits) 
       const auto& bn = *lw.bn;
       q.mul[u] = static_cast<double>(bn.gamma[u]) /
                  std::sqrt(static_cast<double>(bn.var[u]) + static_cast<double>(bn.eps));
-      q.shift[u] = (bias - static_cast<double>(bn.mean[u])) * q.mul[u] + static_cast<double>(bn.beta[u]);
+      q.shift[u] =
+          (bias - static_cast<double>(bn.mean[u])) * q.mul[u] + static_cast<double>(bn.beta[u]);
     } else {
       q.shift[u] = bias;
     }
@@ -340,7 +352,8 @@ IntTensor conv2d_int(const IntTensor& in, const Layer& l, const QuantizedLayer& 
   check_out_shape(l, oh, ow);
   const int64_t icg = l.in.c / l.groups, ocg = l.out.c / l.groups;
   if (q.shape != std::vector<int64_t>{l.out.c, icg, l.k_h, l.k_w})
-    throw std::invalid_argument("reference: quantized weights of " + l.name + " do not fit the layer");
+    throw std::invalid_argument("reference: quantized weights of " + l.name +
+                                " do not fit the layer");
   IntTensor out(l.out.c, oh, ow);
   // Fast path: every partial sum of integer products is an integer below 2^53 in magnitude,
   // so a double-precision GEMM computes each accumulator exactly; else the nested loop.
@@ -350,9 +363,8 @@ IntTensor conv2d_int(const IntTensor& in, const Layer& l, const QuantizedLayer& 
   const double bound = static_cast<double>(wmax) * static_cast<double>(xmax) *
                        static_cast<double>(icg * l.k_h * l.k_w);
   if (bound < 9007199254740992.0) {  // 2^53
-    const Eigen::MatrixXd y = conv_gemm(in, l, oh, ow, [&](int64_t k) {
-      return static_cast<double>(q.q[static_cast<size_t>(k)]);
-    });
+    const Eigen::MatrixXd y = conv_gemm(
+        in, l, oh, ow, [&](int64_t k) { return static_cast<double>(q.q[static_cast<size_t>(k)]); });
     const int64_t cols = oh * ow;
     for (int64_t o = 0; o < l.out.c; ++o)
       for (int64_t p = 0; p < cols; ++p)
@@ -384,11 +396,13 @@ IntTensor conv2d_int(const IntTensor& in, const Layer& l, const QuantizedLayer& 
 IntTensor fc_int(const IntTensor& in, const Layer& l, const QuantizedLayer& q) {
   const int64_t n_in = in.size();
   if (q.shape != std::vector<int64_t>{l.out.c, n_in})
-    throw std::invalid_argument("reference: quantized weights of " + l.name + " do not fit the layer");
+    throw std::invalid_argument("reference: quantized weights of " + l.name +
+                                " do not fit the layer");
   IntTensor out(l.out.c, 1, 1);
   for (int64_t o = 0; o < l.out.c; ++o) {
     int64_t acc = 0;
-    for (int64_t i = 0; i < n_in; ++i) acc += q.q[static_cast<size_t>(o * n_in + i)] * in.data[static_cast<size_t>(i)];
+    for (int64_t i = 0; i < n_in; ++i)
+      acc += q.q[static_cast<size_t>(o * n_in + i)] * in.data[static_cast<size_t>(i)];
     out.data[static_cast<size_t>(o)] = acc;
   }
   return out;
@@ -401,13 +415,16 @@ IntTensor accumulate_int(const Layer& l, const IntTensor& in, const QuantizedLay
 }
 
 IntTensor quantize_activations(const FloatTensor& x, double scale, int bits, int64_t* clamped) {
-  return quantize_centered(x, ActQuant{scale, 0}, bits, clamped);  // zero point 0: the codes themselves
+  return quantize_centered(x, ActQuant{scale, 0}, bits,
+                           clamped);  // zero point 0: the codes themselves
 }
 
 ActQuant act_quant_for_range(double lo, double hi, int bits) {
   if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi)
-    throw std::invalid_argument(fmt::format("reference: activation range [{}, {}] is not finite", lo, hi));
-  if (bits < 1 || bits > 32) throw std::invalid_argument(fmt::format("reference: activation bits {}", bits));
+    throw std::invalid_argument(
+        fmt::format("reference: activation range [{}, {}] is not finite", lo, hi));
+  if (bits < 1 || bits > 32)
+    throw std::invalid_argument(fmt::format("reference: activation bits {}", bits));
   const double top = std::ldexp(1.0, bits) - 1.0;
   lo = std::min(lo, 0.0);
   hi = std::max(hi, 0.0);
@@ -423,7 +440,8 @@ ActQuant act_quant_for_range(double lo, double hi, int bits) {
 
 IntTensor quantize_centered(const FloatTensor& x, const ActQuant& q, int bits, int64_t* clamped) {
   if (!(q.scale > 0.0) || bits < 1 || bits > 32)
-    throw std::invalid_argument(fmt::format("reference: activation scale {} / bits {}", q.scale, bits));
+    throw std::invalid_argument(
+        fmt::format("reference: activation scale {} / bits {}", q.scale, bits));
   const double top = std::ldexp(1.0, bits) - 1.0;
   const double zp = static_cast<double>(q.zero_point);
   IntTensor out(x.c, x.h, x.w);
@@ -445,7 +463,8 @@ std::vector<std::string> quantized_tensors(const Network& net) {
 
 FloatTensor dequantize_activations(const IntTensor& codes, double scale) {
   FloatTensor out(codes.c, codes.h, codes.w);
-  for (size_t i = 0; i < codes.data.size(); ++i) out.data[i] = static_cast<double>(codes.data[i]) * scale;
+  for (size_t i = 0; i < codes.data.size(); ++i)
+    out.data[i] = static_cast<double>(codes.data[i]) * scale;
   return out;
 }
 
@@ -466,7 +485,8 @@ FloatTensor dequantize_accumulators(const IntTensor& acc, const Layer& l, const 
 
 IntTensor requantize(const IntTensor& acc, const Layer& l, const QuantizedLayer& q, double in_scale,
                      double out_scale, int bits, int64_t* clamped) {
-  return quantize_activations(dequantize_accumulators(acc, l, q, in_scale), out_scale, bits, clamped);
+  return quantize_activations(dequantize_accumulators(acc, l, q, in_scale), out_scale, bits,
+                              clamped);
 }
 
 double bounded_activation_scale(const Layer& l, int bits) {
@@ -480,7 +500,8 @@ IntRun run_int(const Network& net, const std::map<std::string, QuantizedLayer>& 
                const FloatTensor& input, const IntOptions& opt, const AccumulatorHook& hook) {
   check_network_input(net, input.c, input.h, input.w);
   if (opt.input_bits < 1 || opt.input_bits > 32)
-    throw std::invalid_argument(fmt::format("reference: input_bits {} outside 1..32", opt.input_bits));
+    throw std::invalid_argument(
+        fmt::format("reference: input_bits {} outside 1..32", opt.input_bits));
   const auto idx = input_indices(net);
   const int bits = opt.input_bits;
   const std::vector<bool> feeds_array = read_by_array_layers(net, idx);
@@ -491,7 +512,8 @@ IntRun run_int(const Network& net, const std::map<std::string, QuantizedLayer>& 
     if (auto it = opt.calibration.find(name); it != opt.calibration.end()) return it->second;
     if (!l && opt.input_scale > 0.0) return ActQuant{opt.input_scale, 0};
     if (l) {
-      if (const double bounded = bounded_activation_scale(*l, bits); bounded > 0.0) return ActQuant{bounded, 0};
+      if (const double bounded = bounded_activation_scale(*l, bits); bounded > 0.0)
+        return ActQuant{bounded, 0};
       if (pooled) return pooled->quant;
     }
     double lo = 0.0, hi = 0.0;
@@ -523,19 +545,21 @@ IntRun run_int(const Network& net, const std::map<std::string, QuantizedLayer>& 
     const IntLayerResult& first = result_of(idx[i].front());
     if (l.on_arrays()) {
       if (!first.quantized)
-        throw std::logic_error("reference: the input of array layer " + l.name + " is not held as codes");
+        throw std::logic_error("reference: the input of array layer " + l.name +
+                               " is not held as codes");
       r.input_quant = first.quant;
       r.input_codes = first.codes;
       auto qit = qweights.find(l.name);
       if (qit == qweights.end())
-        throw WorkloadError(net.source, l.source_line, l.name, "no quantized weights for this layer");
+        throw WorkloadError(net.source, l.source_line, l.name,
+                            "no quantized weights for this layer");
       r.acc = hook ? hook(l, r.input_codes, qit->second, r.input_quant.zero_point)
                    : accumulate_int(l, r.input_codes, qit->second);
       if (r.acc.c != l.out.c || r.acc.h != l.out.h || r.acc.w != l.out.w ||
           static_cast<int64_t>(r.acc.data.size()) != r.acc.size())
         throw std::invalid_argument(fmt::format(
-            "reference: accumulator hook returned {}x{}x{} for layer {}, expected {}x{}x{}", r.acc.c,
-            r.acc.h, r.acc.w, l.name, l.out.c, l.out.h, l.out.w));
+            "reference: accumulator hook returned {}x{}x{} for layer {}, expected {}x{}x{}",
+            r.acc.c, r.acc.h, r.acc.w, l.name, l.out.c, l.out.h, l.out.w));
       r.value = dequantize_accumulators(r.acc, l, qit->second, r.input_quant.scale);
     } else {
       std::vector<const FloatTensor*> ins;

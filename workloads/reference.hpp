@@ -58,7 +58,9 @@ struct ChwTensor {
   ChwTensor(int64_t channels, int64_t height, int64_t width)
       : c(channels), h(height), w(width), data(static_cast<size_t>(channels * height * width)) {}
   int64_t size() const { return c * h * w; }
-  T& at(int64_t ch, int64_t y, int64_t x) { return data[static_cast<size_t>((ch * h + y) * w + x)]; }
+  T& at(int64_t ch, int64_t y, int64_t x) {
+    return data[static_cast<size_t>((ch * h + y) * w + x)];
+  }
   const T& at(int64_t ch, int64_t y, int64_t x) const {
     return data[static_cast<size_t>((ch * h + y) * w + x)];
   }
@@ -124,7 +126,9 @@ IntTensor accumulate_int(const Layer& layer, const IntTensor& in, const Quantize
 struct ActQuant {
   double scale = 0.0;
   int64_t zero_point = 0;
-  bool operator==(const ActQuant& o) const { return scale == o.scale && zero_point == o.zero_point; }
+  bool operator==(const ActQuant& o) const {
+    return scale == o.scale && zero_point == o.zero_point;
+  }
 };
 // The quantization whose codes cover [lo, hi] widened to contain 0 (so a real zero, e.g.
 // padding, is a code): scale = (hi' - lo') / (2^bits - 1), zero_point = round(-lo' / scale);
@@ -166,14 +170,14 @@ using AccumulatorHook = std::function<IntTensor(const Layer& layer, const IntTen
                                                 const QuantizedLayer& q, int64_t zero_point)>;
 
 struct IntLayerResult {
-  FloatTensor value;        // the layer's output as the next layers read it
-  bool quantized = false;   // output held as codes (read by an array layer, network input)
-  ActQuant quant;           // quantization of `codes` when quantized
-  IntTensor codes;          // the output's centered codes (code - zero_point) when quantized
+  FloatTensor value;       // the layer's output as the next layers read it
+  bool quantized = false;  // output held as codes (read by an array layer, network input)
+  ActQuant quant;          // quantization of `codes` when quantized
+  IntTensor codes;         // the output's centered codes (code - zero_point) when quantized
   // conv/fc only:
-  ActQuant input_quant;      // quantization of input_codes
-  IntTensor input_codes;     // centered input codes fed to the arrays
-  IntTensor acc;             // int64 accumulators (from the hook when one is given)
+  ActQuant input_quant;   // quantization of input_codes
+  IntTensor input_codes;  // centered input codes fed to the arrays
+  IntTensor acc;          // int64 accumulators (from the hook when one is given)
 };
 
 struct IntRun {

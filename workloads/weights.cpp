@@ -28,8 +28,7 @@ std::string Tensor::shape_str() const {
 
 const LayerWeights& WeightSet::at(const std::string& layer) const {
   auto it = layers.find(layer);
-  if (it == layers.end())
-    throw WorkloadError(source, 0, layer, "no weights for this layer");
+  if (it == layers.end()) throw WorkloadError(source, 0, layer, "no weights for this layer");
   return it->second;
 }
 
@@ -46,9 +45,13 @@ uint64_t SeededStream::next_u64() {
   return z ^ (z >> 31);
 }
 
-double SeededStream::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+double SeededStream::uniform() {
+  return static_cast<double>(next_u64() >> 11) * 0x1.0p-53;
+}
 
-double SeededStream::uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+double SeededStream::uniform(double lo, double hi) {
+  return lo + (hi - lo) * uniform();
+}
 
 SeededStream SeededStream::for_name(uint64_t seed, const std::string& name) {
   SeededStream s(fnv1a(name, kFnvOffsetBasis ^ seed));  // the name's hash, mixed with the seed
@@ -109,10 +112,10 @@ void check_weights(const Network& net, const WeightSet& weights) {
                                       lw.weight.shape_str(), want.shape_str()));
     }
     if (static_cast<int64_t>(lw.weight.data.size()) != lw.weight.size()) {
-      throw WorkloadError(weights.source, 0, l.name,
-                          fmt::format("weight holds {} values, its shape {} needs {}",
-                                      lw.weight.data.size(), lw.weight.shape_str(),
-                                      lw.weight.size()));
+      throw WorkloadError(
+          weights.source, 0, l.name,
+          fmt::format("weight holds {} values, its shape {} needs {}", lw.weight.data.size(),
+                      lw.weight.shape_str(), lw.weight.size()));
     }
     const size_t oc = static_cast<size_t>(l.out.c);
     if (!lw.bias.empty() && lw.bias.size() != oc) {
@@ -122,9 +125,9 @@ void check_weights(const Network& net, const WeightSet& weights) {
     if (lw.bn) {
       for (const auto* v : {&lw.bn->gamma, &lw.bn->beta, &lw.bn->mean, &lw.bn->var}) {
         if (v->size() != oc)
-          throw WorkloadError(weights.source, 0, l.name,
-                              fmt::format("batch-norm parameter has {} values, expected {}",
-                                          v->size(), oc));
+          throw WorkloadError(
+              weights.source, 0, l.name,
+              fmt::format("batch-norm parameter has {} values, expected {}", v->size(), oc));
       }
     }
     check_weight_values(l.name, lw, weights.source);
@@ -136,10 +139,10 @@ void check_weight_values(const std::string& layer, const LayerWeights& lw,
   auto finite = [&](const std::vector<float>& v, const std::vector<int64_t>& shape,
                     const char* role) {
     if (const int64_t i = first_non_finite(v); i >= 0)
-      throw WorkloadError(source, 0, layer,
-                          fmt::format("{} element {} is {}: expected finite values", role,
-                                      index_str(shape, i),
-                                      non_finite_str(v[static_cast<size_t>(i)])));
+      throw WorkloadError(
+          source, 0, layer,
+          fmt::format("{} element {} is {}: expected finite values", role, index_str(shape, i),
+                      non_finite_str(v[static_cast<size_t>(i)])));
   };
   finite(lw.weight.data, lw.weight.shape, "weight");
   const std::vector<int64_t> vec_shape{static_cast<int64_t>(lw.bias.size())};

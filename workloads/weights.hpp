@@ -73,7 +73,7 @@ class SeededStream {
   explicit SeededStream(uint64_t seed) : state_(seed) {}
   static SeededStream for_name(uint64_t seed, const std::string& name);
   uint64_t next_u64();
-  double uniform();                     // [0, 1)
+  double uniform();                      // [0, 1)
   double uniform(double lo, double hi);  // [lo, hi)
 
  private:

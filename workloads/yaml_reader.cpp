@@ -1,5 +1,7 @@
 #include "workloads/yaml_reader.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -9,8 +11,6 @@
 #include <optional>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "workloads/input_file.hpp"
 
@@ -22,7 +22,9 @@ namespace {
 // Any explicit tag ("!!str 128", "!foo 1") counts as quoted: only a plain scalar is a number
 // or a boolean, so `rows: !!str 128` is refused exactly as `rows: "128"` is.
 // (Nodes built in code rather than parsed have an empty tag: plain.)
-bool is_quoted(const YAML::Node& n) { return !n.Tag().empty() && n.Tag() != "?"; }
+bool is_quoted(const YAML::Node& n) {
+  return !n.Tag().empty() && n.Tag() != "?";
+}
 // Plain, or explicitly tagged with one of `tags` (core schema: `!!int 8` is an integer).
 bool plain_or(const YAML::Node& n, std::initializer_list<const char*> tags) {
   if (!is_quoted(n)) return true;
@@ -34,10 +36,16 @@ bool plain_or(const YAML::Node& n, std::initializer_list<const char*> tags) {
 // Tags of YAML's core schema (YAML 1.2 §10.3); yaml-cpp leaves "?" on untagged nodes and "!"
 // on quoted scalars.
 bool core_tag(const std::string& tag) {
-  static const std::set<std::string> core = {
-      "", "?", "!", "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-      "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
-      "tag:yaml.org,2002:seq"};
+  static const std::set<std::string> core = {"",
+                                             "?",
+                                             "!",
+                                             "tag:yaml.org,2002:str",
+                                             "tag:yaml.org,2002:int",
+                                             "tag:yaml.org,2002:float",
+                                             "tag:yaml.org,2002:bool",
+                                             "tag:yaml.org,2002:null",
+                                             "tag:yaml.org,2002:map",
+                                             "tag:yaml.org,2002:seq"};
   return core.count(tag) > 0;
 }
 

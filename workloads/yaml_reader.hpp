@@ -5,13 +5,13 @@
 // Used by the workload loader and by the experiment/architecture config.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "workloads/error.hpp"
 

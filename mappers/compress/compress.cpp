@@ -26,8 +26,9 @@ std::vector<std::string> method_names() {
 Method method_from_string(const std::string& s) {
   for (Method m : {Method::LowRank, Method::GroupLowRank, Method::Prune})
     if (s == to_string(m)) return m;
-  throw MappingError("", 0, "method",
-                     fmt::format("expected one of {}, got \"{}\"", join_choices(method_names()), s));
+  throw MappingError(
+      "", 0, "method",
+      fmt::format("expected one of {}, got \"{}\"", join_choices(method_names()), s));
 }
 
 const std::vector<MethodInfo>& compression_registry() {
@@ -38,11 +39,15 @@ const std::vector<MethodInfo>& compression_registry() {
        "conv r->OC as I_N (x) L with R's window on arrays of its own, as its own im2col layer, "
        "or (analytic only) in R's idle rows/columns",
        "REFERENCE §6",
-       {{"rank | rank_ratio | energy", "fixed rank, ceil(ratio * min(OC, IC K^2)), or smallest r "
-                                       "keeping that fraction of ||W||_F^2", "rank_ratio 0.25"},
+       {{"rank | rank_ratio | energy",
+         "fixed rank, ceil(ratio * min(OC, IC K^2)), or smallest r "
+         "keeping that fraction of ||W||_F^2",
+         "rank_ratio 0.25"},
         {"sigma_split", "exponent a of L = U S^a, R = S^(1-a) V^T", "0.5"},
-        {"l_placement", "auto (the cheaper executed one) | kron | im2col | idle (analytic only)", "auto"},
-        {"mapper", "window search of R, of the dense baseline and of pruning: im2col | sdk | vwsdk | auto",
+        {"l_placement", "auto (the cheaper executed one) | kron | im2col | idle (analytic only)",
+         "auto"},
+        {"mapper",
+         "window search of R, of the dense baseline and of pruning: im2col | sdk | vwsdk | auto",
          "auto"}}},
       {"group-lowrank",
        "g groups along input or output channels, each its own rank-r SVD (Theorem 1: error <= "
@@ -86,9 +91,9 @@ int64_t CompressionResult::params_dense() const {
   return sum_layers(layers, [](const CompressedLayer& l) { return l.params_dense; });
 }
 
-CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w, const CompressionSpec& spec,
-                               const ArrayGeometry& a, Convention convention, size_t index,
-                               size_t count) {
+CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w,
+                               const CompressionSpec& spec, const ArrayGeometry& a,
+                               Convention convention, size_t index, size_t count) {
   const MapperInfo& base = find_mapper(spec.mapper);
   const ConvShape shape = conv_shape(layer, convention);
   CompressedLayer out;
@@ -127,7 +132,8 @@ CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w, const 
     const int64_t block_oc =
         spec.prune.block_oc > 0 ? spec.prune.block_oc : std::min(shape.oc, a.weight_cols());
     const PrunedWeights p = prune_patterns(w.weight, spec.prune, block_oc, layer.name);
-    RowSkipMapping rs = map_row_skipping(shape, p, a, spec.prune, window_search_from_string(spec.mapper));
+    RowSkipMapping rs =
+        map_row_skipping(shape, p, a, spec.prune, window_search_from_string(spec.mapper));
     out.method = "prune";
     out.params = p.kept;
     out.rel_error = p.rel_error;
@@ -146,15 +152,16 @@ CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w, const 
   LowRankFactors f = decompose(w.weight, lo, layer.name);
   if (spec.fold_bn && w.bn) out.folded_bias = fold_batch_norm(f, w.bias, *w.bn);
   LowRankMapping m =
-      map_lowrank(shape, LowRankStructure::of(f), a, window_search_from_string(spec.mapper), spec.l_placement,
-                  spec.chip_arrays);
+      map_lowrank(shape, LowRankStructure::of(f), a, window_search_from_string(spec.mapper),
+                  spec.l_placement, spec.chip_arrays);
   out.method = lo.groups > 1 ? "group-lowrank" : "lowrank";
   out.ranks = f.ranks();
   out.group_sizes = f.group_sizes();
   out.groups = lo.groups;
   out.axis = lo.groups > 1 ? to_string(lo.axis) : "";
   if (f.uneven)
-    out.note = fmt::format("uneven groups ({} channels split {})", lo.axis == GroupAxis::In ? shape.ic : shape.oc,
+    out.note = fmt::format("uneven groups ({} channels split {})",
+                           lo.axis == GroupAxis::In ? shape.ic : shape.oc,
                            fmt::join(out.group_sizes, "/"));
   out.params = f.params();
   out.rel_error = f.rel_error;
@@ -184,7 +191,8 @@ CompressionResult compress_network(const Network& net, const WeightSet& weights,
       throw MappingError("", 0, "compression.layers." + name,
                          fmt::format("no conv/fc layer of that name in {}", net.name));
   for (size_t i = 0; i < on.size(); ++i)
-    r.layers.push_back(compress_layer(*on[i], weights.at(on[i]->name), spec, a, convention, i, on.size()));
+    r.layers.push_back(
+        compress_layer(*on[i], weights.at(on[i]->name), spec, a, convention, i, on.size()));
   return r;
 }
 

@@ -42,19 +42,19 @@ struct LayerOverride {
 
 struct CompressionSpec {
   Method method = Method::LowRank;
-  RankSelection rank;               // default ratio 0.25
-  int64_t groups = 1;               // group-lowrank: >= 2 (default 2)
+  RankSelection rank;  // default ratio 0.25
+  int64_t groups = 1;  // group-lowrank: >= 2 (default 2)
   GroupAxis axis = GroupAxis::In;
-  double sigma_split = 0.5;         // REFERENCE §6 choice: sqrt(S) to both factors
+  double sigma_split = 0.5;  // REFERENCE §6 choice: sqrt(S) to both factors
   LPlacement l_placement = LPlacement::Auto;
-  std::string mapper = "auto";      // maps R, the dense layer and the baseline
+  std::string mapper = "auto";  // maps R, the dense layer and the baseline
   // Choice (common practice of low-rank and pruning papers): the first conv (few input
   // channels) and the last layer (the classifier) stay dense.
   bool exclude_first = true;
   bool exclude_last = true;
   std::map<std::string, LayerOverride> layers;
   PruneOptions prune;
-  bool fold_bn = true;              // fold each layer's BatchNorm into L (low-rank)
+  bool fold_bn = true;  // fold each layer's BatchNorm into L (low-rank)
   // Arrays of the chip a cycle run executes on (0 = no limit): L in R's idle cells runs with
   // every R and L tile resident, so it is only chosen (or allowed) where they fit.
   int64_t chip_arrays = 0;
@@ -62,21 +62,21 @@ struct CompressionSpec {
 
 struct CompressedLayer {
   std::string layer;
-  std::string method;                 // lowrank, group-lowrank, prune, dense (excluded / n.a.)
-  std::string note;                   // why a layer stayed dense, "uneven groups", ...
-  std::vector<int64_t> ranks;         // per group (low-rank)
-  std::vector<int64_t> group_sizes;   // channels per group along the axis
+  std::string method;                // lowrank, group-lowrank, prune, dense (excluded / n.a.)
+  std::string note;                  // why a layer stayed dense, "uneven groups", ...
+  std::vector<int64_t> ranks;        // per group (low-rank)
+  std::vector<int64_t> group_sizes;  // channels per group along the axis
   int64_t groups = 1;
-  std::string axis;                   // in / out (group low-rank)
+  std::string axis;  // in / out (group low-rank)
   int64_t params = 0, params_dense = 0;
-  double rel_error = 0;               // ||W - W'||_F / ||W||_F
-  double dense_rel_error = 0;         // Theorem 1: dense SVD error at the smallest group rank
+  double rel_error = 0;        // ||W - W'||_F / ||W||_F
+  double dense_rel_error = 0;  // Theorem 1: dense SVD error at the smallest group rank
   bool theorem1 = true;
-  LayerMapping dense;                 // the uncompressed layer, base mapper
-  LayerMapping mapping;               // the compressed layer as placed (cycles, arrays, ...)
+  LayerMapping dense;                     // the uncompressed layer, base mapper
+  LayerMapping mapping;                   // the compressed layer as placed (cycles, arrays, ...)
   std::optional<LowRankMapping> lowrank;  // R/L details
   std::optional<RowSkipMapping> rowskip;  // row-skipping details
-  std::vector<double> folded_bias;    // BN folded into L (low-rank layers with BN)
+  std::vector<double> folded_bias;        // BN folded into L (low-rank layers with BN)
   std::optional<LowRankFactors> factors;  // R and L (BN folded when fold_bn), for executors
   std::optional<Tensor> pruned_weight;    // the pattern-pruned weight (OIHW), for executors
 };
@@ -97,9 +97,9 @@ struct CompressionResult {
 
 // Compresses and maps one layer (`index` / `count` locate it among the on-array layers for
 // exclude_first / exclude_last).
-CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w, const CompressionSpec& spec,
-                               const ArrayGeometry& a, Convention convention, size_t index,
-                               size_t count);
+CompressedLayer compress_layer(const Layer& layer, const LayerWeights& w,
+                               const CompressionSpec& spec, const ArrayGeometry& a,
+                               Convention convention, size_t index, size_t count);
 CompressionResult compress_network(const Network& net, const WeightSet& weights,
                                    const CompressionSpec& spec, const ArrayGeometry& a,
                                    Convention convention);

@@ -47,16 +47,16 @@ ExpandedNetwork expand_lowrank(const Network& net, const WeightSet& weights,
       continue;
     }
     const CompressedLayer& c = *it->second;
-    if (!c.factors)
-      throw MappingError("", 0, l.name, "compressed layer has no factors to execute");
+    if (!c.factors) throw MappingError("", 0, l.name, "compressed layer has no factors to execute");
     const LowRankFactors& f = *c.factors;
     const int64_t rank = f.total_rank();
     const bool grouped = !dense_groups && f.groups > 1 && equal_groups(f);
     const bool conv = l.type == LayerType::Conv;
     if (f.groups > 1 && !grouped && !dense_groups) {
-      out.notes.push_back(fmt::format("{}: uneven groups executed as dense R and L with the "
-                                      "structural zeros",
-                                      l.name));
+      out.notes.push_back(
+          fmt::format("{}: uneven groups executed as dense R and L with the "
+                      "structural zeros",
+                      l.name));
     }
 
     // R: the K x K part, IC -> rank (grouped along input channels when it can be).
@@ -97,7 +97,8 @@ ExpandedNetwork expand_lowrank(const Network& net, const WeightSet& weights,
     for (int64_t o = 0; o < f.oc; ++o) {
       const int64_t g = o / oc_per;
       for (int64_t k = 0; k < rk_per; ++k)
-        lw.weight.data[static_cast<size_t>(o * rk_per + k)] = static_cast<float>(lm(o, g * rk_per + k));
+        lw.weight.data[static_cast<size_t>(o * rk_per + k)] =
+            static_cast<float>(lm(o, g * rk_per + k));
     }
     const LayerWeights& orig = weights.at(l.name);
     if (!c.folded_bias.empty()) {

@@ -1,8 +1,8 @@
 #include "mappers/compress/layout.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "mappers/mapper_detail.hpp"
 #include "workloads/error.hpp"
@@ -103,9 +103,8 @@ std::vector<Eigen::MatrixXd> fill_arrays(const TilePlacement& p, const Eigen::Ma
   for (int64_t r = 0; r < layout.rows(); ++r)
     for (int64_t c = 0; c < layout.cols(); ++c) {
       const size_t ri = static_cast<size_t>(r), ci = static_cast<size_t>(c);
-      arrays[static_cast<size_t>(p.array(p.row_tile[ri], p.col_tile[ci]))](p.row_pos[ri],
-                                                                           p.col_pos[ci]) =
-          layout(r, c);
+      arrays[static_cast<size_t>(p.array(p.row_tile[ri], p.col_tile[ci]))](
+          p.row_pos[ri], p.col_pos[ci]) = layout(r, c);
     }
   return arrays;
 }

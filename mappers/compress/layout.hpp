@@ -8,10 +8,9 @@
 //   sdk_layout(L R) = sdk_layout(R) * kron_layout(L, N).
 #pragma once
 
+#include <Eigen/Dense>
 #include <cstdint>
 #include <vector>
-
-#include <Eigen/Dense>
 
 #include "mappers/layer_mapping.hpp"
 
@@ -29,11 +28,11 @@ Eigen::MatrixXd kron_layout(const Eigen::MatrixXd& l, int64_t n);
 // duplicates window-major inside the tile (REFERENCE §4, §5: col = n * OCt + oc).
 struct TilePlacement {
   int64_t row_tiles = 1, col_tiles = 1;
-  int64_t rows = 0, cols = 0;            // one array, weight columns
+  int64_t rows = 0, cols = 0;              // one array, weight columns
   std::vector<int64_t> row_tile, row_pos;  // per logical row
   std::vector<int64_t> col_tile, col_pos;  // per logical column
-  std::vector<int64_t> rows_used;        // per row tile
-  std::vector<int64_t> cols_used;        // per column tile
+  std::vector<int64_t> rows_used;          // per row tile
+  std::vector<int64_t> cols_used;          // per column tile
   int64_t array(int64_t rt, int64_t ct) const { return rt * col_tiles + ct; }
   int64_t arrays() const { return row_tiles * col_tiles; }
 };

@@ -24,14 +24,16 @@ std::string RankSelection::str() const {
   return fmt::format("energy={}", energy);
 }
 
-const char* to_string(GroupAxis a) { return a == GroupAxis::In ? "in" : "out"; }
+const char* to_string(GroupAxis a) {
+  return a == GroupAxis::In ? "in" : "out";
+}
 
 namespace {
 void require_weight_shape(const Tensor& w) {
   if (w.shape.size() != 4 && w.shape.size() != 2)
-    throw WorkloadError("", 0, "weight",
-                        fmt::format("expected a conv (OIHW) or fc (OI) weight, got {}",
-                                    w.shape_str()));
+    throw WorkloadError(
+        "", 0, "weight",
+        fmt::format("expected a conv (OIHW) or fc (OI) weight, got {}", w.shape_str()));
 }
 }  // namespace
 
@@ -313,7 +315,8 @@ std::vector<double> fold_batch_norm(LowRankFactors& f, const std::vector<float>&
     folded[i] = scale[i] * (b - static_cast<double>(bn.mean[i])) + static_cast<double>(bn.beta[i]);
   }
   for (auto& p : f.parts)
-    for (int64_t r = 0; r < p.out_count; ++r) p.L.row(r) *= scale[static_cast<size_t>(p.out_begin + r)];
+    for (int64_t r = 0; r < p.out_count; ++r)
+      p.L.row(r) *= scale[static_cast<size_t>(p.out_begin + r)];
   return folded;
 }
 

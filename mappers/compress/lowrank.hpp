@@ -5,11 +5,10 @@
 // own SVD and rank. Pure Eigen, no SystemC (DESIGN.md layout).
 #pragma once
 
+#include <Eigen/Dense>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <Eigen/Dense>
 
 #include "workloads/weights.hpp"
 
@@ -20,9 +19,9 @@ enum class RankRule { Fixed, Ratio, Energy };
 
 struct RankSelection {
   RankRule rule = RankRule::Ratio;
-  int64_t rank = 8;     // Fixed: r per group, clamped to the group's min(rows, cols)
-  double ratio = 0.25;  // Ratio: r = ceil(ratio * min(rows, cols)) per group
-  double energy = 0.9;  // Energy: smallest r with sum_{i<r} s_i^2 >= energy * ||W_g||_F^2
+  int64_t rank = 8;         // Fixed: r per group, clamped to the group's min(rows, cols)
+  double ratio = 0.25;      // Ratio: r = ceil(ratio * min(rows, cols)) per group
+  double energy = 0.9;      // Energy: smallest r with sum_{i<r} s_i^2 >= energy * ||W_g||_F^2
   std::string str() const;  // "rank=8", "ratio=0.25", "energy=0.9"
 };
 
@@ -43,9 +42,9 @@ struct LowRankGroup {
   int64_t in_begin = 0, in_count = 0;    // input channels (all of them for GroupAxis::Out)
   int64_t out_begin = 0, out_count = 0;  // output channels (all of them for GroupAxis::In)
   int64_t rank = 0;
-  Eigen::MatrixXd L;                     // out_count x rank
-  Eigen::MatrixXd R;                     // rank x (in_count * k_h * k_w)
-  std::vector<double> singular_values;   // all singular values of the group block
+  Eigen::MatrixXd L;                    // out_count x rank
+  Eigen::MatrixXd R;                    // rank x (in_count * k_h * k_w)
+  std::vector<double> singular_values;  // all singular values of the group block
 };
 
 struct LowRankFactors {
@@ -54,7 +53,7 @@ struct LowRankFactors {
   GroupAxis axis = GroupAxis::In;
   bool uneven = false;  // groups do not divide the split axis evenly (REFERENCE §7)
   std::vector<LowRankGroup> parts;
-  double rel_error = 0;        // ||W - LR||_F / ||W||_F over all groups
+  double rel_error = 0;  // ||W - LR||_F / ||W||_F over all groups
   // Theorem 1 (REFERENCE §7): the group error is at most the dense rank-r error, with
   // r = the smallest group rank. For groups == 1 both are the same number.
   int64_t theorem1_rank = 0;
@@ -65,12 +64,12 @@ struct LowRankFactors {
   std::vector<int64_t> group_sizes() const;  // channels per group along the split axis
   int64_t total_rank() const;                // sum of group ranks: channels between R and L
   int64_t params_dense() const { return oc * ic * k_h * k_w; }
-  int64_t params() const;                    // weights of R plus L
-  Eigen::MatrixXd reconstruct() const;       // OC x IC*K_h*K_w
+  int64_t params() const;               // weights of R plus L
+  Eigen::MatrixXd reconstruct() const;  // OC x IC*K_h*K_w
   // R as a conv weight (total_rank, IC or IC/g, K_h, K_w) and L as (OC, total_rank or r, 1, 1):
   // dense matrices with the group structure's zeros, for exporters and reference executors.
-  Eigen::MatrixXd r_matrix() const;          // total_rank x IC*K_h*K_w (block-diagonal for In)
-  Eigen::MatrixXd l_matrix() const;          // OC x total_rank (block-diagonal for Out)
+  Eigen::MatrixXd r_matrix() const;  // total_rank x IC*K_h*K_w (block-diagonal for In)
+  Eigen::MatrixXd l_matrix() const;  // OC x total_rank (block-diagonal for Out)
 };
 
 // W_m of a conv weight (OC, IC, K_h, K_w) or an fc weight (OC, IC), in OIHW order.

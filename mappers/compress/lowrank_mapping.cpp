@@ -1,11 +1,11 @@
 #include "mappers/compress/lowrank_mapping.hpp"
 
-#include <algorithm>
-#include <numeric>
-#include <map>
-#include <optional>
-
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <optional>
 
 #include "mappers/mapper_detail.hpp"
 #include "workloads/error.hpp"
@@ -31,9 +31,9 @@ const std::vector<std::string>& l_placement_names() {
 LPlacement l_placement_from_string(const std::string& s) {
   for (LPlacement p : {LPlacement::Auto, LPlacement::Idle, LPlacement::Kron, LPlacement::Im2col})
     if (s == to_string(p)) return p;
-  throw MappingError("", 0, "l_placement",
-                     fmt::format("expected one of {}, got \"{}\"",
-                                 join_choices(l_placement_names()), s));
+  throw MappingError(
+      "", 0, "l_placement",
+      fmt::format("expected one of {}, got \"{}\"", join_choices(l_placement_names()), s));
 }
 
 int64_t LowRankStructure::total_rank() const {
@@ -64,7 +64,8 @@ std::vector<int64_t> starts_of(const std::vector<int64_t>& sizes) {
 }
 
 // The window `w` (found for one shape) applied to another shape of the same layer.
-std::optional<LayerMapping> same_window(const LayerMapping& w, const ConvShape& s, const ArrayGeometry& a) {
+std::optional<LayerMapping> same_window(const LayerMapping& w, const ConvShape& s,
+                                        const ArrayGeometry& a) {
   if (w.method == "sdk") {
     if (!detail::sdk_fits(s, a, w.win_w)) return std::nullopt;
     return detail::sdk_window(s, a, w.win_w);
@@ -176,7 +177,8 @@ int64_t l_im2col_active(const LowRankStructure& lr, int64_t oc, const ArrayGeome
       bool any = false;
       for (size_t k = 0; k < lr.sizes.size() && !any; ++k) {
         const bool rows = rs[k] < (rt + 1) * a.rows && rs[k] + lr.ranks[k] > rt * a.rows;
-        const bool cols = cs[k] < (ct + 1) * a.weight_cols() && cs[k] + lr.sizes[k] > ct * a.weight_cols();
+        const bool cols =
+            cs[k] < (ct + 1) * a.weight_cols() && cs[k] + lr.sizes[k] > ct * a.weight_cols();
         any = rows && cols && lr.ranks[k] > 0;
       }
       n += any ? 1 : 0;
@@ -190,11 +192,31 @@ struct Costed {
   int64_t arrays = 0, cycles = 0;
 };
 
+// The cheapest L placement of a costed window: fewer cycles, then fewer arrays, then the
+// simpler (im2col, kron, idle); a placement that does not fit has cycles < 0.
+LPlacement cheapest_placement(const LowRankMapping& out, int64_t l_tiles) {
+  LPlacement p = LPlacement::Im2col;
+  int64_t best_cc = out.cycles_im2col, best_arrays = l_tiles;
+  const std::pair<LPlacement, std::pair<int64_t, int64_t>> others[] = {
+      {LPlacement::Kron, {out.cycles_kron, out.l_kron_arrays}},
+      {LPlacement::Idle, {out.cycles_idle, out.l_extra_arrays}}};
+  for (const auto& [place, cost] : others) {
+    if (cost.first < 0) continue;
+    if (cost.first < best_cc || (cost.first == best_cc && cost.second < best_arrays)) {
+      p = place;
+      best_cc = cost.first;
+      best_arrays = cost.second;
+    }
+  }
+  return p;
+}
+
 // `full`: also keep the placement itself (pieces, blocks, mappings) for schedules and reports;
 // otherwise only its costs (the search's inner loop).
-std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
-                                  const LayerMapping& window, LPlacement want, const LayerMapping& l_im2col,
-                                  int64_t l_tiles, int64_t chip_arrays, bool full) {
+std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr,
+                                  const ArrayGeometry& a, const LayerMapping& window,
+                                  LPlacement want, const LayerMapping& l_im2col, int64_t l_tiles,
+                                  int64_t chip_arrays, bool full) {
   const bool in_groups = lr.axis == GroupAxis::In && lr.sizes.size() > 1;
   const int64_t t = lr.total_rank();
   LowRankMapping out;
@@ -218,7 +240,8 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
     for_each_piece(*gm, a, static_cast<int64_t>(k), [&](const RPiece& p) {
       size_t idx = r_space.size();
       for (size_t j = 0; alone && j < r_space.size() && idx == r_space.size(); ++j)
-        if (open[j] && r_space[j].rows + p.rows <= a.rows && r_space[j].cols + p.cols <= a.weight_cols())
+        if (open[j] && r_space[j].rows + p.rows <= a.rows &&
+            r_space[j].cols + p.cols <= a.weight_cols())
           idx = j;
       if (idx == r_space.size()) {
         r_space.push_back({0, 0});
@@ -256,7 +279,8 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
   std::vector<char> carries;
   bool idle_ok = (want == LPlacement::Idle || want == LPlacement::Auto) &&
                  place_l_blocks(idle, carries, lr, s.oc, n_dup, a, full ? &out.l_idle : nullptr);
-  if (idle_ok && chip_arrays > 0 && static_cast<int64_t>(idle.size()) > chip_arrays) idle_ok = false;  // not resident
+  if (idle_ok && chip_arrays > 0 && static_cast<int64_t>(idle.size()) > chip_arrays)
+    idle_ok = false;  // not resident
   if (!idle_ok) out.l_idle.clear();
   if (idle_ok) {
     out.l_extra_arrays = static_cast<int64_t>(idle.size()) - n_r;
@@ -264,48 +288,35 @@ std::optional<Costed> cost_window(const ConvShape& s, const LowRankStructure& lr
     out.cycles_idle = out.r_cycles + drain + out.l_extra_arrays * positions;
   }
 
-  // The placement: forced, or the cheapest (fewer cycles, then fewer arrays, then the
-  // simpler: im2col, kron, idle).
-  LPlacement p = want;
-  if (want == LPlacement::Auto) {
-    p = LPlacement::Im2col;
-    int64_t best_cc = out.cycles_im2col, best_arrays = l_tiles;
-    const std::pair<LPlacement, std::pair<int64_t, int64_t>> others[] = {
-        {LPlacement::Kron, {out.cycles_kron, out.l_kron_arrays}},
-        {LPlacement::Idle, {out.cycles_idle, out.l_extra_arrays}}};
-    for (const auto& [place, cost] : others) {
-      if (cost.first < 0) continue;
-      if (cost.first < best_cc || (cost.first == best_cc && cost.second < best_arrays)) {
-        p = place;
-        best_cc = cost.first;
-        best_arrays = cost.second;
-      }
-    }
-  }
-  if ((p == LPlacement::Kron && out.cycles_kron < 0) || (p == LPlacement::Idle && out.cycles_idle < 0))
+  // The placement: forced, or the cheapest.
+  const LPlacement p = want == LPlacement::Auto ? cheapest_placement(out, l_tiles) : want;
+  if ((p == LPlacement::Kron && out.cycles_kron < 0) ||
+      (p == LPlacement::Idle && out.cycles_idle < 0))
     return std::nullopt;
   out.placement = p;
-  const int64_t l_arrays = p == LPlacement::Kron ? out.l_kron_arrays
+  const int64_t l_arrays = p == LPlacement::Kron   ? out.l_kron_arrays
                            : p == LPlacement::Idle ? out.l_extra_arrays
                                                    : l_tiles;
   Costed c;
   c.arrays = n_r + l_arrays;
-  c.cycles = p == LPlacement::Kron ? out.cycles_kron : p == LPlacement::Idle ? out.cycles_idle : out.cycles_im2col;
+  c.cycles = p == LPlacement::Kron   ? out.cycles_kron
+             : p == LPlacement::Idle ? out.cycles_idle
+                                     : out.cycles_im2col;
   c.m = std::move(out);
   return c;
 }
 
 // The whole layer as one LayerMapping for reports (REFERENCE §12 utilization over every
 // array it occupies).
-void fill_combined(LowRankMapping& out, const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
-                   int64_t arrays) {
+void fill_combined(LowRankMapping& out, const ConvShape& s, const LowRankStructure& lr,
+                   const ArrayGeometry& a, int64_t arrays) {
   const int64_t t = lr.total_rank(), n_dup = out.r.duplicates();
   LayerMapping& m = out.combined;
   m = out.r;
   m.layer = s.layer;
   m.shape = s;
   m.method = fmt::format("R-{}+L-{}", out.r.method, to_string(out.placement));
-  m.cycles = out.placement == LPlacement::Kron ? out.cycles_kron
+  m.cycles = out.placement == LPlacement::Kron   ? out.cycles_kron
              : out.placement == LPlacement::Idle ? out.cycles_idle
                                                  : out.cycles_im2col;
   m.row_tiles = static_cast<int64_t>(out.r_arrays.size());
@@ -337,7 +348,8 @@ void fill_combined(LowRankMapping& out, const ConvShape& s, const LowRankStructu
     cols_used += static_cast<double>(s.oc * out.l.row_tiles);
   }
   m.row_utilization = rows_used / static_cast<double>(m.arrays() * a.rows);
-  m.col_utilization = cols_used * static_cast<double>(a.cols_per_weight) / static_cast<double>(m.arrays() * a.cols);
+  m.col_utilization =
+      cols_used * static_cast<double>(a.cols_per_weight) / static_cast<double>(m.arrays() * a.cols);
 }
 
 }  // namespace
@@ -345,7 +357,8 @@ void fill_combined(LowRankMapping& out, const ConvShape& s, const LowRankStructu
 LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const ArrayGeometry& a,
                            WindowSearch search, LPlacement placement, int64_t chip_arrays) {
   if (s.groups != 1)
-    throw MappingError("", 0, s.layer, "low-rank compression of grouped convolutions is not supported");
+    throw MappingError("", 0, s.layer,
+                       "low-rank compression of grouped convolutions is not supported");
   const int64_t split = lr.axis == GroupAxis::In ? s.ic : s.oc;
   if (lr.sizes.empty() || lr.sizes.size() != lr.ranks.size() ||
       std::accumulate(lr.sizes.begin(), lr.sizes.end(), int64_t{0}) != split)
@@ -356,7 +369,8 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
   ConvShape ws = s;
   ws.oc = t;
   if (lr.axis == GroupAxis::In && lr.sizes.size() > 1) {
-    const size_t k = static_cast<size_t>(std::max_element(lr.sizes.begin(), lr.sizes.end()) - lr.sizes.begin());
+    const size_t k =
+        static_cast<size_t>(std::max_element(lr.sizes.begin(), lr.sizes.end()) - lr.sizes.begin());
     ws.ic = lr.sizes[k];
     ws.oc = lr.ranks[k];
   }
@@ -385,7 +399,8 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
   for (size_t i = 0; i < windows.size(); ++i) {
     const LayerMapping& w = windows[i];
     const int64_t r_min =
-        in_groups ? w.positions * std::max(ceil_div(s.ic * w.pw_h * w.pw_w, a.rows), ceil_div(w.duplicates() * t, a.weight_cols()))
+        in_groups ? w.positions * std::max(ceil_div(s.ic * w.pw_h * w.pw_w, a.rows),
+                                           ceil_div(w.duplicates() * t, a.weight_cols()))
                   : w.cycles;
     order.emplace_back(r_min + (placement == LPlacement::Kron ? w.positions : l_min), i);
   }
@@ -407,15 +422,18 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
   }
   std::optional<Costed> best;
   if (best_cycles >= 0) {
-    best = cost_window(s, lr, a, windows[best_window], placement, l_im2col, l_tiles, chip_arrays, true);
+    best = cost_window(s, lr, a, windows[best_window], placement, l_im2col, l_tiles, chip_arrays,
+                       true);
     fill_combined(best->m, s, lr, a, best->arrays);
   }
   if (!best)
-    throw MappingError("", 0, s.layer,
-                       fmt::format("no {} window admits the {} placement of L ({} x {} blocks on a "
-                                   "{}x{} array{}); use l_placement im2col or auto",
-                                   to_string(search), to_string(placement), t, s.oc, a.rows, a.weight_cols(),
-                                   chip_arrays > 0 ? fmt::format(", every tile resident on {} arrays", chip_arrays) : ""));
+    throw MappingError(
+        "", 0, s.layer,
+        fmt::format(
+            "no {} window admits the {} placement of L ({} x {} blocks on a "
+            "{}x{} array{}); use l_placement im2col or auto",
+            to_string(search), to_string(placement), t, s.oc, a.rows, a.weight_cols(),
+            chip_arrays > 0 ? fmt::format(", every tile resident on {} arrays", chip_arrays) : ""));
   best->m.combined.mapper = lr.sizes.size() > 1 ? "group-lowrank" : "lowrank";
   best->m.r.mapper = to_string(search);
   return std::move(best->m);
@@ -424,13 +442,13 @@ LowRankMapping map_lowrank(const ConvShape& s, const LowRankStructure& lr, const
 namespace {
 
 ColSlot col_slot(int64_t n, int64_t win_w, int64_t oc, int64_t blk) {
-  return {static_cast<int32_t>(n / win_w), static_cast<int32_t>(n % win_w), static_cast<int32_t>(oc),
-          static_cast<int32_t>(blk)};
+  return {static_cast<int32_t>(n / win_w), static_cast<int32_t>(n % win_w),
+          static_cast<int32_t>(oc), static_cast<int32_t>(blk)};
 }
 
 // Wordlines and weight columns of one R piece in the dense R layer's coordinates.
-void add_piece(TileSpec& tile, const RPiece& p, const LayerMapping& gm, const ArrayGeometry& a, int64_t c0,
-               int64_t r0, int64_t blk) {
+void add_piece(TileSpec& tile, const RPiece& p, const LayerMapping& gm, const ArrayGeometry& a,
+               int64_t c0, int64_t r0, int64_t blk) {
   const int64_t area = gm.pw_h * gm.pw_w, n_dup = gm.duplicates(), rk = gm.shape.oc;
   auto row = [&](int64_t g) {
     return RowSlot{static_cast<int32_t>(c0 + g / area), static_cast<int32_t>((g % area) / gm.pw_w),
@@ -447,13 +465,15 @@ void add_piece(TileSpec& tile, const RPiece& p, const LayerMapping& gm, const Ar
   const int64_t g0 = p.row_tile * a.rows;
   for (int64_t g = g0; g < g0 + p.rows; ++g) tile.rows.push_back(row(g));
   const int64_t w0 = p.col_tile * a.weight_cols();
-  for (int64_t col = w0; col < w0 + p.cols; ++col) tile.cols.push_back(col_slot(col / rk, gm.win_w, r0 + col % rk, blk));
+  for (int64_t col = w0; col < w0 + p.cols; ++col)
+    tile.cols.push_back(col_slot(col / rk, gm.win_w, r0 + col % rk, blk));
 }
 
 }  // namespace
 
-LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_shape, const ConvShape& l_shape,
-                                   const ArrayGeometry& a, int64_t num_arrays) {
+LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_shape,
+                                   const ConvShape& l_shape, const ArrayGeometry& a,
+                                   int64_t num_arrays) {
   const bool in_groups = m.axis == GroupAxis::In && m.sizes.size() > 1;
   const bool out_groups = m.axis == GroupAxis::Out && m.sizes.size() > 1;
   const std::vector<int64_t> ch0 = starts_of(m.sizes), rk0 = starts_of(m.ranks);
@@ -470,7 +490,8 @@ LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_s
     for (const RPiece& p : m.r_arrays[i]) {
       const size_t k = static_cast<size_t>(p.group);
       const LayerMapping& gm = m.r_groups[in_groups ? k : 0];
-      add_piece(tile, p, gm, a, in_groups ? ch0[k] : 0, in_groups ? rk0[k] : 0, in_groups ? p.group : -1);
+      add_piece(tile, p, gm, a, in_groups ? ch0[k] : 0, in_groups ? rk0[k] : 0,
+                in_groups ? p.group : -1);
     }
     tiles.push_back(std::move(tile));
   }
@@ -488,7 +509,8 @@ LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_s
     lm.pw_h = m.r.win_h;
     lm.pw_w = m.r.win_w;
     for (const LBlock& b : m.placement == LPlacement::Kron ? m.l_kron : m.l_idle) {
-      if (static_cast<size_t>(b.array) >= tiles.size()) tiles.resize(static_cast<size_t>(b.array) + 1);
+      if (static_cast<size_t>(b.array) >= tiles.size())
+        tiles.resize(static_cast<size_t>(b.array) + 1);
       TileSpec& tile = tiles[static_cast<size_t>(b.array)];
       tile.row_tile = b.array;
       const int64_t blk = out_groups ? b.group : -1;
@@ -497,12 +519,14 @@ LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_s
       const ColSlot at = col_slot(b.dup, m.r.win_w, 0, blk);
       for (int64_t q = q0; q < q0 + b.rows; ++q)
         tile.rows.push_back({static_cast<int32_t>(q), at.dy, at.dx, static_cast<int32_t>(blk)});
-      for (int64_t oc = o0; oc < o0 + b.cols; ++oc) tile.cols.push_back(col_slot(b.dup, m.r.win_w, oc, blk));
+      for (int64_t oc = o0; oc < o0 + b.cols; ++oc)
+        tile.cols.push_back(col_slot(b.dup, m.r.win_w, oc, blk));
     }
   } else {
     lm = m.l;
     auto group_of = [](const std::vector<int64_t>& starts, int64_t x) {
-      return static_cast<int32_t>(std::upper_bound(starts.begin(), starts.end(), x) - starts.begin() - 1);
+      return static_cast<int32_t>(std::upper_bound(starts.begin(), starts.end(), x) -
+                                  starts.begin() - 1);
     };
     const int64_t t = l_shape.ic, ac = a.weight_cols();
     for (int64_t rt = 0; rt * a.rows < t; ++rt)
@@ -513,7 +537,8 @@ LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_s
         for (int64_t q = rt * a.rows; q < std::min(t, (rt + 1) * a.rows); ++q)
           tile.rows.push_back({static_cast<int32_t>(q), 0, 0, out_groups ? group_of(rk0, q) : -1});
         for (int64_t oc = ct * ac; oc < std::min(l_shape.oc, (ct + 1) * ac); ++oc)
-          tile.cols.push_back({0, 0, static_cast<int32_t>(oc), out_groups ? group_of(ch0, oc) : -1});
+          tile.cols.push_back(
+              {0, 0, static_cast<int32_t>(oc), out_groups ? group_of(ch0, oc) : -1});
         tiles.push_back(std::move(tile));
       }
   }
@@ -522,8 +547,10 @@ LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_s
   // L's share of the plan (idle: what L adds to R's job, its drain and extra arrays).
   lm.cycles = m.combined.cycles - m.r_cycles;
   out.fused = m.placement == LPlacement::Idle;
-  if (out.fused) tiles.erase(std::remove_if(tiles.begin(), tiles.end(), [](const TileSpec& t) { return t.rows.empty(); }),
-                             tiles.end());
+  if (out.fused)
+    tiles.erase(std::remove_if(tiles.begin(), tiles.end(),
+                               [](const TileSpec& t) { return t.rows.empty(); }),
+                tiles.end());
   out.l = make_placed_schedule(lm, a, num_arrays, std::move(tiles));
   if (out.fused)
     for (auto& t : out.l.tiles) t.array = static_cast<int>(t.row_tile);

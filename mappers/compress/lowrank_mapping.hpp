@@ -67,25 +67,25 @@ struct LBlock {
 };
 
 struct LowRankMapping {
-  LayerMapping r;                         // R's window and shape (IC -> total rank)
-  std::vector<LayerMapping> r_groups;     // per R group (one entry when R is not split)
+  LayerMapping r;                             // R's window and shape (IC -> total rank)
+  std::vector<LayerMapping> r_groups;         // per R group (one entry when R is not split)
   std::vector<std::vector<RPiece>> r_arrays;  // R's arrays, each holding one or more pieces
-  int64_t r_cycles = 0;                   // positions x R arrays
-  LayerMapping l;                         // L as its own 1x1 layer (im2col)
-  int64_t l_im2col_tiles = 0;             // tiles of L's im2col layout holding a weight
-  int64_t cycles_im2col = 0;              // r_cycles + O_h O_w x l_im2col_tiles
-  std::vector<LBlock> l_kron;             // the kron placement (empty: infeasible)
+  int64_t r_cycles = 0;                       // positions x R arrays
+  LayerMapping l;                             // L as its own 1x1 layer (im2col)
+  int64_t l_im2col_tiles = 0;                 // tiles of L's im2col layout holding a weight
+  int64_t cycles_im2col = 0;                  // r_cycles + O_h O_w x l_im2col_tiles
+  std::vector<LBlock> l_kron;                 // the kron placement (empty: infeasible)
   int64_t l_kron_arrays = 0;
-  int64_t cycles_kron = -1;               // r_cycles + positions x l_kron_arrays (-1: infeasible, or
-                                          // not costed: placement forced to another one)
-  std::vector<LBlock> l_idle;             // the idle placement (empty: infeasible)
-  int64_t l_extra_arrays = 0;             // arrays beyond R's in the idle placement
-  int64_t cycles_idle = -1;               // r_cycles + drain + extra x positions (-1: infeasible, or
-                                          // not costed: placement forced to another one)
+  int64_t cycles_kron = -1;    // r_cycles + positions x l_kron_arrays (-1: infeasible, or
+                               // not costed: placement forced to another one)
+  std::vector<LBlock> l_idle;  // the idle placement (empty: infeasible)
+  int64_t l_extra_arrays = 0;  // arrays beyond R's in the idle placement
+  int64_t cycles_idle = -1;    // r_cycles + drain + extra x positions (-1: infeasible, or
+                               // not costed: placement forced to another one)
   LPlacement placement = LPlacement::Im2col;  // the one chosen
-  LayerMapping combined;                  // the whole layer for reports (cycles, arrays, util)
+  LayerMapping combined;                      // the whole layer for reports (cycles, arrays, util)
   GroupAxis axis = GroupAxis::In;
-  std::vector<int64_t> sizes, ranks;      // the structure mapped
+  std::vector<int64_t> sizes, ranks;  // the structure mapped
 };
 
 // `s` is the original layer (groups == 1). MappingError when R or L cannot be mapped, or
@@ -106,6 +106,7 @@ struct LowRankSchedules {
   bool fused = false;
 };
 LowRankSchedules lowrank_schedules(const LowRankMapping& m, const ConvShape& r_shape,
-                                   const ConvShape& l_shape, const ArrayGeometry& a, int64_t num_arrays);
+                                   const ConvShape& l_shape, const ArrayGeometry& a,
+                                   int64_t num_arrays);
 
 }  // namespace imcsim::compress

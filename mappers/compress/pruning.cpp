@@ -1,11 +1,11 @@
 #include "mappers/compress/pruning.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <tuple>
-
-#include <fmt/format.h>
 
 #include "mappers/mapper_detail.hpp"
 #include "workloads/error.hpp"
@@ -21,11 +21,15 @@ int popcount(uint32_t m) {
   return n;
 }
 
-uint32_t bit(int64_t kh, int64_t kw) { return 1u << (kh * 3 + kw); }
+uint32_t bit(int64_t kh, int64_t kw) {
+  return 1u << (kh * 3 + kw);
+}
 
 }  // namespace
 
-int64_t PatternSet::entries() const { return masks.empty() ? 0 : popcount(masks.front()); }
+int64_t PatternSet::entries() const {
+  return masks.empty() ? 0 : popcount(masks.front());
+}
 
 const std::vector<std::string>& builtin_pattern_sets() {
   static const std::vector<std::string> names = {"pat4", "pat6", "pat8"};
@@ -49,7 +53,8 @@ PatternSet builtin_patterns(const std::string& name) {
     const uint32_t col0 = bit(0, 0) | bit(1, 0) | bit(2, 0), col2 = col0 << 2;
     for (uint32_t drop : {row2, row0, col2, col0}) p.masks.push_back(all & ~drop);
   } else if (name == "pat8") {
-    for (uint32_t drop : {bit(0, 0), bit(0, 2), bit(2, 0), bit(2, 2)}) p.masks.push_back(all & ~drop);
+    for (uint32_t drop : {bit(0, 0), bit(0, 2), bit(2, 0), bit(2, 2)})
+      p.masks.push_back(all & ~drop);
   } else {
     throw MappingError("", 0, "patterns",
                        fmt::format("unknown pattern set \"{}\" (expected one of {}, or a list of "

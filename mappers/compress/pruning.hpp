@@ -68,12 +68,12 @@ int64_t covered_rows(uint32_t mask, int64_t k_h, int64_t k_w, int64_t win_h, int
                      int64_t s_h, int64_t s_w);
 
 struct RowSkipMapping {
-  LayerMapping mapping;          // method "prune-im2col" / "prune-sdk"; cycles with skipping
-  int64_t rows_dense = 0;        // wordlines of the unpruned layout, summed over column tiles
-  int64_t rows_driven = 0;       // wordlines left after skipping, summed over column tiles
+  LayerMapping mapping;     // method "prune-im2col" / "prune-sdk"; cycles with skipping
+  int64_t rows_dense = 0;   // wordlines of the unpruned layout, summed over column tiles
+  int64_t rows_driven = 0;  // wordlines left after skipping, summed over column tiles
   std::vector<int64_t> row_tiles_per_col_tile;
-  double index_energy_pj = 0;    // driven rows x activations x index_energy_pj_per_row
-  double index_area_um2 = 0;     // arrays x rows x index_area_um2_per_row
+  double index_energy_pj = 0;  // driven rows x activations x index_energy_pj_per_row
+  double index_area_um2 = 0;   // arrays x rows x index_area_um2_per_row
 };
 
 // REFERENCE §8 under a window search (mappers/search.hpp): every window the search offers

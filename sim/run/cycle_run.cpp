@@ -74,7 +74,7 @@ struct RunNetwork {
   std::vector<std::string> notes;
   std::map<std::string, LayerMapping> rowskip;  // pruned layers: their row-skipping mapping
   std::map<std::string, const compress::LowRankMapping*> lowrank;  // original layer -> plan
-  compress::CompressionResult plan;  // owns what `lowrank` points to
+  compress::CompressionResult plan;                                // owns what `lowrank` points to
 };
 
 Json plan_rows(const compress::CompressionResult& plan) {
@@ -113,7 +113,8 @@ void compress_for_run(const ExperimentSpec& spec, const Network& original,
       rn.rowskip[cl.layer] = cl.mapping;
     }
   } else {
-    compress::ExpandedNetwork ex = compress::expand_lowrank(original, original_weights, rn.plan, true);
+    compress::ExpandedNetwork ex =
+        compress::expand_lowrank(original, original_weights, rn.plan, true);
     for (const auto& cl : rn.plan.layers)
       if (cl.lowrank) rn.lowrank[cl.layer] = &*cl.lowrank;
     rn.net = std::move(ex.net);
@@ -127,7 +128,7 @@ void compress_for_run(const ExperimentSpec& spec, const Network& original,
 struct RunSchedules {
   std::vector<TileSchedule> schedules;
   std::map<std::string, size_t> index;  // layer name -> its schedule
-  std::set<std::string> fused;  // low-rank layers with L in R's idle cells: one engine job
+  std::set<std::string> fused;          // low-rank layers with L in R's idle cells: one engine job
   // Weights stay resident when every layer's tiles fit on the chip at once; otherwise each
   // layer programs its arrays before it runs (REFERENCE §10 "weight (re)programming").
   bool resident = true;
@@ -138,7 +139,8 @@ struct RunSchedules {
 TileSchedule row_skip_schedule(const LayerMapping& m, const Tensor& w, const ArchSpec& arch) {
   const int64_t icg = w.shape[1], kh = w.shape[2], kw = w.shape[3];
   return make_row_skip_schedule(
-      m, arch.geometry(), arch.arrays, [&w, icg, kh, kw](int64_t oc, int64_t c, int64_t y, int64_t x) {
+      m, arch.geometry(), arch.arrays,
+      [&w, icg, kh, kw](int64_t oc, int64_t c, int64_t y, int64_t x) {
         return w.data[static_cast<size_t>(((oc * icg + c) * kh + y) * kw + x)] != 0.0f;
       });
 }
@@ -160,15 +162,17 @@ RunSchedules schedule_network(const ExperimentSpec& spec, const RunNetwork& rn,
       const std::string base = is_r ? compress::layer_of_r_factor(l.name) : l.name;
       const Layer& r_layer = *net.find(compress::r_factor_name(base));
       const Layer& l_layer = *net.find(base);
-      compress::LowRankSchedules ls = compress::lowrank_schedules(
-          *lr, conv_shape(r_layer, spec.convention), conv_shape(l_layer, spec.convention), geom, arch.arrays);
+      compress::LowRankSchedules ls =
+          compress::lowrank_schedules(*lr, conv_shape(r_layer, spec.convention),
+                                      conv_shape(l_layer, spec.convention), geom, arch.arrays);
       if (ls.fused) {
         rs.fused.insert(base);
         rs.pair_cycles[base] = lr->combined.cycles;
       }
       rs.schedules.push_back(is_r ? std::move(ls.r) : std::move(ls.l));
     } else {
-      rs.schedules.push_back(make_schedule(map_layer(mapper, conv_shape(l, spec.convention), geom), geom, arch.arrays));
+      rs.schedules.push_back(make_schedule(map_layer(mapper, conv_shape(l, spec.convention), geom),
+                                           geom, arch.arrays));
     }
     rs.index[l.name] = rs.schedules.size() - 1;
     total_tiles += static_cast<int64_t>(rs.schedules.back().tiles.size());
@@ -178,7 +182,8 @@ RunSchedules schedule_network(const ExperimentSpec& spec, const RunNetwork& rn,
 }
 
 // The engine of the run, with the VCD trace in the run folder when asked for.
-EngineConfig run_engine_config(const ExperimentSpec& spec, const CycleOptions& options, RunDir& dir) {
+EngineConfig run_engine_config(const ExperimentSpec& spec, const CycleOptions& options,
+                               RunDir& dir) {
   EngineConfig cfg = engine_config(spec.arch, spec.engine);
   if (spec.engine.trace || options.trace) {
     cfg.trace.vcd_path = dir.path("trace.vcd");
@@ -249,19 +254,23 @@ class NetworkExecution {
                    const std::map<std::string, ref::QuantizedLayer>& qweights,
                    const ref::IntOptions& iopt, Engine& engine, BackgroundWorker& background,
                    const CycleOptions& options)
-      : net_(net), rs_(rs), qweights_(qweights), iopt_(iopt), engine_(engine),
-        background_(background), options_(options), records_(net.layers.size()) {
+      : net_(net),
+        rs_(rs),
+        qweights_(qweights),
+        iopt_(iopt),
+        engine_(engine),
+        background_(background),
+        options_(options),
+        records_(net.layers.size()) {
     for (size_t i = 0; i < net.layers.size(); ++i) records_[i].layer = &net.layers[i];
   }
 
   // Runs the network on `input`; returns the integer run with the engine's accumulators.
   ref::IntRun run(const ref::FloatTensor& input) {
-    ref::IntRun simulated =
-        ref::run_int(net_, qweights_, input, iopt_,
-                     [this](const Layer& layer, const ref::IntTensor& codes,
-                            const ref::QuantizedLayer& q, int64_t zero_point) {
-                       return on_array_layer(layer, codes, q, zero_point);
-                     });
+    ref::IntRun simulated = ref::run_int(
+        net_, qweights_, input, iopt_,
+        [this](const Layer& layer, const ref::IntTensor& codes, const ref::QuantizedLayer& q,
+               int64_t zero_point) { return on_array_layer(layer, codes, q, zero_point); });
     time_digital_until(net_.layers.size());
     return simulated;
   }
@@ -275,11 +284,11 @@ class NetworkExecution {
     wall_prev_ = now;
     if (options_.quiet) return;
     // Wall time goes to the terminal only: the run folder stays byte-identical across runs.
-    std::cerr << fmt::format("imcsim: layer {}/{} {} done, simulated {:.3f} us (wall {:.1f} ms)\n",
-                             index + 1, net_.layers.size(), net_.layers[index].name,
-                             static_cast<double>(engine_.now_clocks()) *
-                                 engine_.config().timing.clock_ns * 1e-3,
-                             wall_ms);
+    std::cerr << fmt::format(
+        "imcsim: layer {}/{} {} done, simulated {:.3f} us (wall {:.1f} ms)\n", index + 1,
+        net_.layers.size(), net_.layers[index].name,
+        static_cast<double>(engine_.now_clocks()) * engine_.config().timing.clock_ns * 1e-3,
+        wall_ms);
   }
 
   void time_digital_until(size_t end) {
@@ -343,12 +352,13 @@ class NetworkExecution {
     job.requant = [&layer, &q, in_scale, l_quant, bits](const int64_t* a, int64_t* out) {
       ref::IntTensor t(layer.out.c, 1, 1);
       std::copy(a, a + layer.out.c, t.data.begin());
-      const ref::IntTensor c = ref::quantize_centered(ref::dequantize_accumulators(t, layer, q, in_scale), l_quant, bits);
+      const ref::IntTensor c = ref::quantize_centered(
+          ref::dequantize_accumulators(t, layer, q, in_scale), l_quant, bits);
       std::copy(c.data.begin(), c.data.end(), out);
     };
     FusedRun fr = engine_.run_fused_lowrank(job, !rs_.resident);
     rec.run = fr.run;
-    rec.analytic_clocks = -1;  // no closed form for the pipelined pair
+    rec.analytic_clocks = -1;                        // no closed form for the pipelined pair
     rec.analytic_cycles = rs_.pair_cycles.at(base);  // the pair's plan, as its job
     std::vector<int64_t> acc = fr.r_out;
     fused_runs_[base] = std::move(fr);
@@ -376,19 +386,21 @@ class NetworkExecution {
       rec.analytic_clocks = -1;
       rec.analytic_cycles = 0;  // its cycles are the pair's, on R's record
       acc = fr->second.l_out;
-      if (engine_.config().functional && fr->second.l_input != codes.data) rec.requant_mismatch = true;
+      if (engine_.config().functional && fr->second.l_input != codes.data)
+        rec.requant_mismatch = true;
     } else {
       std::vector<TileCells> cells = ahead_.take(layer.name);
       program_after(index);
-      rec.run = engine_.run_array_layer(*rec.sched, codes.data, std::vector<int32_t>(q.q.begin(), q.q.end()),
-                                        acc, !rs_.resident, zero_point, q.odd_grid,
-                                        cells.empty() ? nullptr : &cells);
+      rec.run = engine_.run_array_layer(
+          *rec.sched, codes.data, std::vector<int32_t>(q.q.begin(), q.q.end()), acc, !rs_.resident,
+          zero_point, q.odd_grid, cells.empty() ? nullptr : &cells);
       rec.analytic_clocks = analytic_layer_clocks(*rec.sched, engine_.config(), !rs_.resident);
     }
     // (R of a fused job: its outputs were requantized window by window inside the job.)
     if (!fused_r) rec.requant = engine_.run_digital(layer.name + ".requant", layer.out.elements());
     progress(index);
-    if (!engine_.config().functional) return ref::accumulate_int(layer, codes, q);  // the run goes on from it
+    if (!engine_.config().functional)
+      return ref::accumulate_int(layer, codes, q);  // the run goes on from it
     // The engine's accumulators go on through the network; their check against the
     // reference accumulators of the same input codes runs beside the engine.
     ref::IntTensor got(layer.out.c, layer.type == LayerType::Conv ? layer.out.h : 1,
@@ -438,7 +450,9 @@ EngineConfig engine_config(const ArchSpec& arch, const EngineSpec& engine) {
   return cfg;
 }
 
-int default_run_threads() { return usable_cores() >= 2 ? 2 : 1; }
+int default_run_threads() {
+  return usable_cores() >= 2 ? 2 : 1;
+}
 
 namespace {
 
@@ -465,7 +479,8 @@ Json cycle_summary(const ExperimentSpec& spec, const std::string& id, const RunN
   s["totals"] = table.totals;
   s["numerical"] = numerical_json(table, outputs);
   if (spec.compression)
-    s["compression"] = compression_summary(spec.compression->spec.method, rn.compression, rn.notes, records);
+    s["compression"] =
+        compression_summary(spec.compression->spec.method, rn.compression, rn.notes, records);
   s["layers"] = table.layers;
   return s;
 }
@@ -495,7 +510,8 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   // read before the run folder exists, so a bad file leaves nothing behind.
   std::map<std::string, ref::ActQuant> calibration;
   if (spec.engine.calibration != "dynamic")
-    calibration = load_calibration(spec.engine.calibration, net, static_cast<int>(arch.input_bits)).act_quant();
+    calibration = load_calibration(spec.engine.calibration, net, static_cast<int>(arch.input_bits))
+                      .act_quant();
 
   const std::string id = run_id(spec);
   RunDir dir(output_root, id);
@@ -523,13 +539,14 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   engine.finish();
   background.join();
 
-  const LayerTable table = layer_table(execution.records(), arch,
-                                       spec.engine.tech.table_for(arch.adc_bits), cfg.timing.clock_ns);
+  const LayerTable table = layer_table(
+      execution.records(), arch, spec.engine.tech.table_for(arch.adc_bits), cfg.timing.clock_ns);
   const RunOutputs outputs{&simulated, &out_int, &out_float,
                            spec.compression ? &out_uncompressed : nullptr};
   RunResult r;
   r.run_id = id;
-  r.summary = cycle_summary(spec, id, rn, weights, cfg, rs.resident, table, outputs, execution.records());
+  r.summary =
+      cycle_summary(spec, id, rn, weights, cfg, rs.resident, table, outputs, execution.records());
   dir.write("resolved.yaml", resolved_yaml(spec));
   dir.write("summary.json", r.summary.dump(2) + "\n");
   dir.write("layers.csv", table.csv);
@@ -537,13 +554,14 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     dir.write("schedule.yaml", schedule_yaml(rs.schedules, spec.engine.schedule_cycles));
   r.dir = dir.commit();
   if (!options.quiet) {
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-    std::cerr << fmt::format("imcsim: {} layers, {} computing cycles, {} clock cycles ({:.3f} us), "
-                             "{:.1f} nJ, exact: {} (wall {:.2f} s)\n",
-                             net.layers.size(), table.computing_cycles, table.clock_cycles,
-                             table.latency_ns * 1e-3,
-                             r.summary["totals"]["energy_pj"]["total"].get<double>() * 1e-3,
-                             table.all_exact ? "yes" : "no", wall);
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    std::cerr << fmt::format(
+        "imcsim: {} layers, {} computing cycles, {} clock cycles ({:.3f} us), "
+        "{:.1f} nJ, exact: {} (wall {:.2f} s)\n",
+        net.layers.size(), table.computing_cycles, table.clock_cycles, table.latency_ns * 1e-3,
+        r.summary["totals"]["energy_pj"]["total"].get<double>() * 1e-3,
+        table.all_exact ? "yes" : "no", wall);
   }
   return r;
 }

@@ -16,7 +16,9 @@ int64_t analytic_cycles(const LayerRecord& r) {
   return r.analytic_cycles >= 0 ? r.analytic_cycles : r.sched->mapping.cycles;
 }
 
-int64_t total_clocks(const LayerRecord& r) { return r.run.clock_cycles + r.requant.clock_cycles; }
+int64_t total_clocks(const LayerRecord& r) {
+  return r.run.clock_cycles + r.requant.clock_cycles;
+}
 
 EventCounts total_events(const LayerRecord& r) {
   EventCounts e = r.run.events;
@@ -50,9 +52,11 @@ std::array<double, 3> array_layer_json(const LayerRecord& rec, const ArchSpec& a
                                        Totals& tot) {
   const LayerMapping& m = rec.sched->mapping;
   const int64_t tiles = rec.run.tiles;
-  const double uc = static_cast<double>(rec.run.mapped_cells) / static_cast<double>(tiles * arch.rows * arch.cols);
+  const double uc = static_cast<double>(rec.run.mapped_cells) /
+                    static_cast<double>(tiles * arch.rows * arch.cols);
   const double ur = static_cast<double>(rec.run.used_rows) / static_cast<double>(tiles * arch.rows);
-  const double ucol = static_cast<double>(rec.run.used_cols) / static_cast<double>(tiles * arch.cols);
+  const double ucol =
+      static_cast<double>(rec.run.used_cols) / static_cast<double>(tiles * arch.cols);
   tot.mapped += rec.run.mapped_cells;
   tot.rows += rec.run.used_rows;
   tot.cols += rec.run.used_cols;
@@ -127,7 +131,8 @@ LayerTable layer_table(const std::vector<LayerRecord>& records, const ArchSpec& 
   LayerTable t;
   t.csv = kLayersCsvHeader;
   Totals tot;
-  for (const auto& rec : records) t.layers.push_back(layer_row(rec, arch, table, clock_ns, tot, t.csv));
+  for (const auto& rec : records)
+    t.layers.push_back(layer_row(rec, arch, table, clock_ns, tot, t.csv));
   t.latency_ns = static_cast<double>(tot.clocks) * clock_ns;
   t.computing_cycles = tot.computing_cycles;
   t.clock_cycles = tot.clocks;
@@ -169,7 +174,7 @@ Json area_json(const ArchSpec& arch, const AreaTable& a, int64_t adcs_per_array)
   const double adcs = n * static_cast<double>(adcs_per_array) * a.adc_um2 * 1e-6;
   const double sa = n * a.shift_add_um2 * 1e-6;
   const double peri = n * a.periphery_um2_per_array * 1e-6;
-  return {{"cells", cells}, {"dac", dacs},         {"adc", adcs},
+  return {{"cells", cells},  {"dac", dacs},       {"adc", adcs},
           {"shift_add", sa}, {"periphery", peri}, {"total", cells + dacs + adcs + sa + peri}};
 }
 
@@ -210,7 +215,8 @@ Json compression_summary(const compress::Method method, Json layers,
       if (rec.layer->name == name || rec.layer->name == compress::r_factor_name(name))
         engine_cc += rec.run.computing_cycles;
     e["engine_cycles"] = engine_cc;
-    if (e["method"] != "dense") plan_executed = plan_executed && engine_cc == e["analytic_cycles"].get<int64_t>();
+    if (e["method"] != "dense")
+      plan_executed = plan_executed && engine_cc == e["analytic_cycles"].get<int64_t>();
   }
   return {{"method", compress::to_string(method)},
           {"executed", method == compress::Method::Prune

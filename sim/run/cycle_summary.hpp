@@ -22,7 +22,8 @@ struct LayerRecord {
   LayerRun requant;  // conv/fc: requantization of the outputs on digital units
   const TileSchedule* sched = nullptr;
   int64_t analytic_clocks = 0;
-  int64_t analytic_cycles = -1;  // a fused R/L pair's plan (R: the pair's, L: 0); else the schedule's
+  int64_t analytic_cycles =
+      -1;  // a fused R/L pair's plan (R: the pair's, L: 0); else the schedule's
   bool exact = true;
   bool requant_mismatch = false;  // L of a fused job: engine's requantized R != the reference's
   int64_t max_abs_error = 0;

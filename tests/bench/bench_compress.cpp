@@ -21,14 +21,15 @@ void run_grid(const Network& net, const WeightSet& w, benchmark::State& state) {
           spec.rank.rule = RankRule::Fixed;
           spec.rank.rank = rank;
           spec.groups = m == Method::GroupLowRank ? 2 : 1;
-          const CompressionResult r =
-              compress_network(net, w, spec, ArrayGeometry::ideal(side, side), Convention::Framework);
+          const CompressionResult r = compress_network(
+              net, w, spec, ArrayGeometry::ideal(side, side), Convention::Framework);
           benchmark::DoNotOptimize(r.cycles());
           layers += static_cast<int64_t>(r.layers.size());
           if (m == Method::Prune) break;  // pruning does not depend on the rank
         }
   }
-  state.counters["layers"] = benchmark::Counter(static_cast<double>(layers), benchmark::Counter::kIsRate);
+  state.counters["layers"] =
+      benchmark::Counter(static_cast<double>(layers), benchmark::Counter::kIsRate);
 }
 
 void BM_CompressGrid_WRN16_4(benchmark::State& state) {

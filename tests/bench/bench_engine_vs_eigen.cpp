@@ -4,11 +4,10 @@
 // same tiles and window positions. Both run in this process on the same inputs; the
 // program prints both times and their ratio (goal: engine <= 3x Eigen), and checks that
 // both produce the same accumulators. One SystemC elaboration: run as its own process.
+#include <Eigen/Dense>
 #include <chrono>
 #include <cstdio>
 #include <systemc>
-
-#include <Eigen/Dense>
 
 #include "mappers/mapper.hpp"
 #include "mappers/schedule.hpp"
@@ -44,11 +43,13 @@ std::vector<int64_t> eigen_layer(const TileSchedule& s, const std::vector<int64_
         if (!s.holds_weight(row, col)) continue;
         const int64_t kh = row.ph - col.dy * sh.s_h, kw = row.pw - col.dx * sh.s_w;
         const int64_t oc = tile.group * sh.oc + col.oc;
-        const int64_t w = wq[static_cast<size_t>(((oc * sh.ic + row.c) * sh.k_h + kh) * sh.k_w + kw)];
+        const int64_t w =
+            wq[static_cast<size_t>(((oc * sh.ic + row.c) * sh.k_h + kh) * sh.k_w + kw)];
         mapped(r, j) = 1;
         for (int64_t q = 0; q < pol; ++q) {
-          const int64_t stored = p.differential ? (q == 0 ? std::max<int64_t>(w, 0) : std::max<int64_t>(-w, 0))
-                                                : w + p.offset();
+          const int64_t stored = p.differential
+                                     ? (q == 0 ? std::max<int64_t>(w, 0) : std::max<int64_t>(-w, 0))
+                                     : w + p.offset();
           for (int64_t k = 0; k < slices; ++k)
             cells(r, j * cpw + q * slices + k) = (stored >> (k * p.cell_bits)) & cell_mask;
         }
@@ -64,7 +65,8 @@ std::vector<int64_t> eigen_layer(const TileSchedule& s, const std::vector<int64_
           const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
           x(r) = (iy < 0 || ix < 0 || iy >= sh.in_h || ix >= sh.in_w)
                      ? 0
-                     : in[static_cast<size_t>(((tile.group * sh.ic + row.c) * sh.in_h + iy) * sh.in_w + ix)];
+                     : in[static_cast<size_t>(
+                           ((tile.group * sh.ic + row.c) * sh.in_h + iy) * sh.in_w + ix)];
         }
         acc.setZero();
         for (int64_t ph = 0; ph < p.phases(); ++ph) {
@@ -125,7 +127,8 @@ int sc_main(int, char**) {
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const Layer& l = net.layers[i];
     if (!l.on_arrays()) continue;
-    const LayerMapping m = map_layer(find_mapper("vwsdk"), conv_shape(l, Convention::Framework), geom);
+    const LayerMapping m =
+        map_layer(find_mapper("vwsdk"), conv_shape(l, Convention::Framework), geom);
     const auto& ql = q.at(l.name);
     std::vector<int64_t> driven = codes.layers[i].input_codes.data;
     for (auto& v : driven) v += codes.layers[i].input_quant.zero_point;
@@ -136,7 +139,8 @@ int sc_main(int, char**) {
 
   auto t0 = std::chrono::steady_clock::now();
   std::vector<std::vector<int64_t>> eigen_out;
-  for (const auto& w : work) eigen_out.push_back(eigen_layer(w.sched, *w.input, w.wq, cfg.datapath));
+  for (const auto& w : work)
+    eigen_out.push_back(eigen_layer(w.sched, *w.input, w.wq, cfg.datapath));
   const double eigen_s = seconds_since(t0);
 
   Engine engine(cfg);

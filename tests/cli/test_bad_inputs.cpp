@@ -8,17 +8,17 @@
 //                                        size, `big:` and a list of zeros)
 // where {file} is the case's path from the source root, {out} an output path in a fresh
 // scratch folder {tmp}, {fixtures} a folder apart from {tmp} for inputs made at test time.
-// Each command runs under `timeout`: a hang (a FIFO opened blocking) fails the case. A `.yaml` case is itself the bad input; a `.case` file only holds
-// the header and points at inputs in tests/bad_inputs/data (made by data/make.sh).
-// Each case must exit with its code, print "imcsim: error: " and the expected text on
-// standard error, and leave nothing behind: {out} absent, {tmp} empty, and the catalogue's
-// own folder unchanged.
+// Each command runs under `timeout`: a hang (a FIFO opened blocking) fails the case. A `.yaml` case
+// is itself the bad input; a `.case` file only holds the header and points at inputs in
+// tests/bad_inputs/data (made by data/make.sh). Each case must exit with its code, print "imcsim:
+// error: " and the expected text on standard error, and leave nothing behind: {out} absent, {tmp}
+// empty, and the catalogue's own folder unchanged.
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>

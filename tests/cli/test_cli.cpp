@@ -16,8 +16,9 @@ using Result = imcsim::test::CliResult;
 using Cli = imcsim::test::CliTest;
 
 TEST_F(Cli, MapCsvHeaderIsTheContract) {
-  const Result r = run("map --layer I=224,K=3,IC=3,OC=64 --array 512x512 --mapper all "
-                       "--convention vwsdk --format csv");
+  const Result r =
+      run("map --layer I=224,K=3,IC=3,OC=64 --array 512x512 --mapper all "
+          "--convention vwsdk --format csv");
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string want =
       "layer,I_h,I_w,K_h,K_w,IC,OC,mapper,cycles,pw_h,pw_w,ic_tile,oc_tile,utilization,";
@@ -53,10 +54,12 @@ TEST_F(Cli, MapWorkloadTotalsEqualTheSumOfLayers) {
 }
 
 TEST_F(Cli, MapBitSlicingUsesEffectiveColumns) {
-  const Result ideal = run("map --layer I=32,K=3,IC=16,OC=64 --array 128x128 --mapper im2col "
-                           "--format csv");
-  const Result sliced = run("map --layer I=32,K=3,IC=16,OC=64 --array 128x128 --mapper im2col "
-                            "--format csv --weight-bits 8 --cell-bits 2");
+  const Result ideal =
+      run("map --layer I=32,K=3,IC=16,OC=64 --array 128x128 --mapper im2col "
+          "--format csv");
+  const Result sliced =
+      run("map --layer I=32,K=3,IC=16,OC=64 --array 128x128 --mapper im2col "
+          "--format csv --weight-bits 8 --cell-bits 2");
   ASSERT_EQ(ideal.code, 0);
   ASSERT_EQ(sliced.code, 0) << sliced.err;
   // 144 rows -> 2 row tiles; 64 weights need 1 tile of 128 columns, or 2 tiles of 32.
@@ -171,8 +174,10 @@ TEST_F(Cli, ListShowsEveryRegistry) {
 
 TEST_F(Cli, CompressExportsAnOnnxModelThatRuns) {
   const std::string model = path("lr.onnx");
-  Result r = run("compress --workload resnet20 --method lowrank --rank 4 --array 128x128 --format csv "
-                 "--export " + model);
+  Result r =
+      run("compress --workload resnet20 --method lowrank --rank 4 --array 128x128 --format csv "
+          "--export " +
+          model);
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_TRUE(fs::exists(model));
   // A seeded input through the exported model (imcsim infer reads the ONNX it wrote).
@@ -186,9 +191,11 @@ TEST_F(Cli, CompressExportsAnOnnxModelThatRuns) {
 
 TEST_F(Cli, CompressReadsAnOnnxModel) {
   EXPECT_EQ(run("compress --method lowrank").code, 2);  // neither --workload nor --model
-  const fs::path model = fs::path(IMCSIM_SOURCE_DIR) / "../shared/data/resnet20-cifar10/onnx/model.onnx";
+  const fs::path model =
+      fs::path(IMCSIM_SOURCE_DIR) / "../shared/data/resnet20-cifar10/onnx/model.onnx";
   if (!fs::exists(model)) GTEST_SKIP() << "no trained ResNet-20 model at " << model;
-  const Result r = run("compress --model " + model.string() + " --method lowrank --rank 4 --format csv");
+  const Result r =
+      run("compress --model " + model.string() + " --method lowrank --rank 4 --format csv");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find(",lowrank,4,"), std::string::npos) << r.out.substr(0, 400);
 }

@@ -7,9 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli_test_util.hpp"
 
@@ -90,7 +89,6 @@ class CycleCli : public imcsim::test::CliTest {
       if (fs::is_directory(e.path())) return e.path();
     return {};
   }
-
 };
 
 // 128 rows x (2^2 - 1) x (2^1 - 1) = 384 -> a 9-bit ADC is lossless (REFERENCE §10).
@@ -104,7 +102,8 @@ TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
   const fs::path exp = experiment("r20", "resnet20", "vwsdk", kLosslessArch,
                                   "{tech: rram-28nm-survey, schedule_cycles: 40}");
   std::string err;
-  ASSERT_TRUE(run_on_one_and_two_threads(exp, {"summary.json", "layers.csv", "resolved.yaml", "schedule.yaml"}));
+  ASSERT_TRUE(run_on_one_and_two_threads(
+      exp, {"summary.json", "layers.csv", "resolved.yaml", "schedule.yaml"}));
   const fs::path a = run_dir(tmp_ / "a");
   const Json s = Json::parse(slurp(a / "summary.json"));
   EXPECT_TRUE(s["numerical"]["exact"].get<bool>());
@@ -126,8 +125,8 @@ TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
 
   // Re-pricing with another technology changes energy, not events or cycles.
   const fs::path repriced = tmp_ / "repriced.json";
-  ASSERT_EQ(run("reprice " + (a / "summary.json").string() +
-                    " --tech isaac-rram-32nm -o " + repriced.string(),
+  ASSERT_EQ(run("reprice " + (a / "summary.json").string() + " --tech isaac-rram-32nm -o " +
+                    repriced.string(),
                 &err),
             0)
       << err;
@@ -137,8 +136,10 @@ TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
   EXPECT_EQ(r["totals"]["clock_cycles"], s["totals"]["clock_cycles"]);
   // ISAAC's fixed 1.5625 pJ per conversion vs the survey FoM 10 fJ x 2^9 = 5.12 pJ.
   const double conversions = s["totals"]["events"]["adc_conversions"].get<double>();
-  EXPECT_NEAR(s["totals"]["energy_pj"]["adc"].get<double>(), conversions * 5.12, conversions * 1e-9);
-  EXPECT_NEAR(r["totals"]["energy_pj"]["adc"].get<double>(), conversions * 1.5625, conversions * 1e-9);
+  EXPECT_NEAR(s["totals"]["energy_pj"]["adc"].get<double>(), conversions * 5.12,
+              conversions * 1e-9);
+  EXPECT_NEAR(r["totals"]["energy_pj"]["adc"].get<double>(), conversions * 1.5625,
+              conversions * 1e-9);
 }
 
 TEST_F(CycleCli, LossyChecksAreTheSameOnOneOrTwoThreads) {
@@ -204,7 +205,8 @@ TEST_F(CycleCli, TraceOpensInWaveformTools) {
   const fs::path vcd = run_dir(tmp_ / "t") / "trace.vcd";
   ASSERT_TRUE(fs::exists(vcd));
   const std::string text = slurp(vcd);
-  for (const char* sig : {"window_x", "dac_phase", "adc_busy", "stall_cause", "input_regs", "outputs"})
+  for (const char* sig :
+       {"window_x", "dac_phase", "adc_busy", "stall_cause", "input_regs", "outputs"})
     EXPECT_NE(text.find(sig), std::string::npos) << sig;
   EXPECT_NE(text.find("$enddefinitions"), std::string::npos);
   ASSERT_EQ(std::system("command -v vcd2fst >/dev/null 2>&1"), 0)
@@ -223,9 +225,9 @@ TEST_F(CycleCli, TrainedResNet20IsExactEndToEnd) {
   const fs::path data = fs::path(IMCSIM_SOURCE_DIR) / "../shared/data/resnet20-cifar10";
   if (!fs::exists(data / "manifest.yaml"))
     GTEST_SKIP() << "trained ResNet-20 weights not present at " << data;
-  const fs::path exp = experiment("trained", "resnet20", "vwsdk", kLosslessArch,
-                                  "{tech: isaac-rram-32nm, weights: " +
-                                      fs::canonical(data).string() + "}");
+  const fs::path exp =
+      experiment("trained", "resnet20", "vwsdk", kLosslessArch,
+                 "{tech: isaac-rram-32nm, weights: " + fs::canonical(data).string() + "}");
   std::string err;
   ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "w").string(), &err), 0) << err;
   const Json s = summary_of(tmp_ / "w");
@@ -238,7 +240,8 @@ TEST_F(CycleCli, TrainedResNet20IsExactEndToEnd) {
 
 TEST_F(CycleCli, LowRankLayersRunAsRAndLExactly) {
   const fs::path data = fs::path(IMCSIM_SOURCE_DIR) / "../shared/data/resnet20-cifar10";
-  const std::string weights = fs::exists(data / "manifest.yaml") ? fs::canonical(data).string() : "";
+  const std::string weights =
+      fs::exists(data / "manifest.yaml") ? fs::canonical(data).string() : "";
   const fs::path exp = tmp_ / "lr.yaml";
   std::ofstream(exp) << "name: lr\nworkload: resnet20\narch: " << kLosslessArch
                      << "\nmappers: [sdk]\nmode: cycle\nengine: {tech: rram-28nm-survey}\n"
@@ -276,7 +279,8 @@ TEST_F(CycleCli, PrunedLayersSkipRowsAsTheAnalyticPlan) {
     ++pruned;
     // The engine's row-skipping tiles activate exactly as often as the analytic plan says.
     EXPECT_EQ(l["computing_cycles"], plan.at(l["name"])["analytic_cycles"]) << l["name"];
-    EXPECT_LE(l["computing_cycles"].get<int64_t>(), plan.at(l["name"])["analytic_dense_cycles"].get<int64_t>());
+    EXPECT_LE(l["computing_cycles"].get<int64_t>(),
+              plan.at(l["name"])["analytic_dense_cycles"].get<int64_t>());
   }
   EXPECT_EQ(pruned, 18);  // every 3x3 conv but the first
 }

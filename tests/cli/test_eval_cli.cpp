@@ -15,10 +15,10 @@ const fs::path kShared = fs::path(IMCSIM_SOURCE_DIR) / ".." / "shared" / "data";
 const std::string kModel = "../shared/data/resnet20-cifar10/onnx/model.onnx";
 const std::string kData = "../shared/data/cifar10";
 
-#define REQUIRE_SHARED()                                                                            \
-  if (!fs::exists(kShared / "resnet20-cifar10" / "onnx" / "model.onnx") ||                          \
-      !fs::exists(kShared / "cifar10" / "dataset.yaml"))                                            \
-  GTEST_SKIP() << "trained ResNet-20 or CIFAR-10 subset not found under " << kShared.string()      \
+#define REQUIRE_SHARED()                                                                      \
+  if (!fs::exists(kShared / "resnet20-cifar10" / "onnx" / "model.onnx") ||                    \
+      !fs::exists(kShared / "cifar10" / "dataset.yaml"))                                      \
+  GTEST_SKIP() << "trained ResNet-20 or CIFAR-10 subset not found under " << kShared.string() \
                << " (../shared/data from the project root); skipping"
 
 class EvalCli : public CliTest {};
@@ -29,13 +29,15 @@ TEST_F(EvalCli, FloatTableHeadline) {
   REQUIRE_SHARED();
   const auto r = run("eval --model " + kModel + " --dataset " + kData + " -j 2");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("top-1 439/512 = 85.74 % (95 % CI 82.45-88.51 %)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("top-1 439/512 = 85.74 % (95 % CI 82.45-88.51 %)"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.err.find("imcsim: eval float: "), std::string::npos) << r.err;  // progress
 }
 
 TEST_F(EvalCli, JsonIsByteIdenticalForAnyThreadCount) {
   REQUIRE_SHARED();
-  const std::string base = "eval --model " + kModel + " --dataset " + kData + " --limit 48 --format json -q";
+  const std::string base =
+      "eval --model " + kModel + " --dataset " + kData + " --limit 48 --format json -q";
   const auto r1 = run(base + " -j 1 -o " + path("j1.json"));
   ASSERT_EQ(r1.code, 0) << r1.err;
   EXPECT_EQ(r1.err, "");  // -q: no progress
@@ -56,15 +58,19 @@ TEST_F(EvalCli, JsonIsByteIdenticalForAnyThreadCount) {
 
 TEST_F(EvalCli, CalibrateThenInt) {
   REQUIRE_SHARED();
-  const auto c = run("calibrate --model " + kModel + " --dataset " + kData +
-                     " --split train --images 16 --method percentile:99.9 -j 2 -o " + path("calib.yaml"));
+  const auto c =
+      run("calibrate --model " + kModel + " --dataset " + kData +
+          " --split train --images 16 --method percentile:99.9 -j 2 -o " + path("calib.yaml"));
   ASSERT_EQ(c.code, 0) << c.err;
   const std::string calib = slurp(path("calib.yaml"));
   EXPECT_EQ(calib.rfind("# imcsim calibration:", 0), 0u);
   EXPECT_NE(calib.find("split: train\nimages: 16\n"), std::string::npos) << calib;
-  EXPECT_NE(calib.find("method: percentile:99.9\nbits: 8\ntensors:\n  input: {lo: "), std::string::npos) << calib;
-  const auto e = run("eval --model " + kModel + " --dataset " + kData + " --mode int --calibration " +
-                     path("calib.yaml") + " --limit 16 --format json -q -j 2");
+  EXPECT_NE(calib.find("method: percentile:99.9\nbits: 8\ntensors:\n  input: {lo: "),
+            std::string::npos)
+      << calib;
+  const auto e =
+      run("eval --model " + kModel + " --dataset " + kData + " --mode int --calibration " +
+          path("calib.yaml") + " --limit 16 --format json -q -j 2");
   ASSERT_EQ(e.code, 0) << e.err;
   const auto j = nlohmann::json::parse(e.out);
   EXPECT_EQ(j["mode"], "int");
@@ -74,14 +80,16 @@ TEST_F(EvalCli, CalibrateThenInt) {
   EXPECT_GE(j["agreement_with_float"].get<double>(), 0.75);
   EXPECT_TRUE(j.contains("mean_abs_logit_error"));
   // Dynamic ranges when no calibration is given.
-  const auto d = run("eval --model " + kModel + " --dataset " + kData + " --mode int --limit 4 --format json -q");
+  const auto d = run("eval --model " + kModel + " --dataset " + kData +
+                     " --mode int --limit 4 --format json -q");
   ASSERT_EQ(d.code, 0) << d.err;
   EXPECT_EQ(nlohmann::json::parse(d.out)["calibration"], "dynamic");
 }
 
 TEST_F(EvalCli, CalibrateRefusesTheTestSplit) {
   REQUIRE_SHARED();
-  const auto r = run("calibrate --model " + kModel + " --dataset " + kData + " --split test -o " + path("c.yaml"));
+  const auto r = run("calibrate --model " + kModel + " --dataset " + kData + " --split test -o " +
+                     path("c.yaml"));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--split: test images are for measuring only"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(path("c.yaml")));
@@ -89,7 +97,8 @@ TEST_F(EvalCli, CalibrateRefusesTheTestSplit) {
 
 TEST_F(EvalCli, BadFlagValuesAreUsageErrorsNamingTheFlag) {
   REQUIRE_SHARED();
-  const std::string base = "eval --model " + kModel + " --dataset " + kData + " -o " + path("out") + " ";
+  const std::string base =
+      "eval --model " + kModel + " --dataset " + kData + " -o " + path("out") + " ";
   for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
            {"--mode fast", "--mode: expected float, int or cycle"},
            {"--format xml", "--format: expected table or json"},
@@ -102,12 +111,15 @@ TEST_F(EvalCli, BadFlagValuesAreUsageErrorsNamingTheFlag) {
     EXPECT_NE(r.err.find(flag), std::string::npos) << args << "\n" << r.err;
     EXPECT_FALSE(fs::exists(path("out"))) << args;
   }
-  const auto c = run("calibrate --model " + kModel + " --dataset " + kData + " --method median -o " + path("out"));
+  const auto c = run("calibrate --model " + kModel + " --dataset " + kData +
+                     " --method median -o " + path("out"));
   EXPECT_EQ(c.code, 2);
   EXPECT_NE(c.err.find("--method: expected max or percentile:P"), std::string::npos) << c.err;
-  const auto n = run("calibrate --model " + kModel + " --dataset " + kData + " --images 6000 -o " + path("out"));
+  const auto n = run("calibrate --model " + kModel + " --dataset " + kData + " --images 6000 -o " +
+                     path("out"));
   EXPECT_EQ(n.code, 2);
-  EXPECT_NE(n.err.find("--images: split train of cifar10 has 5085 images"), std::string::npos) << n.err;
+  EXPECT_NE(n.err.find("--images: split train of cifar10 has 5085 images"), std::string::npos)
+      << n.err;
 }
 
 // The cycle-accurate engine at the lossless ADC bound reproduces the integer reference exactly
@@ -118,9 +130,11 @@ TEST_F(EvalCli, CycleEqualsIntExactlyAtTheLosslessAdcBound) {
   const auto c = run("calibrate --model " + kModel + " --dataset " + kData +
                      " --split train --images 64 -j 2 -q -o " + path("calib.yaml"));
   ASSERT_EQ(c.code, 0) << c.err;
-  const std::string arch = std::string(IMCSIM_SOURCE_DIR) + "/configs/arch/paper-accuracy-128-lossless.yaml";
-  const auto r = run("eval --model " + kModel + " --dataset " + kData + " --mode cycle --arch " + arch +
-                     " --calibration " + path("calib.yaml") + " --limit 16 --format json -q -o " + path("c.json"));
+  const std::string arch =
+      std::string(IMCSIM_SOURCE_DIR) + "/configs/arch/paper-accuracy-128-lossless.yaml";
+  const auto r = run("eval --model " + kModel + " --dataset " + kData + " --mode cycle --arch " +
+                     arch + " --calibration " + path("calib.yaml") +
+                     " --limit 16 --format json -q -o " + path("c.json"));
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(slurp(path("c.json")));
   EXPECT_EQ(j["mode"], "cycle");
@@ -129,7 +143,8 @@ TEST_F(EvalCli, CycleEqualsIntExactlyAtTheLosslessAdcBound) {
   EXPECT_EQ(j["agreement_with_int"].get<double>(), 1.0);
   EXPECT_EQ(j["correct"], j["int_correct"]);
   // Without an architecture the engine has nothing to simulate: a named error.
-  const auto bad = run("eval --model " + kModel + " --dataset " + kData + " --mode cycle --limit 2 -q");
+  const auto bad =
+      run("eval --model " + kModel + " --dataset " + kData + " --mode cycle --limit 2 -q");
   EXPECT_EQ(bad.code, 1) << bad.err;
   EXPECT_NE(bad.err.find("--arch"), std::string::npos) << bad.err;
 }

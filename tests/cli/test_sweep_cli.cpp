@@ -77,7 +77,8 @@ class SweepCli : public imcsim::test::CliTest {
                        const std::string& jobs) {
     const fs::path exp = write("exp.yaml", sweep_yaml(mode, axes));
     ASSERT_EQ(run("sweep " + exp.string() + " -q -j 2 -o " + (tmp_ / "whole").string()).code, 0);
-    ASSERT_EQ(run("merge " + (tmp_ / "whole").string() + " -o " + (tmp_ / "whole").string()).code, 0);
+    ASSERT_EQ(run("merge " + (tmp_ / "whole").string() + " -o " + (tmp_ / "whole").string()).code,
+              0);
 
     std::random_device rd;
     const unsigned seed = rd();
@@ -274,7 +275,8 @@ TEST_F(SweepCli, MergeIsDeterministicAcrossRunsJobsAndModes) {
   ASSERT_EQ(run("sweep " + exp.string() + " -q -j 2 -o " + (tmp_ / "b").string()).code, 0);
   ASSERT_EQ(run("sweep " + cyc.string() + " -q -j 2 -o " + (tmp_ / "c").string()).code, 0);
   for (const char* d : {"a", "b", "c"})
-    ASSERT_EQ(run(std::string("merge ") + (tmp_ / d).string() + " -o " + (tmp_ / d).string()).code, 0);
+    ASSERT_EQ(run(std::string("merge ") + (tmp_ / d).string() + " -o " + (tmp_ / d).string()).code,
+              0);
   ASSERT_EQ(run("merge " + (tmp_ / "a").string() + " -o " + (tmp_ / "a2").string()).code, 0);
   for (const char* f : {"results.csv", "results.json", "layers.csv"}) {
     const std::string a = slurp(tmp_ / "a" / f);
@@ -290,14 +292,18 @@ TEST_F(SweepCli, MergeIsDeterministicAcrossRunsJobsAndModes) {
   std::string line;
   size_t rows = 0;
   std::getline(lines, line);
-  EXPECT_EQ(line.rfind("point,workload,arch.rows,arch.cols,arch.adc_bits,mapper,status,cycles", 0), 0u)
+  EXPECT_EQ(line.rfind("point,workload,arch.rows,arch.cols,arch.adc_bits,mapper,status,cycles", 0),
+            0u)
       << line;
   while (std::getline(lines, line)) ++rows;
   EXPECT_EQ(rows, 18u * 2u);
   // The point's own run folder agrees with `imcsim run` of its resolved.yaml.
   const auto points = fs::directory_iterator(tmp_ / "a" / "points");
   const fs::path first = points->path();
-  ASSERT_EQ(run("run " + (first / "resolved.yaml").string() + " -q -o " + (tmp_ / "single").string()).code, 0);
+  ASSERT_EQ(
+      run("run " + (first / "resolved.yaml").string() + " -q -o " + (tmp_ / "single").string())
+          .code,
+      0);
   const auto point = nlohmann::json::parse(slurp(first / "point.json"));
   EXPECT_EQ(slurp(tmp_ / "single" / point["run_id"].get<std::string>() / "summary.json"),
             slurp(first / "summary.json"));
@@ -308,7 +314,8 @@ TEST_F(SweepCli, PlotWritesPngsOfAMergedSweep) {
   ASSERT_EQ(run("sweep configs/experiments/sweep-small.yaml -q -o " + dir.string()).code, 0);
   ASSERT_EQ(run("merge " + dir.string() + " -o " + dir.string()).code, 0);
   const std::string cmd = std::string(IMCSIM_SOURCE_DIR) + "/scripts/plot " + dir.string() +
-                          " -o " + (tmp_ / "plots").string() + " >" + (tmp_ / "plot.out").string() + " 2>&1";
+                          " -o " + (tmp_ / "plots").string() + " >" + (tmp_ / "plot.out").string() +
+                          " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(tmp_ / "plot.out");
   for (const char* png : {"pareto.png", "cycles_vs_arch.rows.png", "utilization.png"}) {
     const std::string bytes = slurp(tmp_ / "plots" / png);
@@ -316,8 +323,8 @@ TEST_F(SweepCli, PlotWritesPngsOfAMergedSweep) {
     EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << png;
   }
   // A folder without results.csv is a named error.
-  const std::string bad = std::string(IMCSIM_SOURCE_DIR) + "/scripts/plot " + tmp_.string() +
-                          " >" + (tmp_ / "plot.err").string() + " 2>&1";
+  const std::string bad = std::string(IMCSIM_SOURCE_DIR) + "/scripts/plot " + tmp_.string() + " >" +
+                          (tmp_ / "plot.err").string() + " 2>&1";
   EXPECT_NE(std::system(bad.c_str()), 0);
   EXPECT_NE(slurp(tmp_ / "plot.err").find("results.csv: no such file"), std::string::npos);
 }

@@ -19,8 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::ofstream f(file, std::ios::binary | std::ios::trunc);
     f.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   }
-  imcsim::fuzz::expect_named_errors([&] {
-    (void)imcsim::load_calibration(file.string(), net, size % 2 ? 6 : 0);
-  });
+  imcsim::fuzz::expect_named_errors(
+      [&] { (void)imcsim::load_calibration(file.string(), net, size % 2 ? 6 : 0); });
   return 0;
 }

@@ -29,8 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const fs::path src = fs::path(IMCSIM_SOURCE_DIR) / "tests/bad_inputs/data/dataset_ok";
   const fs::path& dir = work_dir();
   const char* files[] = {"dataset.yaml", "images.npy", "labels.npy"};
-  for (const char* f : files)
-    fs::copy_file(src / f, dir / f, fs::copy_options::overwrite_existing);
+  for (const char* f : files) fs::copy_file(src / f, dir / f, fs::copy_options::overwrite_existing);
   write(dir / files[data[0] % 3], imcsim::fuzz::as_text(data + 1, size - 1));
   imcsim::fuzz::expect_named_errors([&] {
     const imcsim::Dataset ds = imcsim::load_dataset(dir.string());

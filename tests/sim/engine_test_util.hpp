@@ -28,7 +28,8 @@ inline std::vector<int64_t> conv_oracle(const ConvShape& s, const std::vector<in
             for (int64_t kw = 0; kw < s.k_w; ++kw) {
               const int64_t iy = oy * s.s_h + kh - pad_h, ix = ox * s.s_w + kw - pad_w;
               if (iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w) continue;
-              sum += static_cast<int64_t>(w[static_cast<size_t>(((oc * s.ic + c) * s.k_h + kh) * s.k_w + kw)]) *
+              sum += static_cast<int64_t>(
+                         w[static_cast<size_t>(((oc * s.ic + c) * s.k_h + kh) * s.k_w + kw)]) *
                      in[static_cast<size_t>(((g * s.ic + c) * s.in_h + iy) * s.in_w + ix)];
             }
         out[static_cast<size_t>((oc * s.o_h + oy) * s.o_w + ox)] = sum;
@@ -46,7 +47,8 @@ inline std::vector<int64_t> random_codes(SeededStream& rng, int64_t n, int64_t b
 inline std::vector<int32_t> random_weights(SeededStream& rng, int64_t n, int64_t bits) {
   const int64_t q = (int64_t{1} << (bits - 1)) - 1;
   std::vector<int32_t> v(static_cast<size_t>(n));
-  for (auto& x : v) x = static_cast<int32_t>(static_cast<int64_t>(rng.next_u64() % (2 * q + 1)) - q);
+  for (auto& x : v)
+    x = static_cast<int32_t>(static_cast<int64_t>(rng.next_u64() % (2 * q + 1)) - q);
   return v;
 }
 

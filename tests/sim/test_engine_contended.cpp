@@ -2,6 +2,7 @@
 // columns. The values stay exact; the engine shows the stalls with their causes and takes
 // longer than the uncontended timing model, by the stalls of the input path.
 #include <gtest/gtest.h>
+
 #include <systemc>
 
 #include "engine_test_util.hpp"

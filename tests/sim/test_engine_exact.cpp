@@ -3,6 +3,7 @@
 // plain nested-loop convolution; computing cycles equal the mapper's; clock cycles equal
 // the analytic timing model; no stage stalls.
 #include <gtest/gtest.h>
+
 #include <systemc>
 
 #include "engine_test_util.hpp"
@@ -67,8 +68,10 @@ void check_layer(const Case& c, uint64_t seed) {
     rows += static_cast<int64_t>(t.rows.size());
     phys += static_cast<int64_t>(t.cols.size()) * cfg.datapath.cols_per_weight();
   }
-  EXPECT_EQ(run.events[static_cast<size_t>(Event::DacConversion)], rows * phases * sched.positions());
-  EXPECT_EQ(run.events[static_cast<size_t>(Event::AdcConversion)], phys * phases * sched.positions());
+  EXPECT_EQ(run.events[static_cast<size_t>(Event::DacConversion)],
+            rows * phases * sched.positions());
+  EXPECT_EQ(run.events[static_cast<size_t>(Event::AdcConversion)],
+            phys * phases * sched.positions());
 }
 
 // One process per case (ctest): the name gives the shape, e.g. I8_K3_IC4_OC6_S1_P1_G1_vwsdk.
@@ -84,24 +87,23 @@ TEST_P(EngineExactLayer, MatchesThePlainConvolution) {
 
 INSTANTIATE_TEST_SUITE_P(
     Layers, EngineExactLayer,
-    ::testing::Values(
-    Case{8, 3, 4, 6, 1, 1, 1, "im2col", Convention::Framework},
-    Case{8, 3, 4, 6, 1, 1, 1, "sdk", Convention::Framework},
-    Case{8, 3, 4, 6, 1, 1, 1, "vwsdk", Convention::Framework},
-    Case{9, 3, 8, 8, 2, 1, 1, "vwsdk", Convention::Framework},
-    Case{9, 3, 8, 8, 2, 1, 1, "sdk", Convention::Framework},
-    Case{10, 3, 16, 20, 1, 0, 1, "auto", Convention::VwSdk},
-    Case{7, 1, 12, 16, 2, 0, 1, "vwsdk", Convention::Framework},
-    Case{6, 3, 8, 8, 1, 1, 2, "vwsdk", Convention::Framework},
-    Case{12, 5, 3, 4, 1, 2, 1, "vwsdk", Convention::Framework},
-    Case{1, 1, 70, 10, 1, 0, 1, "im2col", Convention::Framework},  // an fc layer
-    // several row/col tiles
-    Case{8, 3, 24, 40, 1, 1, 1, "im2col", Convention::Framework}),
+    ::testing::Values(Case{8, 3, 4, 6, 1, 1, 1, "im2col", Convention::Framework},
+                      Case{8, 3, 4, 6, 1, 1, 1, "sdk", Convention::Framework},
+                      Case{8, 3, 4, 6, 1, 1, 1, "vwsdk", Convention::Framework},
+                      Case{9, 3, 8, 8, 2, 1, 1, "vwsdk", Convention::Framework},
+                      Case{9, 3, 8, 8, 2, 1, 1, "sdk", Convention::Framework},
+                      Case{10, 3, 16, 20, 1, 0, 1, "auto", Convention::VwSdk},
+                      Case{7, 1, 12, 16, 2, 0, 1, "vwsdk", Convention::Framework},
+                      Case{6, 3, 8, 8, 1, 1, 2, "vwsdk", Convention::Framework},
+                      Case{12, 5, 3, 4, 1, 2, 1, "vwsdk", Convention::Framework},
+                      Case{1, 1, 70, 10, 1, 0, 1, "im2col", Convention::Framework},  // an fc layer
+                      // several row/col tiles
+                      Case{8, 3, 24, 40, 1, 1, 1, "im2col", Convention::Framework}),
     [](const ::testing::TestParamInfo<Case>& param) {
       const Case& c = param.param;
-      return "I" + std::to_string(c.in) + "_K" + std::to_string(c.k) + "_IC" + std::to_string(c.ic) +
-             "_OC" + std::to_string(c.oc) + "_S" + std::to_string(c.stride) + "_P" +
-             std::to_string(c.pad) + "_G" + std::to_string(c.groups) + "_" + c.mapper +
+      return "I" + std::to_string(c.in) + "_K" + std::to_string(c.k) + "_IC" +
+             std::to_string(c.ic) + "_OC" + std::to_string(c.oc) + "_S" + std::to_string(c.stride) +
+             "_P" + std::to_string(c.pad) + "_G" + std::to_string(c.groups) + "_" + c.mapper +
              (c.conv == Convention::VwSdk ? "_vwsdkconv" : "");
     });
 
@@ -137,7 +139,8 @@ TEST(EngineExact, SignedInputsThroughAnOffset) {
     const int64_t top = (int64_t{1} << cfg.datapath.input_bits) - 1;
     for (int64_t zp : {int64_t{0}, int64_t{1}, top / 2, top}) {
       std::vector<int64_t> in(6 * 49);
-      for (auto& v : in) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(top + 1)) - zp;
+      for (auto& v : in)
+        v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(top + 1)) - zp;
       const auto w = test::random_weights(rng, 5 * 6 * 9, cfg.datapath.weight_bits);
       std::vector<int64_t> out;
       engine().run_array_layer(sched, in, w, out, false, zp);
@@ -154,14 +157,16 @@ TEST(EngineExact, SignedInputsThroughAnOffset) {
     const int64_t top = (int64_t{1} << cfg.datapath.input_bits) - 1;
     const int64_t odd_top = (int64_t{1} << cfg.datapath.weight_bits) - 1;
     std::vector<int64_t> in(4 * 36);
-    for (auto& v : in) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(top + 1)) - 3;
+    for (auto& v : in)
+      v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(top + 1)) - 3;
     auto w = test::random_weights(rng, 6 * 4 * 9, cfg.datapath.weight_bits);
     std::vector<uint8_t> odd(6, 0);
     for (int64_t oc = 0; oc < 6; oc += 2) {
       odd[static_cast<size_t>(oc)] = 1;
       for (int64_t k = 0; k < 36; ++k)
-        w[static_cast<size_t>(oc * 36 + k)] =
-            static_cast<int32_t>(2 * static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(odd_top + 1)) - odd_top);
+        w[static_cast<size_t>(oc * 36 + k)] = static_cast<int32_t>(
+            2 * static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(odd_top + 1)) -
+            odd_top);
     }
     std::vector<int64_t> out;
     engine().run_array_layer(sched, in, w, out, false, 3, odd);

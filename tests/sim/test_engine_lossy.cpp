@@ -3,9 +3,9 @@
 // one LSB per conversion, scaled by its phase and slice shifts, over every conversion that
 // contributes to the output (row tiles x polarities x phases x slices).
 #include <gtest/gtest.h>
-#include <systemc>
 
 #include <cmath>
+#include <systemc>
 
 #include "engine_test_util.hpp"
 

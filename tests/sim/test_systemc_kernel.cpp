@@ -3,6 +3,7 @@
 // simulated time exactly (the event-driven style the engine uses). Own process: SystemC
 // elaborates once per process.
 #include <gtest/gtest.h>
+
 #include <systemc>
 
 namespace {

@@ -23,8 +23,9 @@ std::string error_of(const std::string& compression) {
 }  // namespace
 
 TEST(CompressionConfig, BadValuesAreNamedErrors) {
-  EXPECT_EQ(error_of("compression:\n  method: svd\n"),
-            "e.yaml:5: compression.method: expected one of lowrank, group-lowrank or prune, got \"svd\"");
+  EXPECT_EQ(
+      error_of("compression:\n  method: svd\n"),
+      "e.yaml:5: compression.method: expected one of lowrank, group-lowrank or prune, got \"svd\"");
   EXPECT_EQ(error_of("compression:\n  method: lowrank\n  rank: 0\n"),
             "e.yaml:6: compression.rank: expected an integer in 1..1048576, got \"0\"");
   EXPECT_EQ(error_of("compression:\n  method: lowrank\n  rank: 4\n  energy: 0.9\n"),
@@ -44,27 +45,31 @@ TEST(CompressionConfig, BadValuesAreNamedErrors) {
             "as \"110/110/000\", got \"11/000\"");
   EXPECT_EQ(error_of("compression:\n  method: prune\n  patterns: pat5\n"),
             "e.yaml:6: compression.patterns: expected one of pat4, pat6 or pat8, got \"pat5\"");
-  EXPECT_EQ(error_of("compression:\n  method: lowrank\n  layers:\n    layers.99.conv1: {rank: 2}\n"),
-            "e.yaml:7: compression.layers.layers.99.conv1: no conv/fc layer \"layers.99.conv1\" in "
-            "workload resnet20");
+  EXPECT_EQ(
+      error_of("compression:\n  method: lowrank\n  layers:\n    layers.99.conv1: {rank: 2}\n"),
+      "e.yaml:7: compression.layers.layers.99.conv1: no conv/fc layer \"layers.99.conv1\" in "
+      "workload resnet20");
   EXPECT_NE(error_of("compression:\n  method: lowrank\n  layers:\n    layers.3.conv1: {rank: 2, "
                      "ranks: 3}\n")
                 .find("compression.layers.layers.3.conv1.ranks: unknown key"),
             std::string::npos);
   EXPECT_EQ(error_of("compression:\n  method: lowrank\n  l_placement: diagonal\n"),
-            "e.yaml:6: compression.l_placement: expected one of auto, idle, kron or im2col, got \"diagonal\"");
+            "e.yaml:6: compression.l_placement: expected one of auto, idle, kron or im2col, got "
+            "\"diagonal\"");
 }
 
 TEST(CompressionConfig, ResolvedYamlRoundTripsAndRunReportsCompression) {
   const ExperimentSpec e = parse_experiment(YamlNode::load_string(
-      kHead + "compression:\n  method: group-lowrank\n  energy: 0.8\n  layers:\n    layers.3.conv1: "
-              "{rank: 2, group_axis: out}\n",
+      kHead +
+          "compression:\n  method: group-lowrank\n  energy: 0.8\n  layers:\n    layers.3.conv1: "
+          "{rank: 2, group_axis: out}\n",
       "e.yaml", ErrorKind::Config));
   ASSERT_TRUE(e.compression);
   EXPECT_EQ(e.compression->spec.groups, 2);
   EXPECT_TRUE(e.compression->spec.exclude_first);
   const std::string resolved = resolved_yaml(e);
-  const ExperimentSpec again = parse_experiment(YamlNode::load_string(resolved, "r.yaml", ErrorKind::Config));
+  const ExperimentSpec again =
+      parse_experiment(YamlNode::load_string(resolved, "r.yaml", ErrorKind::Config));
   EXPECT_EQ(resolved_yaml(again), resolved);
 
   const RunResult r = evaluate_analytic(e);

@@ -19,8 +19,8 @@ std::string arch_error(const std::string& yaml) {
 }  // namespace
 
 TEST(Arch, DefaultsComeFromTheParameterTable) {
-  const ArchSpec a = parse_arch(YamlNode::load_string("rows: 128\ncols: 256\n", "a.yaml",
-                                                      ErrorKind::Config));
+  const ArchSpec a =
+      parse_arch(YamlNode::load_string("rows: 128\ncols: 256\n", "a.yaml", ErrorKind::Config));
   EXPECT_EQ(a.rows, 128);
   EXPECT_EQ(a.cols, 256);
   for (const auto& p : arch_params()) {
@@ -36,8 +36,8 @@ TEST(Arch, DefaultsComeFromTheParameterTable) {
 
 TEST(Arch, LosslessAdcBits) {
   // 128 rows x (2^2 - 1) x (2^1 - 1) = 384 -> 9 bits (REFERENCE §10).
-  const ArchSpec a = parse_arch(YamlNode::load_string("rows: 128\ncols: 128\n", "a.yaml",
-                                                      ErrorKind::Config));
+  const ArchSpec a =
+      parse_arch(YamlNode::load_string("rows: 128\ncols: 128\n", "a.yaml", ErrorKind::Config));
   EXPECT_EQ(a.lossless_adc_bits(), 9);
 }
 
@@ -90,9 +90,8 @@ TEST(Experiment, ResolvedYamlRoundTrips) {
   EXPECT_EQ(e.arch.rows, 128);
   const std::string text = resolved_yaml(e);
   // Reading the resolved copy back gives the same spec, and the same text again.
-  const ExperimentSpec again =
-      parse_experiment(YamlNode::load_string(text, dir + "/configs/experiments/resolved.yaml",
-                                             ErrorKind::Config));
+  const ExperimentSpec again = parse_experiment(
+      YamlNode::load_string(text, dir + "/configs/experiments/resolved.yaml", ErrorKind::Config));
   EXPECT_EQ(resolved_yaml(again), text);
   EXPECT_EQ(again.mappers, e.mappers);
 }

@@ -30,7 +30,7 @@ TEST(Adc, RoundsHalfUpAndClamps) {
   EXPECT_EQ(adc_convert(6, 2, 3), 2);
   EXPECT_EQ(adc_convert(7, 2, 3), 2);
   EXPECT_EQ(adc_convert(28, 2, 3), 7);
-  EXPECT_EQ(adc_convert(31, 2, 3), 7);   // would round to 8: clamped
+  EXPECT_EQ(adc_convert(31, 2, 3), 7);  // would round to 8: clamped
   EXPECT_EQ(adc_convert(1000, 2, 3), 7);
   EXPECT_EQ(adc_convert(13, 0, 4), 13);  // lossless: identity
 }
@@ -68,7 +68,8 @@ int64_t column_dot(const std::vector<int32_t>& w, const std::vector<int64_t>& x,
   int64_t acc = 0;
   for (int64_t ph = 0; ph < p.phases(); ++ph) {
     column_sums(cells, planes, ph, p, sums.data());
-    for (size_t c = 0; c < sums.size(); ++c) codes[c] = adc_convert(sums[c], p.lsb_shift(), p.adc_bits);
+    for (size_t c = 0; c < sums.size(); ++c)
+      codes[c] = adc_convert(sums[c], p.lsb_shift(), p.adc_bits);
     shift_add(cells, codes.data(), ph, p, &acc);
   }
   offset_correction(cells, planes, p, &acc);

@@ -21,14 +21,16 @@ namespace {
 
 const fs::path kCifar = fs::path(IMCSIM_SOURCE_DIR) / ".." / "shared" / "data" / "cifar10";
 
-#define REQUIRE_CIFAR()                                                                    \
-  if (!fs::exists(kCifar / "dataset.yaml"))                                                \
-  GTEST_SKIP() << "CIFAR-10 subset not found at " << kCifar.string()                       \
+#define REQUIRE_CIFAR()                                              \
+  if (!fs::exists(kCifar / "dataset.yaml"))                          \
+  GTEST_SKIP() << "CIFAR-10 subset not found at " << kCifar.string() \
                << " (../shared/data/cifar10 from the project root); skipping"
 
 // .npy version 1.0 with any descr; `data` is the raw little-endian payload.
-void write_npy_raw(const fs::path& p, const std::string& descr, const std::string& shape, const std::string& data) {
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+void write_npy_raw(const fs::path& p, const std::string& descr, const std::string& shape,
+                   const std::string& data) {
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   const size_t pad = 64 - (10 + header.size() + 1) % 64;
   header += std::string(pad, ' ') + "\n";
   std::string out = "\x93NUMPY";
@@ -71,7 +73,8 @@ class BadDataset : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / (std::string("imcsim-dataset-") + info->name() + "-" + std::to_string(::getpid()));
+    dir_ = fs::temp_directory_path() /
+           (std::string("imcsim-dataset-") + info->name() + "-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     // 2 images, 2 channels, 1x2 pixels; labels 0, 2.
@@ -120,7 +123,8 @@ TEST(Dataset, SharedCifarLoadsWithItsStatedCounts) {
   EXPECT_EQ(d.label(test, 0), 3);
   std::vector<int> per_class(10, 0), per_class_train(10, 0);
   for (int64_t i = 0; i < test.count; ++i) ++per_class[static_cast<size_t>(d.label(test, i))];
-  for (int64_t i = 0; i < train.count; ++i) ++per_class_train[static_cast<size_t>(d.label(train, i))];
+  for (int64_t i = 0; i < train.count; ++i)
+    ++per_class_train[static_cast<size_t>(d.label(train, i))];
   for (int c = 0; c < 10; ++c) {
     EXPECT_GE(per_class[static_cast<size_t>(c)], 41) << d.classes[static_cast<size_t>(c)];
     EXPECT_LE(per_class[static_cast<size_t>(c)], 59) << d.classes[static_cast<size_t>(c)];
@@ -164,7 +168,8 @@ TEST_F(BadDataset, Float32ImagesLoad) {
 
 TEST_F(BadDataset, MissingDatasetYaml) {
   fs::remove(dir_ / "dataset.yaml");
-  EXPECT_NE(error().find("dataset.yaml: data set description not found"), std::string::npos) << error();
+  EXPECT_NE(error().find("dataset.yaml: data set description not found"), std::string::npos)
+      << error();
 }
 
 TEST_F(BadDataset, MissingSplitListsTheAvailableOnes) {
@@ -173,7 +178,8 @@ TEST_F(BadDataset, MissingSplitListsTheAvailableOnes) {
     d.split("train");
     FAIL() << "no error";
   } catch (const WorkloadError& e) {
-    EXPECT_NE(std::string(e.what()).find("splits.train: no split \"train\" in data set tiny (available: test)"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "splits.train: no split \"train\" in data set tiny (available: test)"),
               std::string::npos)
         << e.what();
   }
@@ -181,7 +187,8 @@ TEST_F(BadDataset, MissingSplitListsTheAvailableOnes) {
 
 TEST_F(BadDataset, MissingNpy) {
   fs::remove(dir_ / "lab.npy");
-  EXPECT_NE(error().find("dataset.yaml:5: splits.test.labels: file not found"), std::string::npos) << error();
+  EXPECT_NE(error().find("dataset.yaml:5: splits.test.labels: file not found"), std::string::npos)
+      << error();
 }
 
 TEST_F(BadDataset, TruncatedNpy) {
@@ -192,25 +199,30 @@ TEST_F(BadDataset, TruncatedNpy) {
 TEST_F(BadDataset, ImageDtype) {
   write_npy_raw(dir_ / "img.npy", "<f8", "(2, 2, 1, 2)", f64({0, 1, 2, 3, 4, 5, 6, 7}));
   EXPECT_NE(error().find("splits.test.images: "), std::string::npos) << error();
-  EXPECT_NE(error().find("expected uint8 or float32 images, got dtype <f8"), std::string::npos) << error();
+  EXPECT_NE(error().find("expected uint8 or float32 images, got dtype <f8"), std::string::npos)
+      << error();
 }
 
 TEST_F(BadDataset, ImageRank) {
   write_npy_raw(dir_ / "img.npy", "|u1", "(2, 2, 2)", u8({0, 1, 2, 3, 4, 5, 6, 7}));
-  EXPECT_NE(error().find("expected images of shape (N, C, H, W) (layout NCHW), got shape (2, 2, 2)"),
-            std::string::npos)
+  EXPECT_NE(
+      error().find("expected images of shape (N, C, H, W) (layout NCHW), got shape (2, 2, 2)"),
+      std::string::npos)
       << error();
 }
 
 TEST_F(BadDataset, ChannelsNotMeanLength) {
   write_npy_raw(dir_ / "img.npy", "|u1", "(2, 1, 2, 2)", u8({0, 1, 2, 3, 4, 5, 6, 7}));
-  EXPECT_NE(error().find("images have 1 channels but preprocess.mean has 2 values"), std::string::npos) << error();
+  EXPECT_NE(error().find("images have 1 channels but preprocess.mean has 2 values"),
+            std::string::npos)
+      << error();
 }
 
 TEST_F(BadDataset, LabelsNotIntegerVector) {
   write_npy_raw(dir_ / "lab.npy", "<f4", "(2,)", f32({0, 2}));
   EXPECT_NE(error().find("splits.test.labels: "), std::string::npos) << error();
-  EXPECT_NE(error().find("expected labels as a vector of integers, got dtype <f4 shape (2,)"), std::string::npos)
+  EXPECT_NE(error().find("expected labels as a vector of integers, got dtype <f4 shape (2,)"),
+            std::string::npos)
       << error();
   write_npy_raw(dir_ / "lab.npy", "|u1", "(1, 2)", u8({0, 2}));
   EXPECT_NE(error().find("got dtype |u1 shape (1, 2)"), std::string::npos) << error();
@@ -222,31 +234,38 @@ TEST_F(BadDataset, CountMismatch) {
 }
 
 TEST_F(BadDataset, LabelOutOfRangeNamesIndexAndValue) {
-  write_npy_raw(dir_ / "lab.npy", "<i8", "(2,)", std::string(8, '\0') + std::string("\x07\0\0\0\0\0\0\0", 8));
+  write_npy_raw(dir_ / "lab.npy", "<i8", "(2,)",
+                std::string(8, '\0') + std::string("\x07\0\0\0\0\0\0\0", 8));
   EXPECT_NE(error().find("label 1 is 7, expected a class in 0..2"), std::string::npos) << error();
 }
 
 TEST_F(BadDataset, MeanStdLengths) {
   yaml(replaced("std: [0.5, 4.0]", "std: [0.5]"));
-  EXPECT_NE(error().find("dataset.yaml:9: preprocess.std: has 1 values but mean has 2"), std::string::npos) << error();
+  EXPECT_NE(error().find("dataset.yaml:9: preprocess.std: has 1 values but mean has 2"),
+            std::string::npos)
+      << error();
 }
 
 TEST_F(BadDataset, StdNotPositive) {
   yaml(replaced("std: [0.5, 4.0]", "std: [0.5, 0]"));
-  EXPECT_NE(error().find("preprocess.std[1]: expected a positive standard deviation, got \"0\""), std::string::npos)
+  EXPECT_NE(error().find("preprocess.std[1]: expected a positive standard deviation, got \"0\""),
+            std::string::npos)
       << error();
 }
 
 TEST_F(BadDataset, NanInPreprocess) {
   yaml(replaced("mean: [1.0, 2.0]", "mean: [1.0, .nan]"));
-  EXPECT_NE(error().find("preprocess.mean[1]: expected a finite number"), std::string::npos) << error();
+  EXPECT_NE(error().find("preprocess.mean[1]: expected a finite number"), std::string::npos)
+      << error();
   yaml(replaced("scale: 0.5", "scale: inf"));
-  EXPECT_NE(error().find("preprocess.scale: expected a finite number"), std::string::npos) << error();
+  EXPECT_NE(error().find("preprocess.scale: expected a finite number"), std::string::npos)
+      << error();
 }
 
 TEST_F(BadDataset, NameNotASafeIdentifier) {
   yaml(replaced("name: tiny", "name: ../etc"));
-  EXPECT_NE(error().find("dataset.yaml:1: name: expected a name of letters"), std::string::npos) << error();
+  EXPECT_NE(error().find("dataset.yaml:1: name: expected a name of letters"), std::string::npos)
+      << error();
 }
 
 TEST_F(BadDataset, UnknownKey) {

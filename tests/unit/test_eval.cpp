@@ -25,16 +25,18 @@ const fs::path kModel = kShared / "resnet20-cifar10" / "onnx" / "model.onnx";
 const fs::path kCifar = kShared / "cifar10";
 const fs::path kWeights = kShared / "resnet20-cifar10";
 
-#define REQUIRE_SHARED()                                                                       \
-  if (!fs::exists(kModel) || !fs::exists(kCifar / "dataset.yaml"))                             \
+#define REQUIRE_SHARED()                                                                      \
+  if (!fs::exists(kModel) || !fs::exists(kCifar / "dataset.yaml"))                            \
   GTEST_SKIP() << "trained ResNet-20 or CIFAR-10 subset not found under " << kShared.string() \
                << " (../shared/data from the project root); skipping"
 
 // The Wilson bounds by the closed formula, written out independently of accuracy.cpp.
 std::pair<double, double> wilson_by_hand(double k, double n) {
   const double z = 1.959963984540054, p = k / n;
-  const double lo = (2 * n * p + z * z - z * std::sqrt(z * z + 4 * n * p * (1 - p))) / (2 * (n + z * z));
-  const double hi = (2 * n * p + z * z + z * std::sqrt(z * z + 4 * n * p * (1 - p))) / (2 * (n + z * z));
+  const double lo =
+      (2 * n * p + z * z - z * std::sqrt(z * z + 4 * n * p * (1 - p))) / (2 * (n + z * z));
+  const double hi =
+      (2 * n * p + z * z + z * std::sqrt(z * z + 4 * n * p * (1 - p))) / (2 * (n + z * z));
   return {lo, hi};
 }
 
@@ -117,8 +119,8 @@ TEST(Calibration, MethodParsing) {
   EXPECT_TRUE(p->percentile);
   EXPECT_EQ(p->p, 99.99);
   EXPECT_EQ(p->text(), "percentile:99.99");
-  for (const char* bad : {"", "min", "percentile:", "percentile:50", "percentile:100.5", "percentile:nan",
-                          "percentile:99x", "percentile: 99"})
+  for (const char* bad : {"", "min", "percentile:", "percentile:50", "percentile:100.5",
+                          "percentile:nan", "percentile:99x", "percentile: 99"})
     EXPECT_FALSE(parse_calibration_method(bad)) << bad;
 }
 
@@ -153,14 +155,17 @@ TEST(Calibration, PercentilesAreExactOrderStatisticsAndReadBack) {
   for (size_t t = 0; t < names.size(); ++t) {
     std::sort(all[t].begin(), all[t].end());
     const int64_t n = static_cast<int64_t>(all[t].size());
-    const auto k = static_cast<size_t>(std::floor((100.0 - 99.0) / 100.0 * static_cast<double>(n - 1)));
+    const auto k =
+        static_cast<size_t>(std::floor((100.0 - 99.0) / 100.0 * static_cast<double>(n - 1)));
     EXPECT_EQ(c.tensors[t].lo, all[t][k]) << names[t];
     EXPECT_EQ(c.tensors[t].hi, all[t][static_cast<size_t>(n - 1) - k]) << names[t];
-    EXPECT_EQ(c.tensors[t].quant, ref::act_quant_for_range(all[t][k], all[t][static_cast<size_t>(n - 1) - k], 8));
+    EXPECT_EQ(c.tensors[t].quant,
+              ref::act_quant_for_range(all[t][k], all[t][static_cast<size_t>(n - 1) - k], 8));
   }
 
   // The file reads back to the same doubles.
-  const fs::path file = fs::temp_directory_path() / ("imcsim-calib-" + std::to_string(::getpid()) + ".yaml");
+  const fs::path file =
+      fs::temp_directory_path() / ("imcsim-calib-" + std::to_string(::getpid()) + ".yaml");
   std::ofstream(file) << calibration_yaml(c);
   const Calibration back = load_calibration(file.string(), s.in.net, 8);
   fs::remove(file);
@@ -223,7 +228,8 @@ TEST(Eval, IntWithCalibrationStaysCloseToFloat) {
   copt.images = 512;
   copt.method = *parse_calibration_method("percentile:99.99");
   copt.threads = 2;
-  const Calibration c = calibrate(s.in.net, s.in.weights, s.in.dataset, s.in.dataset.split("train"), copt);
+  const Calibration c =
+      calibrate(s.in.net, s.in.weights, s.in.dataset, s.in.dataset.split("train"), copt);
   // 128 test images keep the test short (the integer reference is a nested-loop convolution);
   // on all 512, 8/8 bits with this calibration give 436 correct against float's 439.
   eval::EvalInputs in = s.first(128);
@@ -250,12 +256,14 @@ TEST(Eval, CycleModeUsesTheGivenEngineFunction) {
   opt.mode = eval::EvalMode::Cycle;
   opt.quiet = true;
   // A stand-in engine that returns the float logits: full agreement, zero logit error.
-  const eval::EvalResult r = eval::evaluate(in, opt, [](const eval::EvalInputs& i, const eval::EvalOptions&) {
-    std::vector<std::vector<double>> out;
-    for (int64_t k : i.images)
-      out.push_back(ref::run_float(i.net, i.weights, i.dataset.image(*i.split, k)).output().data);
-    return out;
-  });
+  const eval::EvalResult r =
+      eval::evaluate(in, opt, [](const eval::EvalInputs& i, const eval::EvalOptions&) {
+        std::vector<std::vector<double>> out;
+        for (int64_t k : i.images)
+          out.push_back(
+              ref::run_float(i.net, i.weights, i.dataset.image(*i.split, k)).output().data);
+        return out;
+      });
   EXPECT_EQ(agreement(r.predicted, r.float_predicted), 1.0);
   EXPECT_EQ(mean_abs_logit_difference(r.logits, r.float_logits), 0.0);
   EXPECT_NE(eval::eval_json(in, r).find("\"mode\": \"cycle\""), std::string::npos);

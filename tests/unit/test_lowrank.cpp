@@ -37,10 +37,13 @@ Eigen::MatrixXd random_matrix(int64_t rows, int64_t cols, SeededStream& s) {
 Tensor read_npy(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw std::runtime_error(path + ": not .npy");
-  const size_t header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+    throw std::runtime_error(path + ": not .npy");
+  const size_t header_len =
+      static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
   const std::string header = bytes.substr(10, header_len);
-  if (header.find("'<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
+  if (header.find("'<f4'") == std::string::npos ||
+      header.find("'fortran_order': False") == std::string::npos)
     throw std::runtime_error(path + ": expected little-endian float32 in C order");
   std::smatch m;
   std::regex_search(header, m, std::regex(R"('shape': \(([^)]*)\))"));
@@ -242,7 +245,8 @@ TEST(LowRank, BatchNormFoldsExactlyIntoL) {
       for (int oc = 0; oc < 10; ++oc) {
         const size_t i = static_cast<size_t>(oc);
         const double expected =
-            bn.gamma[i] * (y(oc) + bias[i] - bn.mean[i]) / std::sqrt(double{bn.var[i]} + bn.eps) + bn.beta[i];
+            bn.gamma[i] * (y(oc) + bias[i] - bn.mean[i]) / std::sqrt(double{bn.var[i]} + bn.eps) +
+            bn.beta[i];
         EXPECT_NEAR(y2(oc) + b[i], expected, 1e-12);
       }
     }
@@ -259,8 +263,8 @@ TEST(Theorem2, LayoutIdentityForManyWindows) {
           const int64_t ic = 3, oc = 7, r = 2;
           const Eigen::MatrixXd l = random_matrix(oc, r, s), rm = random_matrix(r, ic * k * k, s);
           const Eigen::MatrixXd lhs = sdk_layout(l * rm, ic, k, k, win_h, win_w, stride, stride);
-          const Eigen::MatrixXd rhs =
-              sdk_layout(rm, ic, k, k, win_h, win_w, stride, stride) * kron_layout(l, win_h * win_w);
+          const Eigen::MatrixXd rhs = sdk_layout(rm, ic, k, k, win_h, win_w, stride, stride) *
+                                      kron_layout(l, win_h * win_w);
           EXPECT_LT((lhs - rhs).norm(), 1e-12) << k << " " << win_h << "x" << win_w;
         }
 }
@@ -268,7 +272,8 @@ TEST(Theorem2, LayoutIdentityForManyWindows) {
 namespace {
 
 // A plain convolution (CHW input, OIHW weight of one group, padding of the shape) in double.
-std::vector<double> direct_conv(const ConvShape& s, const Eigen::MatrixXd& wm, const std::vector<double>& x) {
+std::vector<double> direct_conv(const ConvShape& s, const Eigen::MatrixXd& wm,
+                                const std::vector<double>& x) {
   std::vector<double> y(static_cast<size_t>(s.oc * s.o_h * s.o_w), 0.0);
   for (int64_t o = 0; o < s.oc; ++o)
     for (int64_t oy = 0; oy < s.o_h; ++oy)
@@ -279,7 +284,8 @@ std::vector<double> direct_conv(const ConvShape& s, const Eigen::MatrixXd& wm, c
             for (int64_t kw = 0; kw < s.k_w; ++kw) {
               const int64_t iy = oy * s.s_h + kh - s.pad_top, ix = ox * s.s_w + kw - s.pad_left;
               if (iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w) continue;
-              acc += wm(o, (c * s.k_h + kh) * s.k_w + kw) * x[static_cast<size_t>((c * s.in_h + iy) * s.in_w + ix)];
+              acc += wm(o, (c * s.k_h + kh) * s.k_w + kw) *
+                     x[static_cast<size_t>((c * s.in_h + iy) * s.in_w + ix)];
             }
         y[static_cast<size_t>((o * s.o_h + oy) * s.o_w + ox)] = acc;
       }
@@ -289,7 +295,8 @@ std::vector<double> direct_conv(const ConvShape& s, const Eigen::MatrixXd& wm, c
 // What the engine computes from a schedule, in double: every tile at every window position
 // drives its wordlines with the window's pixels and adds each column's dot product to its
 // output (partial sums of all tiles add up). Also checks each tile fits its array.
-std::vector<double> run_schedule(const TileSchedule& t, const Eigen::MatrixXd& wm, const std::vector<double>& x) {
+std::vector<double> run_schedule(const TileSchedule& t, const Eigen::MatrixXd& wm,
+                                 const std::vector<double>& x) {
   const ConvShape& s = t.mapping.shape;
   const LayerMapping& m = t.mapping;
   std::vector<double> y(static_cast<size_t>(s.oc * s.o_h * s.o_w), 0.0);
@@ -305,9 +312,11 @@ std::vector<double> run_schedule(const TileSchedule& t, const Eigen::MatrixXd& w
           for (const RowSlot& r : tile.rows) {
             if (!t.holds_weight(r, c)) continue;
             const int64_t kh = r.ph - c.dy * s.s_h, kw = r.pw - c.dx * s.s_w;
-            const int64_t iy = py * m.win_h * s.s_h - t.pad_h + r.ph, ix = px * m.win_w * s.s_w - t.pad_w + r.pw;
+            const int64_t iy = py * m.win_h * s.s_h - t.pad_h + r.ph,
+                          ix = px * m.win_w * s.s_w - t.pad_w + r.pw;
             if (iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w) continue;
-            acc += wm(c.oc, (r.c * s.k_h + kh) * s.k_w + kw) * x[static_cast<size_t>((r.c * s.in_h + iy) * s.in_w + ix)];
+            acc += wm(c.oc, (r.c * s.k_h + kh) * s.k_w + kw) *
+                   x[static_cast<size_t>((r.c * s.in_h + iy) * s.in_w + ix)];
           }
           y[static_cast<size_t>((c.oc * s.o_h + oy) * s.o_w + ox)] += acc;
         }
@@ -341,9 +350,11 @@ TEST(LowRankPlacement, SchedulesComputeTheLayerAndCostWhatTheyRun) {
     const int64_t st = s.uniform() < 0.2 ? 2 : 1;
     const int64_t side = int64_t{32} << static_cast<int64_t>(s.uniform() * 3);  // 32..128
     const ArrayGeometry a = ArrayGeometry::ideal(side, side);
-    const ConvShape shape = ConvShape::make("L", in, in, k, k, ic, oc, st, k / 2, Convention::Framework);
+    const ConvShape shape =
+        ConvShape::make("L", in, in, k, k, ic, oc, st, k / 2, Convention::Framework);
     const GroupAxis axis = s.uniform() < 0.5 ? GroupAxis::In : GroupAxis::Out;
-    const int64_t g = std::min<int64_t>(1 + static_cast<int64_t>(s.uniform() * 4), axis == GroupAxis::In ? ic : oc);
+    const int64_t g = std::min<int64_t>(1 + static_cast<int64_t>(s.uniform() * 4),
+                                        axis == GroupAxis::In ? ic : oc);
     const Tensor w = random_tensor({oc, ic, k, k}, s.next_u64());
     LowRankOptions o;
     o.rank.rule = RankRule::Fixed;
@@ -351,15 +362,17 @@ TEST(LowRankPlacement, SchedulesComputeTheLayerAndCostWhatTheyRun) {
     o.groups = g;
     o.axis = axis;
     const LowRankFactors f = decompose(w, o, "L");
-    const WindowSearch search = std::array<WindowSearch, 3>{WindowSearch::Sdk, WindowSearch::Vwsdk,
-                                                            WindowSearch::Auto}[static_cast<size_t>(trial % 3)];
-    const LPlacement want = std::array<LPlacement, 4>{LPlacement::Auto, LPlacement::Im2col, LPlacement::Kron,
-                                                      LPlacement::Idle}[static_cast<size_t>((trial / 3) % 4)];
+    const WindowSearch search = std::array<WindowSearch, 3>{
+        WindowSearch::Sdk, WindowSearch::Vwsdk, WindowSearch::Auto}[static_cast<size_t>(trial % 3)];
+    const LPlacement want =
+        std::array<LPlacement, 4>{LPlacement::Auto, LPlacement::Im2col, LPlacement::Kron,
+                                  LPlacement::Idle}[static_cast<size_t>((trial / 3) % 4)];
     LowRankMapping m;
     try {
       m = map_lowrank(shape, LowRankStructure::of(f), a, search, want);
     } catch (const MappingError&) {
-      EXPECT_TRUE(want == LPlacement::Kron || want == LPlacement::Idle) << trial;  // a block > an array
+      EXPECT_TRUE(want == LPlacement::Kron || want == LPlacement::Idle)
+          << trial;  // a block > an array
       EXPECT_TRUE(f.total_rank() > a.rows || oc > a.weight_cols()) << trial;
       continue;
     }
@@ -390,7 +403,8 @@ TEST(LowRankPlacement, SchedulesComputeTheLayerAndCostWhatTheyRun) {
     }
     const int64_t plan_l = (m.placement == LPlacement::Kron   ? m.cycles_kron
                             : m.placement == LPlacement::Idle ? m.cycles_idle
-                                                              : m.cycles_im2col) - m.r_cycles;
+                                                              : m.cycles_im2col) -
+                           m.r_cycles;
     EXPECT_EQ(l_cycles, plan_l) << trial;
     EXPECT_EQ(m.combined.cycles, m.r_cycles + l_cycles) << trial;
     if (want != LPlacement::Auto) {
@@ -427,13 +441,16 @@ TEST(LowRankPlacement, IdleBlocksUseOnlyFreeCellsAndCostTheirActivations) {
     const ArrayGeometry a = ArrayGeometry::ideal(side, side);
     const ConvShape shape = ConvShape::make("L", in, in, 3, 3, ic, oc, 1, 1, Convention::Framework);
     const GroupAxis axis = s.uniform() < 0.5 ? GroupAxis::In : GroupAxis::Out;
-    const int64_t g = std::min<int64_t>(1 + static_cast<int64_t>(s.uniform() * 3), axis == GroupAxis::In ? ic : oc);
-    const LowRankStructure lr = LowRankStructure::uniform(axis == GroupAxis::In ? ic : oc, g,
-                                                          1 + static_cast<int64_t>(s.uniform() * 6), axis);
+    const int64_t g = std::min<int64_t>(1 + static_cast<int64_t>(s.uniform() * 3),
+                                        axis == GroupAxis::In ? ic : oc);
+    const LowRankStructure lr = LowRankStructure::uniform(
+        axis == GroupAxis::In ? ic : oc, g, 1 + static_cast<int64_t>(s.uniform() * 6), axis);
     const LowRankMapping m = map_lowrank(shape, lr, a, WindowSearch::Sdk, LPlacement::Idle);
     const size_t n_arrays = m.r_arrays.size() + static_cast<size_t>(m.l_extra_arrays);
-    std::vector<std::vector<char>> row_used(n_arrays, std::vector<char>(static_cast<size_t>(a.rows), 0));
-    std::vector<std::vector<char>> col_used(n_arrays, std::vector<char>(static_cast<size_t>(a.weight_cols()), 0));
+    std::vector<std::vector<char>> row_used(n_arrays,
+                                            std::vector<char>(static_cast<size_t>(a.rows), 0));
+    std::vector<std::vector<char>> col_used(
+        n_arrays, std::vector<char>(static_cast<size_t>(a.weight_cols()), 0));
     auto claim = [&](size_t arr, int64_t r0, int64_t rows, int64_t c0, int64_t cols) {
       ASSERT_LT(arr, n_arrays);
       ASSERT_LE(r0 + rows, a.rows);
@@ -487,7 +504,8 @@ TEST(LowRankPlacement, IdleOnlyWhereRAndLFitTheChip) {
     map_lowrank(shape, lr, a, WindowSearch::Sdk, LPlacement::Idle, 1);
     ADD_FAILURE() << "idle on one array accepted";
   } catch (const MappingError& e) {
-    EXPECT_NE(std::string(e.what()).find("every tile resident on 1 arrays"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("every tile resident on 1 arrays"), std::string::npos)
+        << e.what();
   }
   const LowRankMapping small = map_lowrank(shape, lr, a, WindowSearch::Sdk, LPlacement::Auto, 1);
   EXPECT_NE(small.placement, LPlacement::Idle);

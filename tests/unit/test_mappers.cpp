@@ -21,11 +21,11 @@ struct TableRow {
 
 // Rhe et al., "VW-SDK", DATE 2022, Table (512x512 array, unpadded convention).
 const TableRow kVwSdkTable[] = {
-    {224, 3, 3, 64, 49284, 12321, 6216},     {224, 3, 64, 64, 98568, 24642, 24642},
-    {112, 3, 64, 128, 24200, 6050, 6050},    {112, 3, 128, 128, 36300, 36300, 12100},
-    {56, 3, 128, 256, 8748, 8748, 5832},     {56, 3, 256, 256, 14580, 14580, 10206},
-    {112, 7, 3, 64, 11236, 2809, 1431},      {56, 3, 64, 64, 5832, 1458, 1458},
-    {28, 3, 128, 128, 2028, 2028, 676},      {14, 3, 256, 256, 720, 720, 504},
+    {224, 3, 3, 64, 49284, 12321, 6216},  {224, 3, 64, 64, 98568, 24642, 24642},
+    {112, 3, 64, 128, 24200, 6050, 6050}, {112, 3, 128, 128, 36300, 36300, 12100},
+    {56, 3, 128, 256, 8748, 8748, 5832},  {56, 3, 256, 256, 14580, 14580, 10206},
+    {112, 7, 3, 64, 11236, 2809, 1431},   {56, 3, 64, 64, 5832, 1458, 1458},
+    {28, 3, 128, 128, 2028, 2028, 676},   {14, 3, 256, 256, 720, 720, 504},
 };
 
 }  // namespace
@@ -60,8 +60,8 @@ TEST(Sdk, StopsAtFirstInfeasibleWindow) {
   EXPECT_EQ(m.win_h, 2);
   EXPECT_EQ(m.row_tiles, 2);
   EXPECT_EQ(m.col_tiles, 1);
-  EXPECT_DOUBLE_EQ(m.row_utilization, 1.0);      // 16*64 rows on 2x512
-  EXPECT_DOUBLE_EQ(m.col_utilization, 0.5);      // 4*64 columns of 512
+  EXPECT_DOUBLE_EQ(m.row_utilization, 1.0);  // 16*64 rows on 2x512
+  EXPECT_DOUBLE_EQ(m.col_utilization, 0.5);  // 4*64 columns of 512
 }
 
 TEST(Im2col, UtilizationCountsMappedCells) {
@@ -113,7 +113,9 @@ TEST(Registry, ArrayTooNarrowForOneWeightIsAnError) {
 
 namespace {
 
-int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t cdiv(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // Exhaustive VW-SDK search written from REFERENCE §4 alone: every (i, j) with the window
 // inside the input, no pruning; best cycles, then fewer arrays, then larger area, then
@@ -132,11 +134,11 @@ Oracle exhaustive_vwsdk(const ConvShape& s, int64_t ar, int64_t ac) {
       const int64_t tiles = cdiv(s.ic, ict) * cdiv(s.oc, oct);
       const int64_t cc = cdiv(s.o_w, i) * cdiv(s.o_h, j) * tiles;
       const int64_t area = pw_h * pw_w, best_area = best.pw_h * best.pw_w;
-      const bool wins = best.cycles < 0 || cc < best.cycles ||
-                        (cc == best.cycles &&
-                         (tiles < best.arrays ||
-                          (tiles == best.arrays &&
-                           (area > best_area || (area == best_area && pw_w > best.pw_w)))));
+      const bool wins =
+          best.cycles < 0 || cc < best.cycles ||
+          (cc == best.cycles && (tiles < best.arrays ||
+                                 (tiles == best.arrays &&
+                                  (area > best_area || (area == best_area && pw_w > best.pw_w)))));
       if (wins) best = {cc, pw_h, pw_w, tiles};
     }
   }
@@ -161,15 +163,15 @@ TEST(VwSdkProperty, EqualsExhaustiveSearchOnRandomLayers) {
     const bool framework = rng() % 2;
     const int64_t stride = framework ? pick({1, 1, 2}) : 1;
     const int64_t pad = framework ? pick({0, k / 2}) : 0;
-    const ConvShape s = ConvShape::make("r", image, image + static_cast<int64_t>(rng() % 5), k, k,
-                                        ic, oc, stride, pad,
-                                        framework ? Convention::Framework : Convention::VwSdk);
+    const ConvShape s =
+        ConvShape::make("r", image, image + static_cast<int64_t>(rng() % 5), k, k, ic, oc, stride,
+                        pad, framework ? Convention::Framework : Convention::VwSdk);
     const ArrayGeometry a = ArrayGeometry::ideal(ar, ac);
     const Oracle want = exhaustive_vwsdk(s, ar, ac);
     const LayerMapping got = map_vwsdk(s, a);
-    ASSERT_EQ(got.cycles, want.cycles) << "layer I=" << image << " K=" << k << " IC=" << ic
-                                       << " OC=" << oc << " S=" << stride << " on " << ar << "x"
-                                       << ac;
+    ASSERT_EQ(got.cycles, want.cycles)
+        << "layer I=" << image << " K=" << k << " IC=" << ic << " OC=" << oc << " S=" << stride
+        << " on " << ar << "x" << ac;
     ASSERT_EQ(got.pw_h, want.pw_h);
     ASSERT_EQ(got.pw_w, want.pw_w);
 
@@ -192,11 +194,10 @@ TEST(SdkProperty, WindowAlwaysFitsTheIm2colTiles) {
   std::mt19937_64 rng(7);
   for (int n = 0; n < 2000; ++n) {
     const int64_t k = 1 + 2 * static_cast<int64_t>(rng() % 3);
-    const ConvShape s = ConvShape::make("r", k + static_cast<int64_t>(rng() % 60),
-                                        k + static_cast<int64_t>(rng() % 60), k, k,
-                                        1 + static_cast<int64_t>(rng() % 300),
-                                        1 + static_cast<int64_t>(rng() % 300), 1, 0,
-                                        Convention::VwSdk);
+    const ConvShape s = ConvShape::make(
+        "r", k + static_cast<int64_t>(rng() % 60), k + static_cast<int64_t>(rng() % 60), k, k,
+        1 + static_cast<int64_t>(rng() % 300), 1 + static_cast<int64_t>(rng() % 300), 1, 0,
+        Convention::VwSdk);
     const ArrayGeometry a = ArrayGeometry::ideal(32 << (rng() % 5), 32 << (rng() % 5));
     const LayerMapping m = map_sdk(s, a);
     const LayerMapping flat = map_im2col(s, a);

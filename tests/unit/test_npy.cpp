@@ -21,9 +21,9 @@ namespace {
 
 const fs::path kData = fs::path(IMCSIM_SOURCE_DIR) / ".." / "shared" / "data" / "resnet20-cifar10";
 
-#define REQUIRE_DATA()                                                                        \
-  if (!fs::exists(kData / "manifest.yaml"))                                                   \
-  GTEST_SKIP() << "trained ResNet-20 data not found at " << kData.string()                   \
+#define REQUIRE_DATA()                                                     \
+  if (!fs::exists(kData / "manifest.yaml"))                                \
+  GTEST_SKIP() << "trained ResNet-20 data not found at " << kData.string() \
                << " (../shared/data/resnet20-cifar10 from the project root); skipping"
 
 // A .npy file made by hand from its parts, to cover what numpy may write.
@@ -60,8 +60,9 @@ class TempDir : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("imcsim-npy-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-            "-" + std::to_string(::getpid()));
+           ("imcsim-npy-" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
+            std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -98,9 +99,10 @@ TEST(Npy, VersionsAndDtypes) {
                                     raw(std::vector<uint8_t>{0, 255})),
                                 "x.npy");
   EXPECT_EQ(u1.values, (std::vector<double>{0, 255}));
-  const NpyArray scalar = parse_npy(
-      npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", raw(std::vector<float>{2.5f})),
-      "x.npy");
+  const NpyArray scalar =
+      parse_npy(npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }",
+                    raw(std::vector<float>{2.5f})),
+                "x.npy");
   EXPECT_TRUE(scalar.shape.empty());
   EXPECT_EQ(scalar.values, (std::vector<double>{2.5}));
 }
@@ -119,7 +121,8 @@ TEST(Npy, WriteThenReadIsExact) {
 TEST(Npy, BadFilesAreNamedErrors) {
   const std::string good = npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
                                raw(std::vector<float>{1, 2, 3, 4}));
-  EXPECT_NE(error_of(good.substr(0, good.size() - 3)).find("w.npy: not a readable .npy file: data truncated"),
+  EXPECT_NE(error_of(good.substr(0, good.size() - 3))
+                .find("w.npy: not a readable .npy file: data truncated"),
             std::string::npos);
   EXPECT_NE(error_of(good.substr(0, 20)).find("header of"), std::string::npos);
   EXPECT_NE(error_of(good.substr(0, 4)).find("magic"), std::string::npos);
@@ -130,9 +133,10 @@ TEST(Npy, BadFilesAreNamedErrors) {
   EXPECT_NE(error_of(npy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", "abcd"))
                 .find("Fortran order"),
             std::string::npos);
-  EXPECT_NE(error_of(npy(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", "abcdefgh"))
-                .find("expected float32/64"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(npy(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", "abcdefgh"))
+          .find("expected float32/64"),
+      std::string::npos);
   EXPECT_NE(error_of(npy(1, "{'descr': '<f4', 'fortran_order': False}", "")).find("'shape'"),
             std::string::npos);
   EXPECT_NE(error_of(npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (a,), }", ""))
@@ -173,7 +177,8 @@ TEST_F(TempDir, MissingTensorNamesTheLayerAndTheFile) {
     FAIL() << "expected an error";
   } catch (const WorkloadError& e) {
     const std::string msg = e.what();
-    EXPECT_NE(msg.find("layers.0: weight tensor \"layers.0.weight\" not found"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("layers.0: weight tensor \"layers.0.weight\" not found"), std::string::npos)
+        << msg;
     EXPECT_NE(msg.find("weight_maps/resnet20.yaml"), std::string::npos) << msg;
   }
 }
@@ -211,9 +216,10 @@ TEST_F(TempDir, WrongShapeIsNamed) {
     load_npy_weights(net, dir_.string());
     FAIL() << "expected an error";
   } catch (const WorkloadError& e) {
-    EXPECT_NE(std::string(e.what()).find("layers.3.conv1: weight shape 16x16x3x2 does not match the "
-                                         "layer: expected 16x16x3x3"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("layers.3.conv1: weight shape 16x16x3x2 does not match the "
+                                   "layer: expected 16x16x3x3"),
+        std::string::npos)
         << e.what();
   }
 }
@@ -227,14 +233,16 @@ TEST_F(TempDir, MapNamingAnUnknownLayerIsAnError) {
     FAIL() << "expected an error";
   } catch (const WorkloadError& e) {
     EXPECT_NE(std::string(e.what()).find("map.yaml:3"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("\"nosuch\" is not a conv or fc layer"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("\"nosuch\" is not a conv or fc layer"),
+              std::string::npos);
   }
 }
 
 TEST(NpyFuzzFindings, ShapeProductOverflowIsANamedError) {
   // scripts/fuzz: a header whose shape product overflows int64 (UBSan signed overflow before
   // the data-length check); now refused while parsing the shape.
-  const std::string file = std::string(IMCSIM_SOURCE_DIR) + "/tests/fuzz/findings/npy-shape-overflow.npy";
+  const std::string file =
+      std::string(IMCSIM_SOURCE_DIR) + "/tests/fuzz/findings/npy-shape-overflow.npy";
   try {
     imcsim::read_npy(file);
     FAIL() << "expected a WorkloadError";

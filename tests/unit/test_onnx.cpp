@@ -30,11 +30,12 @@ using namespace imcsim::onnx_io;
 namespace {
 
 const fs::path kConformance = "/usr/share/libonnx-testdata/data";
-const fs::path kResNet = fs::path(IMCSIM_SOURCE_DIR) / ".." / "shared" / "data" / "resnet20-cifar10";
+const fs::path kResNet =
+    fs::path(IMCSIM_SOURCE_DIR) / ".." / "shared" / "data" / "resnet20-cifar10";
 
-#define REQUIRE_RESNET()                                                                   \
-  if (!fs::exists(kResNet / "onnx" / "model.onnx"))                                        \
-  GTEST_SKIP() << "trained ResNet-20 data not found at " << kResNet.string()              \
+#define REQUIRE_RESNET()                                                     \
+  if (!fs::exists(kResNet / "onnx" / "model.onnx"))                          \
+  GTEST_SKIP() << "trained ResNet-20 data not found at " << kResNet.string() \
                << " (../shared/data/resnet20-cifar10 from the project root); skipping"
 
 std::string slurp(const fs::path& p) {
@@ -65,14 +66,16 @@ Outcome run_conformance(const fs::path& dir) {
   const std::string model_path = (dir / "model.onnx").string();
   std::vector<fs::path> sets;
   for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
+    if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0)
+      sets.push_back(e.path());
   std::sort(sets.begin(), sets.end());
   if (sets.empty()) return {Outcome::Skipped, "no test_data_set folder"};
   try {
     const std::vector<std::string> inputs = graph_data_inputs(model_path);
     double worst = 0;
     for (const auto& set : sets) {
-      if (fs::exists(set / "output_1.pb")) return {Outcome::Skipped, "model has more than one output"};
+      if (fs::exists(set / "output_1.pb"))
+        return {Outcome::Skipped, "model has more than one output"};
       ImportOptions opt;
       for (size_t k = 1; k < inputs.size(); ++k) {
         const fs::path p = set / ("input_" + std::to_string(k) + ".pb");
@@ -85,7 +88,8 @@ Outcome run_conformance(const fs::path& dir) {
       const ProtoTensor got = infer_model(m, in, (set / "input_0.pb").string(), {});
       if (got.dims != want.dims) {
         std::ostringstream s;
-        s << "output dims differ: got " << got.dims.size() << "-D, expected " << want.dims.size() << "-D";
+        s << "output dims differ: got " << got.dims.size() << "-D, expected " << want.dims.size()
+          << "-D";
         return {Outcome::Failed, s.str()};
       }
       if (m.integer) {
@@ -113,7 +117,8 @@ TEST(OnnxConformance, SupportedBackendModelsMatchTheirOutputs) {
     for (const auto& e : fs::directory_iterator(kConformance / suite))
       if (fs::exists(e.path() / "model.onnx")) dirs.push_back(e.path());
     std::sort(dirs.begin(), dirs.end());
-    for (const auto& d : dirs) results[std::string(suite) + "/" + d.filename().string()] = run_conformance(d);
+    for (const auto& d : dirs)
+      results[std::string(suite) + "/" + d.filename().string()] = run_conformance(d);
   }
   int passed = 0, failed = 0, skipped = 0;
   std::map<std::string, int> skip_reasons;
@@ -133,17 +138,26 @@ TEST(OnnxConformance, SupportedBackendModelsMatchTheirOutputs) {
             << passed << " passed, " << failed << " failed, " << skipped
             << " skipped (unsupported operator or usage, reason given per model above)\n";
   // The models the issue names must be among those run and passed.
-  for (const char* must :
-       {"pytorch-converted/test_Conv2d", "pytorch-converted/test_Conv2d_depthwise",
-        "pytorch-converted/test_Conv2d_depthwise_padded", "pytorch-converted/test_Conv2d_depthwise_strided",
-        "pytorch-converted/test_Conv2d_depthwise_with_multiplier", "pytorch-converted/test_Conv2d_dilated",
-        "pytorch-converted/test_Conv2d_groups", "pytorch-converted/test_Conv2d_groups_thnn",
-        "pytorch-converted/test_Conv2d_no_bias", "pytorch-converted/test_Conv2d_padding",
-        "pytorch-converted/test_Conv2d_strided", "node/test_basic_conv_with_padding",
-        "node/test_basic_conv_without_padding", "node/test_conv_with_autopad_same",
-        "node/test_conv_with_strides_and_asymmetric_padding", "node/test_conv_with_strides_no_padding",
-        "node/test_conv_with_strides_padding", "node/test_basic_convinteger",
-        "node/test_convinteger_with_padding", "node/test_convinteger_without_padding"}) {
+  for (const char* must : {"pytorch-converted/test_Conv2d",
+                           "pytorch-converted/test_Conv2d_depthwise",
+                           "pytorch-converted/test_Conv2d_depthwise_padded",
+                           "pytorch-converted/test_Conv2d_depthwise_strided",
+                           "pytorch-converted/test_Conv2d_depthwise_with_multiplier",
+                           "pytorch-converted/test_Conv2d_dilated",
+                           "pytorch-converted/test_Conv2d_groups",
+                           "pytorch-converted/test_Conv2d_groups_thnn",
+                           "pytorch-converted/test_Conv2d_no_bias",
+                           "pytorch-converted/test_Conv2d_padding",
+                           "pytorch-converted/test_Conv2d_strided",
+                           "node/test_basic_conv_with_padding",
+                           "node/test_basic_conv_without_padding",
+                           "node/test_conv_with_autopad_same",
+                           "node/test_conv_with_strides_and_asymmetric_padding",
+                           "node/test_conv_with_strides_no_padding",
+                           "node/test_conv_with_strides_padding",
+                           "node/test_basic_convinteger",
+                           "node/test_convinteger_with_padding",
+                           "node/test_convinteger_without_padding"}) {
     auto it = results.find(must);
     ASSERT_NE(it, results.end()) << must << " is not in the conformance data";
     EXPECT_EQ(it->second.status, Outcome::Passed) << must << ": " << it->second.detail;
@@ -163,10 +177,13 @@ TEST(OnnxResNet20, FloatReproducesTheReferenceLogits) {
   const int reps = 20;
   ProtoTensor got;
   for (int i = 0; i < reps; ++i) got = infer_model(m, in, "input_0.pb", {});
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
+      reps;
   ASSERT_EQ(got.dims, want.dims);
   double worst = 0;
-  for (size_t i = 0; i < want.values.size(); ++i) worst = std::max(worst, std::fabs(got.values[i] - want.values[i]));
+  for (size_t i = 0; i < want.values.size(); ++i)
+    worst = std::max(worst, std::fabs(got.values[i] - want.values[i]));
   std::cout << "ResNet-20 float: max |logit - output_0.pb| = " << worst << ", " << ms
             << " ms per image (reported, not asserted)\n";
   EXPECT_LE(worst, 1e-4);
@@ -207,10 +224,13 @@ TEST(OnnxResNet20, NpyWeightsEqualTheOnnxInitializers) {
     ++compared;
   }
   EXPECT_EQ(compared, 22);
-  const ProtoTensor in = read_tensor_proto((kResNet / "onnx" / "test_data_set_0" / "input_0.pb").string());
-  const ProtoTensor want = read_tensor_proto((kResNet / "onnx" / "test_data_set_0" / "output_0.pb").string());
+  const ProtoTensor in =
+      read_tensor_proto((kResNet / "onnx" / "test_data_set_0" / "input_0.pb").string());
+  const ProtoTensor want =
+      read_tensor_proto((kResNet / "onnx" / "test_data_set_0" / "output_0.pb").string());
   const ProtoTensor got = infer_network(net, npy, in, "input_0.pb", 4, 2, {});
-  for (size_t i = 0; i < want.values.size(); ++i) EXPECT_NEAR(got.values[i], want.values[i], 1e-4) << i;
+  for (size_t i = 0; i < want.values.size(); ++i)
+    EXPECT_NEAR(got.values[i], want.values[i], 1e-4) << i;
 }
 
 // The integer datapath's reference (8-bit per-channel weights, the 2-bit layers exactly on
@@ -227,7 +247,8 @@ TEST(OnnxResNet20, EightBitIntegerAgreesInTop1WithFloat) {
   // The 18 block convolutions hold 2-bit weights: every channel sits on the odd grid.
   int odd_layers = 0;
   for (const auto& [name, ql] : q)
-    odd_layers += std::all_of(ql.odd_grid.begin(), ql.odd_grid.end(), [](uint8_t f) { return f != 0; });
+    odd_layers +=
+        std::all_of(ql.odd_grid.begin(), ql.odd_grid.end(), [](uint8_t f) { return f != 0; });
   EXPECT_EQ(odd_layers, 18);
   ref::IntOptions opt;  // 8-bit weights, 8-bit activations at each tensor's own range
   const double mean[3] = {0.4914, 0.4822, 0.4465}, stdev[3] = {0.2023, 0.1994, 0.2010};
@@ -239,7 +260,8 @@ TEST(OnnxResNet20, EightBitIntegerAgreesInTop1WithFloat) {
     ref::FloatTensor x(3, 32, 32);
     for (int64_t k = 0; k < x.size(); ++k)
       x.data[static_cast<size_t>(k)] =
-          (pixels.values[static_cast<size_t>(i * 3072 + k)] / 255.0 - mean[k / 1024]) / stdev[k / 1024];
+          (pixels.values[static_cast<size_t>(i * 3072 + k)] / 255.0 - mean[k / 1024]) /
+          stdev[k / 1024];
     const ref::FloatTensor f = ref::run_float(m.net, m.weights, x).output();
     const ref::IntRun r = ref::run_int(m.net, q, x, opt);
     clamped += r.clamped;
@@ -248,12 +270,14 @@ TEST(OnnxResNet20, EightBitIntegerAgreesInTop1WithFloat) {
     for (size_t k = 0; k < f.data.size(); ++k) err = std::max(err, std::fabs(g[k] - f.data[k]));
     worst = std::max(worst, err);
     sum += err;
-    const auto top = [](const std::vector<double>& v) { return std::max_element(v.begin(), v.end()) - v.begin(); };
+    const auto top = [](const std::vector<double>& v) {
+      return std::max_element(v.begin(), v.end()) - v.begin();
+    };
     agree += top(g) == top(f.data);
   }
-  std::cout << "ResNet-20 int8 vs float on " << n << " CIFAR-10 test images: top-1 agreement " << agree << "/"
-            << n << ", max |logit error| " << worst << ", mean of per-image max " << sum / n
-            << ", clamped activations " << clamped << "\n";
+  std::cout << "ResNet-20 int8 vs float on " << n << " CIFAR-10 test images: top-1 agreement "
+            << agree << "/" << n << ", max |logit error| " << worst << ", mean of per-image max "
+            << sum / n << ", clamped activations " << clamped << "\n";
   EXPECT_GE(agree, n - 1);
   // Bound from the measurement above, with headroom: a regression in quantization or
   // requantization moves it far beyond this.
@@ -271,8 +295,9 @@ class BadModel : public ::testing::Test {
     src_ = kConformance / "pytorch-converted" / "test_Conv2d";
     if (!fs::exists(src_ / "model.onnx")) GTEST_SKIP() << "libonnx-testdata not installed";
     dir_ = fs::temp_directory_path() /
-           ("imcsim-onnx-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-            "-" + std::to_string(::getpid()));
+           ("imcsim-onnx-" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
+            std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     ASSERT_TRUE(model_.ParseFromString(slurp(src_ / "model.onnx")));
@@ -305,7 +330,8 @@ TEST_F(BadModel, TruncatedFile) {
     std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(cut));
     const std::string msg = error_of(p);
     EXPECT_NE(msg.find("cut.onnx: "), std::string::npos) << msg;
-    EXPECT_TRUE(msg.find("truncated") != std::string::npos || msg.find("holds") != std::string::npos)
+    EXPECT_TRUE(msg.find("truncated") != std::string::npos ||
+                msg.find("holds") != std::string::npos)
         << cut << ": " << msg;
   }
 }
@@ -314,7 +340,8 @@ TEST_F(BadModel, UnknownOperatorNamesNodeOpAndFile) {
   model_.mutable_graph()->mutable_node(0)->set_op_type("Resize");
   model_.mutable_graph()->mutable_node(0)->set_name("up1");
   const std::string msg = error_of(save(model_));
-  EXPECT_NE(msg.find("bad.onnx: node \"up1\" (Resize): operator Resize is not supported"), std::string::npos)
+  EXPECT_NE(msg.find("bad.onnx: node \"up1\" (Resize): operator Resize is not supported"),
+            std::string::npos)
       << msg;
 }
 
@@ -334,7 +361,8 @@ TEST_F(BadModel, InitializerShapeDisagreesWithTheGraph) {
   ASSERT_EQ(init->dims_size(), 4);
   const int64_t per_ic = init->dims(2) * init->dims(3) * 4;
   init->set_dims(1, init->dims(1) - 1);
-  init->set_raw_data(init->raw_data().substr(0, static_cast<size_t>(init->dims(0) * init->dims(1) * per_ic)));
+  init->set_raw_data(
+      init->raw_data().substr(0, static_cast<size_t>(init->dims(0) * init->dims(1) * per_ic)));
   const std::string msg = error_of(save(model_));
   EXPECT_NE(msg.find("weight W has shape"), std::string::npos) << msg;
   EXPECT_NE(msg.find("(Conv)"), std::string::npos) << msg;
@@ -373,7 +401,8 @@ TEST(TensorProto, RoundTripAndTruncation) {
   const std::string bytes = serialize_tensor_proto(t);
   const ProtoTensor back = parse_tensor_proto(bytes, "y.pb");
   EXPECT_EQ(back.dims, t.dims);
-  for (size_t i = 0; i < t.values.size(); ++i) EXPECT_EQ(back.values[i], static_cast<float>(t.values[i]));
+  for (size_t i = 0; i < t.values.size(); ++i)
+    EXPECT_EQ(back.values[i], static_cast<float>(t.values[i]));
   EXPECT_EQ(serialize_tensor_proto(back), bytes);  // deterministic bytes
   t.data_type = kInt32;
   t.values = {1, -2, 3, 2147483647, -2147483647, 0};
@@ -394,7 +423,8 @@ TEST(OnnxImport, WorkloadYamlRoundTrip) {
   REQUIRE_RESNET();
   const OnnxModel m = import_onnx((kResNet / "onnx" / "model.onnx").string());
   const std::string yaml = workload_yaml(m.net, "test");
-  const Network back = parse_workload(YamlNode::load_string(yaml, "imported.yaml", ErrorKind::Workload));
+  const Network back =
+      parse_workload(YamlNode::load_string(yaml, "imported.yaml", ErrorKind::Workload));
   ASSERT_EQ(back.layers.size(), m.net.layers.size());
   for (size_t i = 0; i < back.layers.size(); ++i) {
     const Layer &a = back.layers[i], &b = m.net.layers[i];
@@ -414,7 +444,8 @@ TEST(OnnxImport, WorkloadYamlRoundTrip) {
 TEST(OnnxFuzzFindings, DimsProductOverflowIsANamedError) {
   // scripts/fuzz: a model whose initializer dims multiply past int64; the size bound is now
   // checked before each multiplication.
-  const std::string file = std::string(IMCSIM_SOURCE_DIR) + "/tests/fuzz/findings/onnx-dims-overflow.bin";
+  const std::string file =
+      std::string(IMCSIM_SOURCE_DIR) + "/tests/fuzz/findings/onnx-dims-overflow.bin";
   EXPECT_THROW(imcsim::onnx_io::import_onnx(file), imcsim::Error);
 }
 
@@ -428,8 +459,9 @@ TEST_F(BadModel, NodeNamesCannotWriteOutsideTheWeightsFolder) {
     const std::string model = save(m);
     const fs::path out = dir_ / "w";
     fs::remove_all(out);
-    const std::string cmd = std::string(IMCSIM_BIN) + " import " + model + " -o " + (dir_ / "net.yaml").string() +
-                            " --weights-dir " + out.string() + " >/dev/null 2>&1";
+    const std::string cmd = std::string(IMCSIM_BIN) + " import " + model + " -o " +
+                            (dir_ / "net.yaml").string() + " --weights-dir " + out.string() +
+                            " >/dev/null 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << evil;
     int files = 0;
     for (const auto& e : fs::recursive_directory_iterator(dir_)) {
@@ -440,10 +472,10 @@ TEST_F(BadModel, NodeNamesCannotWriteOutsideTheWeightsFolder) {
     EXPECT_GE(files, 2) << evil;  // weight file(s) + weight_map.yaml, inside the folder
     EXPECT_FALSE(fs::exists("/tmp/EVIL_ABS.weight.npy"));
     EXPECT_FALSE(fs::exists(dir_.parent_path().parent_path() / "x"));
-    const std::string infer = std::string(IMCSIM_BIN) + " infer --workload " + (dir_ / "net.yaml").string() +
-                              " --weights " + out.string() + " --input " +
-                              (src_ / "test_data_set_0" / "input_0.pb").string() + " --output " +
-                              (dir_ / "o.pb").string() + " >/dev/null 2>&1";
+    const std::string infer = std::string(IMCSIM_BIN) + " infer --workload " +
+                              (dir_ / "net.yaml").string() + " --weights " + out.string() +
+                              " --input " + (src_ / "test_data_set_0" / "input_0.pb").string() +
+                              " --output " + (dir_ / "o.pb").string() + " >/dev/null 2>&1";
     EXPECT_EQ(std::system(infer.c_str()), 0) << evil;
   }
 }
@@ -464,9 +496,10 @@ TEST(OnnxResNet20, TwoBitLayersAreExactAtTwoBits) {
     for (int64_t oc = 0; oc < l.out.c; ++oc)
       for (int64_t i = 0; i < per; ++i) {
         const size_t k = static_cast<size_t>(oc * per + i);
-        exact = exact && q.odd_grid[static_cast<size_t>(oc)] && std::abs(q.q[k]) <= 3 && q.q[k] % 2 != 0 &&
-                std::fabs(static_cast<double>(q.q[k]) * q.w_scale[static_cast<size_t>(oc)] - lw.weight.data[k]) <=
-                    1e-6 * std::fabs(lw.weight.data[k]);
+        exact = exact && q.odd_grid[static_cast<size_t>(oc)] && std::abs(q.q[k]) <= 3 &&
+                q.q[k] % 2 != 0 &&
+                std::fabs(static_cast<double>(q.q[k]) * q.w_scale[static_cast<size_t>(oc)] -
+                          lw.weight.data[k]) <= 1e-6 * std::fabs(lw.weight.data[k]);
       }
     exact_layers += exact;
   }
@@ -502,15 +535,16 @@ struct Graph {
     p->set_type(onnx::AttributeProto::INTS);
     for (int k = 0; k < 4; ++k) p->add_ints(1);
   }
-  void init(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& v) {
+  void init(const std::string& name, const std::vector<int64_t>& dims,
+            const std::vector<float>& v) {
     auto* t = g->add_initializer();
     t->set_name(name);
     t->set_data_type(onnx::TensorProto::FLOAT);
     for (int64_t d : dims) t->add_dims(d);
     for (float x : v) t->add_float_data(x);
   }
-  onnx::NodeProto* node(const std::string& op, const std::string& name, const std::vector<std::string>& ins,
-                        const std::string& out) {
+  onnx::NodeProto* node(const std::string& op, const std::string& name,
+                        const std::vector<std::string>& ins, const std::string& out) {
     auto* n = g->add_node();
     n->set_op_type(op);
     n->set_name(name);
@@ -537,7 +571,8 @@ struct Graph {
 };
 
 fs::path scratch(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("imcsim-onnx-" + name + "-" + std::to_string(::getpid()));
+  const fs::path d =
+      fs::temp_directory_path() / ("imcsim-onnx-" + name + "-" + std::to_string(::getpid()));
   fs::create_directories(d);
   return d;
 }
@@ -592,7 +627,8 @@ TEST(OnnxImport, GeluInEveryFormFusesIntoTheLayerBefore) {
     const ref::FloatTensor y = ref::run_float(m.net, m.weights, x).output();
     for (size_t i = 0; i < y.data.size(); ++i) {
       const double v = z.data[i];
-      EXPECT_NEAR(y.data[i], 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))), 1e-12) << form << " " << i;
+      EXPECT_NEAR(y.data[i], 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))), 1e-12)
+          << form << " " << i;
     }
   }
   Graph approx;
@@ -605,7 +641,9 @@ TEST(OnnxImport, GeluInEveryFormFusesIntoTheLayerBefore) {
     approx.import("y", dir);
     ADD_FAILURE() << "tanh GELU accepted";
   } catch (const WorkloadError& e) {
-    EXPECT_NE(std::string(e.what()).find("approximate=\"tanh\" is not supported"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("approximate=\"tanh\" is not supported"),
+              std::string::npos)
+        << e.what();
   }
   fs::remove_all(dir);
 }

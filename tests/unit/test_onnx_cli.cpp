@@ -16,7 +16,8 @@ using namespace imcsim::onnx_io;
 
 namespace {
 
-const fs::path kResNet = fs::path(IMCSIM_SOURCE_DIR) / ".." / "shared" / "data" / "resnet20-cifar10";
+const fs::path kResNet =
+    fs::path(IMCSIM_SOURCE_DIR) / ".." / "shared" / "data" / "resnet20-cifar10";
 const fs::path kConv = "/usr/share/libonnx-testdata/data/pytorch-converted/test_Conv2d";
 
 using imcsim::test::slurp;
@@ -27,8 +28,8 @@ class OnnxCli : public imcsim::test::CliTest {
   std::string p(const std::string& name) const { return path(name); }
 };
 
-#define REQUIRE_RESNET()                                                                   \
-  if (!fs::exists(kResNet / "onnx" / "model.onnx"))                                        \
+#define REQUIRE_RESNET()                            \
+  if (!fs::exists(kResNet / "onnx" / "model.onnx")) \
   GTEST_SKIP() << "trained ResNet-20 data not found at " << kResNet.string() << "; skipping"
 
 }  // namespace
@@ -49,7 +50,10 @@ TEST_F(OnnxCli, InferIsDeterministicAndMatchesTheReference) {
   ASSERT_EQ(got.dims, want.dims);
   for (size_t i = 0; i < want.values.size(); ++i) EXPECT_NEAR(got.values[i], want.values[i], 1e-4);
   // --arch supplies the bits: 4-bit weights change the integer result.
-  ASSERT_EQ(run(base + " --output " + p("i8.pb") + " --mode int --arch configs/arch/isaac-rram-128.yaml").code, 0);
+  ASSERT_EQ(
+      run(base + " --output " + p("i8.pb") + " --mode int --arch configs/arch/isaac-rram-128.yaml")
+          .code,
+      0);
   EXPECT_EQ(slurp(p("i8.pb")), slurp(p("a.pb")));  // isaac-rram-128 states 8/8 bits, the default
   ASSERT_EQ(run(base + " --output " + p("i4.pb") + " --mode int --weight-bits 4").code, 0);
   EXPECT_NE(slurp(p("i4.pb")), slurp(p("a.pb")));
@@ -59,17 +63,25 @@ TEST_F(OnnxCli, WorkloadWithNpyWeightsAndImportRoundTrip) {
   REQUIRE_RESNET();
   const fs::path d = kResNet / "onnx";
   const std::string in = (d / "test_data_set_0" / "input_0.pb").string();
-  ASSERT_EQ(run("infer --workload resnet20 --weights " + kResNet.string() + " --input " + in + " --output " +
-                p("w.pb")).code, 0);
-  ASSERT_EQ(run("infer --model " + (d / "model.onnx").string() + " --input " + in + " --output " + p("m.pb")).code, 0);
+  ASSERT_EQ(run("infer --workload resnet20 --weights " + kResNet.string() + " --input " + in +
+                " --output " + p("w.pb"))
+                .code,
+            0);
+  ASSERT_EQ(run("infer --model " + (d / "model.onnx").string() + " --input " + in + " --output " +
+                p("m.pb"))
+                .code,
+            0);
   EXPECT_EQ(slurp(p("w.pb")).size(), slurp(p("m.pb")).size());
   const ProtoTensor a = read_tensor_proto(p("w.pb")), b = read_tensor_proto(p("m.pb"));
   for (size_t i = 0; i < a.values.size(); ++i) EXPECT_NEAR(a.values[i], b.values[i], 1e-5);
   // import -> YAML + .npy folder -> infer through the workload path.
-  const Result r = run("import " + (d / "model.onnx").string() + " -o " + p("net.yaml") + " --weights-dir " + p("w"));
+  const Result r = run("import " + (d / "model.onnx").string() + " -o " + p("net.yaml") +
+                       " --weights-dir " + p("w"));
   ASSERT_EQ(r.code, 0) << r.err;
-  ASSERT_EQ(run("infer --workload " + p("net.yaml") + " --weights " + p("w") + " --input " + in + " --output " +
-                p("r.pb")).code, 0);
+  ASSERT_EQ(run("infer --workload " + p("net.yaml") + " --weights " + p("w") + " --input " + in +
+                " --output " + p("r.pb"))
+                .code,
+            0);
   // import -> YAML + .npy: the same numbers as the model itself (only the tensor name differs).
   const ProtoTensor r_out = read_tensor_proto(p("r.pb"));
   EXPECT_EQ(r_out.dims, b.dims);
@@ -107,5 +119,8 @@ TEST_F(OnnxCli, BadInputsExitOneWithoutOutput) {
   }
   // Command-line misuse is exit 2.
   EXPECT_EQ(run("infer --input " + input + " --output " + p("out.pb")).code, 2);
-  EXPECT_EQ(run("infer --model " + model + " --input " + input + " --output " + p("out.pb") + " --mode fp16").code, 2);
+  EXPECT_EQ(run("infer --model " + model + " --input " + input + " --output " + p("out.pb") +
+                " --mode fp16")
+                .code,
+            2);
 }

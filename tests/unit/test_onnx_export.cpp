@@ -27,14 +27,17 @@ double round_trip_diff(const Network& net, const WeightSet& w, const std::string
   const auto b = ref::run_float(back.net, back.weights, x).output();
   EXPECT_EQ(a.data.size(), b.data.size());
   double m = 0;
-  for (size_t i = 0; i < a.data.size() && i < b.data.size(); ++i) m = std::max(m, std::abs(a.data[i] - b.data[i]));
+  for (size_t i = 0; i < a.data.size() && i < b.data.size(); ++i)
+    m = std::max(m, std::abs(a.data[i] - b.data[i]));
   return m;
 }
 
 }  // namespace
 
 TEST(OnnxExport, DenseAndCompressedResNet20RoundTrip) {
-  const std::string file = (fs::temp_directory_path() / ("imcsim-export-" + std::to_string(::getpid()) + ".onnx")).string();
+  const std::string file =
+      (fs::temp_directory_path() / ("imcsim-export-" + std::to_string(::getpid()) + ".onnx"))
+          .string();
   const Network net = load_workload("resnet20");
   const WeightSet w = synthetic_weights(net, 2);
   EXPECT_LT(round_trip_diff(net, w, file), 1e-9);

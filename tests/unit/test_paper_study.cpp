@@ -63,7 +63,8 @@ TEST(PaperStudy, CompressedWeightsReplaceOnlyCompressedLayers) {
     spec.groups = m == Method::GroupLowRank ? 2 : 1;
     spec.prune.patterns = builtin_patterns("pat6");
     spec.mapper = "sdk";
-    const CompressionResult r = compress_network(net, ws, spec, ArrayGeometry::ideal(128, 128), Convention::Framework);
+    const CompressionResult r =
+        compress_network(net, ws, spec, ArrayGeometry::ideal(128, 128), Convention::Framework);
     const WeightSet wc = paper::compressed_weights(net, ws, spec, r);
     int compressed = 0;
     for (const CompressedLayer& cl : r.layers) {
@@ -89,7 +90,8 @@ TEST(PaperStudy, CompressedWeightsRejectAMismatchedRun) {
   spec.rank.rule = RankRule::Fixed;
   spec.rank.rank = 4;
   spec.mapper = "sdk";
-  const CompressionResult r = compress_network(net, ws, spec, ArrayGeometry::ideal(128, 128), Convention::Framework);
+  const CompressionResult r =
+      compress_network(net, ws, spec, ArrayGeometry::ideal(128, 128), Convention::Framework);
   spec.rank.rank = 2;  // not the spec the run used
   EXPECT_THROW(paper::compressed_weights(net, ws, spec, r), MappingError);
 }

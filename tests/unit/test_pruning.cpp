@@ -21,8 +21,8 @@ Tensor random_tensor(std::vector<int64_t> shape, uint64_t seed) {
 }  // namespace
 
 TEST(Patterns, BuiltInSetsHaveTheirEntries) {
-  for (const auto& [name, entries, count] :
-       std::vector<std::tuple<std::string, int64_t, size_t>>{{"pat4", 4, 8}, {"pat6", 6, 4}, {"pat8", 8, 4}}) {
+  for (const auto& [name, entries, count] : std::vector<std::tuple<std::string, int64_t, size_t>>{
+           {"pat4", 4, 8}, {"pat6", 6, 4}, {"pat8", 8, 4}}) {
     const PatternSet p = builtin_patterns(name);
     EXPECT_EQ(p.masks.size(), count) << name;
     for (uint32_t m : p.masks) {
@@ -72,7 +72,8 @@ TEST(Patterns, BlockChoiceSharesOnePatternPerChannelAndBlock) {
       double kept = 0;
       for (int64_t oc = 0; oc < 4; ++oc)
         for (int pos = 0; pos < 9; ++pos)
-          if ((m >> pos) & 1u) kept += std::abs(w.data[static_cast<size_t>((oc * 5 + c) * 9 + pos)]);
+          if ((m >> pos) & 1u)
+            kept += std::abs(w.data[static_cast<size_t>((oc * 5 + c) * 9 + pos)]);
       best = std::max(best, kept);
       if (m == p.at(0, c)) chosen = kept;
     }
@@ -93,7 +94,8 @@ TEST(RowSkipping, SkippedRowsAndCyclesEqualABruteForceCount) {
     const int64_t st = s.uniform() < 0.2 ? 2 : 1;
     const int64_t side = int64_t{32} << static_cast<int64_t>(s.uniform() * 4);
     const ArrayGeometry a = ArrayGeometry::ideal(side, side);
-    const ConvShape shape = ConvShape::make("L", in, in, 3, 3, ic, oc, st, 1, Convention::Framework);
+    const ConvShape shape =
+        ConvShape::make("L", in, in, 3, 3, ic, oc, st, 1, Convention::Framework);
     Tensor w = random_tensor({oc, ic, 3, 3}, s.next_u64());
     for (auto& v : w.data)
       if (s.uniform() < 0.1) v = 0.0f;  // actual zeros beyond the patterns
@@ -104,7 +106,8 @@ TEST(RowSkipping, SkippedRowsAndCyclesEqualABruteForceCount) {
     const RowSkipMapping m = map_row_skipping(shape, p, a, o, WindowSearch::Sdk);
     const LayerMapping& lm = m.mapping;
     const int64_t n = lm.duplicates();
-    const Eigen::MatrixXd layout = sdk_layout(weight_matrix(p.weight), ic, 3, 3, lm.win_h, lm.win_w, st, st);
+    const Eigen::MatrixXd layout =
+        sdk_layout(weight_matrix(p.weight), ic, 3, 3, lm.win_h, lm.win_w, st, st);
     int64_t driven = 0, activations_per_position = 0;
     for (int64_t ct = 0; ct < lm.col_tiles; ++ct) {
       int64_t rows = 0;
@@ -123,7 +126,8 @@ TEST(RowSkipping, SkippedRowsAndCyclesEqualABruteForceCount) {
     EXPECT_EQ(m.rows_dense, layout.rows() * lm.col_tiles);
     EXPECT_EQ(lm.cycles, lm.positions * activations_per_position);
     EXPECT_EQ(lm.arrays(), activations_per_position);
-    EXPECT_EQ(lm.positions, detail::ceil_div(shape.o_h, lm.win_h) * detail::ceil_div(shape.o_w, lm.win_w));
+    EXPECT_EQ(lm.positions,
+              detail::ceil_div(shape.o_h, lm.win_h) * detail::ceil_div(shape.o_w, lm.win_w));
     EXPECT_LE(n * std::min(oc, lm.oc_tile), a.weight_cols());
     ++checked;
   }
@@ -138,9 +142,11 @@ TEST(RowSkipping, BlockPatternsSkipRowsThatPerKernelPatternsDoNot) {
   const ArrayGeometry a = ArrayGeometry::ideal(128, 128);
   PruneOptions o;
   o.patterns = builtin_patterns("pat6");
-  const RowSkipMapping block = map_row_skipping(shape, prune_patterns(w, o, 16, "L"), a, o, WindowSearch::Sdk);
+  const RowSkipMapping block =
+      map_row_skipping(shape, prune_patterns(w, o, 16, "L"), a, o, WindowSearch::Sdk);
   o.scope = PatternScope::Kernel;
-  const RowSkipMapping kernel = map_row_skipping(shape, prune_patterns(w, o, 16, "L"), a, o, WindowSearch::Sdk);
+  const RowSkipMapping kernel =
+      map_row_skipping(shape, prune_patterns(w, o, 16, "L"), a, o, WindowSearch::Sdk);
   EXPECT_LT(block.rows_driven * kernel.rows_dense, kernel.rows_driven * block.rows_dense);
   EXPECT_LE(block.mapping.cycles, kernel.mapping.cycles);
 }

@@ -85,7 +85,8 @@ TEST(Reference, OneHotInputPicksTheKernelTap) {
     for (int64_t oy = 0; oy < 5; ++oy)
       for (int64_t ox = 0; ox < 5; ++ox) {
         const int64_t ky = 2 - oy + 1, kx = 3 - ox + 1;  // iy = oy - pad + ky
-        const int64_t want = (ky >= 0 && ky < 3 && kx >= 0 && kx < 3) ? ((oc * 2 + 1) * 3 + ky) * 3 + kx + 1 : 0;
+        const int64_t want =
+            (ky >= 0 && ky < 3 && kx >= 0 && kx < 3) ? ((oc * 2 + 1) * 3 + ky) * 3 + kx + 1 : 0;
         EXPECT_EQ(y.at(oc, oy, ox), want) << oc << "," << oy << "," << ox;
       }
 }
@@ -162,10 +163,11 @@ TEST(Reference, HookReplacesAccumulatorsLayerByLayer) {
   IntOptions opt;
   const IntRun plain = run_int(net, w, x, opt);
   int calls = 0;
-  const IntRun hooked = run_int(net, w, x, opt, [&](const Layer& l, const IntTensor& in, const QuantizedLayer& q, int64_t) {
-    ++calls;
-    return accumulate_int(l, in, q);
-  });
+  const IntRun hooked = run_int(
+      net, w, x, opt, [&](const Layer& l, const IntTensor& in, const QuantizedLayer& q, int64_t) {
+        ++calls;
+        return accumulate_int(l, in, q);
+      });
   EXPECT_EQ(calls, 22);
   ASSERT_EQ(plain.layers.size(), hooked.layers.size());
   for (size_t i = 0; i < plain.layers.size(); ++i) {
@@ -186,16 +188,18 @@ TEST(Reference, HookReplacesAccumulatorsLayerByLayer) {
     }
   EXPECT_GE(with_zero_point, 12);
   // A hook that perturbs one layer changes that layer's accumulators and the output.
-  const IntRun off = run_int(net, w, x, opt, [&](const Layer& l, const IntTensor& in, const QuantizedLayer& q, int64_t) {
-    IntTensor a = accumulate_int(l, in, q);
-    if (l.name == "layers.6.conv1") a.data[0] += 1000000;
-    return a;
-  });
+  const IntRun off = run_int(
+      net, w, x, opt, [&](const Layer& l, const IntTensor& in, const QuantizedLayer& q, int64_t) {
+        IntTensor a = accumulate_int(l, in, q);
+        if (l.name == "layers.6.conv1") a.data[0] += 1000000;
+        return a;
+      });
   EXPECT_NE(off.output().data, plain.output().data);
   // A hook returning the wrong shape is rejected, not silently used.
-  EXPECT_THROW(run_int(net, w, x, opt, [](const Layer&, const IntTensor&, const QuantizedLayer&, int64_t) {
-                 return IntTensor(1, 1, 1);
-               }),
+  EXPECT_THROW(run_int(net, w, x, opt,
+                       [](const Layer&, const IntTensor&, const QuantizedLayer&, int64_t) {
+                         return IntTensor(1, 1, 1);
+                       }),
                std::invalid_argument);
 }
 
@@ -237,7 +241,8 @@ TEST(Reference, PoolingFollowsOnnxSemantics) {
   for (int i = 0; i < 9; ++i) x.data[static_cast<size_t>(i)] = i + 1;  // 1..9
   l.count_include_pad = true;
   FloatTensor y = run_layer_float(l, {&x}, nullptr);
-  EXPECT_EQ(y.data, (std::vector<double>{1 / 4.0, (2 + 3) / 4.0, (4 + 7) / 4.0, (5 + 6 + 8 + 9) / 4.0}));
+  EXPECT_EQ(y.data,
+            (std::vector<double>{1 / 4.0, (2 + 3) / 4.0, (4 + 7) / 4.0, (5 + 6 + 8 + 9) / 4.0}));
   l.count_include_pad = false;
   y = run_layer_float(l, {&x}, nullptr);
   EXPECT_EQ(y.data, (std::vector<double>{1.0, 2.5, 5.5, 7.0}));
@@ -298,9 +303,11 @@ TEST(Reference, IntegerConvolutionIsExactOnBothPaths) {
     QuantizedLayer q;
     q.shape = {l.out.c, l.in.c / l.groups, l.k_h, l.k_w};
     q.q.resize(static_cast<size_t>(l.out.c * (l.in.c / l.groups) * l.k_h * l.k_w));
-    for (auto& v : q.q) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * span + 1)) - span;
+    for (auto& v : q.q)
+      v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * span + 1)) - span;
     IntTensor in(l.in.c, l.in.h, l.in.w);
-    for (auto& v : in.data) v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * span + 1)) - span;
+    for (auto& v : in.data)
+      v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * span + 1)) - span;
     if (huge) in.data[0] = q.q[0] = span;  // make sure the bound is reached
     EXPECT_EQ(conv2d_int(in, l, q).data, naive_conv(in, l, q).data) << l.name;
     ++checked;

@@ -28,7 +28,8 @@ std::vector<Point> points() {
   std::vector<Point> out;
   for (const char* w : {"resnet20", "wrn16_4", "vgg13", "resnet18"})
     for (int64_t side : {64, 128, 256, 512})
-      for (WindowSearch s : {WindowSearch::Sdk, WindowSearch::Vwsdk, WindowSearch::Auto}) out.push_back({w, side, s});
+      for (WindowSearch s : {WindowSearch::Sdk, WindowSearch::Vwsdk, WindowSearch::Auto})
+        out.push_back({w, side, s});
   return out;
 }
 
@@ -49,7 +50,8 @@ PrunedWeights nothing_pruned(const ConvShape& s) {
 
 TEST_P(SearchProperties, EveryMethodUnderOneSearch) {
   const Point& pt = GetParam();
-  const Network net = load_workload_file(std::string(IMCSIM_SOURCE_DIR) + "/workloads/" + pt.workload + ".yaml");
+  const Network net =
+      load_workload_file(std::string(IMCSIM_SOURCE_DIR) + "/workloads/" + pt.workload + ".yaml");
   const ArrayGeometry a = ArrayGeometry::ideal(pt.side, pt.side);
   const MapperInfo& dense = find_mapper(to_string(pt.search));
   int layers = 0, pruned = 0, lowrank = 0;
@@ -63,7 +65,8 @@ TEST_P(SearchProperties, EveryMethodUnderOneSearch) {
     ASSERT_EQ(c.arrays(), d.arrays()) << l.name;
     ++layers;
     if (l.type == LayerType::Conv && s.k_h == 3 && s.k_w == 3) {
-      const RowSkipMapping rs = map_row_skipping(s, nothing_pruned(s), a, PruneOptions{}, pt.search);
+      const RowSkipMapping rs =
+          map_row_skipping(s, nothing_pruned(s), a, PruneOptions{}, pt.search);
       ASSERT_EQ(rs.mapping.cycles, d.cycles) << l.name;
       ASSERT_EQ(rs.mapping.arrays(), d.arrays()) << l.name;
       ASSERT_EQ(rs.rows_driven, rs.rows_dense) << l.name;
@@ -72,15 +75,16 @@ TEST_P(SearchProperties, EveryMethodUnderOneSearch) {
     if (l.type != LayerType::Conv || s.k_h == 1) continue;
     for (int64_t r : {1, 4, 16}) {
       if (r > std::min(s.oc, s.ic * s.k_h * s.k_w)) continue;
-      const LowRankMapping m = map_lowrank(s, LowRankStructure::uniform(s.ic, 1, r, GroupAxis::In), a, pt.search,
-                                           LPlacement::Auto);
-      const LowRankMapping m_out = map_lowrank(s, LowRankStructure::uniform(s.oc, 1, r, GroupAxis::Out), a,
-                                               pt.search, LPlacement::Auto);
+      const LowRankMapping m = map_lowrank(s, LowRankStructure::uniform(s.ic, 1, r, GroupAxis::In),
+                                           a, pt.search, LPlacement::Auto);
+      const LowRankMapping m_out = map_lowrank(
+          s, LowRankStructure::uniform(s.oc, 1, r, GroupAxis::Out), a, pt.search, LPlacement::Auto);
       ASSERT_EQ(m.combined.cycles, m_out.combined.cycles) << l.name << " r" << r;
       ConvShape rsh = s;
       rsh.oc = r;
       const int64_t r_alone = map_layer(dense, rsh, a).cycles;
-      const int64_t l_alone = s.o_h * s.o_w * detail::ceil_div(r, a.rows) * detail::ceil_div(s.oc, a.weight_cols());
+      const int64_t l_alone =
+          s.o_h * s.o_w * detail::ceil_div(r, a.rows) * detail::ceil_div(s.oc, a.weight_cols());
       ASSERT_LE(m.combined.cycles, r_alone + l_alone) << l.name << " r" << r;
       ++lowrank;
     }

@@ -19,7 +19,9 @@ const std::string kBase =
     "arch: {rows: 128, cols: 128}\n"
     "mappers: [vwsdk]\n";
 
-Sweep sweep_of(const std::string& section) { return parse_sweep(kBase + section, "exp.yaml"); }
+Sweep sweep_of(const std::string& section) {
+  return parse_sweep(kBase + section, "exp.yaml");
+}
 
 std::vector<std::vector<std::string>> labels(const Sweep& sw) {
   std::vector<std::vector<std::string>> out;
@@ -47,9 +49,9 @@ TEST(SweepExpansion, FullProductLastAxisFastest) {
   ASSERT_EQ(sw.axes.size(), 2u);
   EXPECT_EQ(sw.axes[0].key, "arch.rows");
   EXPECT_EQ(sw.axes[0].line, 7);
-  const std::vector<std::vector<std::string>> want = {
-      {"64", "im2col"},  {"64", "sdk"},  {"64", "vwsdk"},
-      {"128", "im2col"}, {"128", "sdk"}, {"128", "vwsdk"}};
+  const std::vector<std::vector<std::string>> want = {{"64", "im2col"}, {"64", "sdk"},
+                                                      {"64", "vwsdk"},  {"128", "im2col"},
+                                                      {"128", "sdk"},   {"128", "vwsdk"}};
   EXPECT_EQ(labels(sw), want);
   for (size_t i = 0; i < sw.points.size(); ++i) EXPECT_EQ(sw.points[i].index, i);
   EXPECT_EQ(sw.mode, SweepMode::Analytic);
@@ -63,7 +65,8 @@ TEST(SweepExpansion, IntegerAndFloatRanges) {
       "    x.down: {from: 8, to: 1, step: -3}\n"
       "    x.frac: {from: 0.1, to: 0.3, step: 0.1}\n"
       "    x.one: {from: 5, to: 5}\n");
-  EXPECT_EQ(sw.axes[0].labels, (std::vector<std::string>{"2", "4", "6", "8", "10", "12", "14", "16"}));
+  EXPECT_EQ(sw.axes[0].labels,
+            (std::vector<std::string>{"2", "4", "6", "8", "10", "12", "14", "16"}));
   EXPECT_EQ(sw.axes[1].labels, (std::vector<std::string>{"8", "5", "2"}));
   EXPECT_EQ(sw.axes[2].labels, (std::vector<std::string>{"0.1", "0.2", "0.30000000000000004"}));
   EXPECT_EQ(sw.axes[3].labels, (std::vector<std::string>{"5"}));
@@ -113,10 +116,10 @@ TEST(SweepExpansion, ExcludeDropsMatchingPoints) {
 }
 
 TEST(SweepExpansion, IdsComeFromTheValuesOnly) {
-  const Sweep a = sweep_of(
-      "sweep:\n  axes:\n    arch.rows: [64, 128]\n    mappers: [sdk, vwsdk]\n");
-  const Sweep b = sweep_of(
-      "sweep:\n  axes:\n    mappers: [vwsdk, sdk]\n    arch.rows: [128, 64, 256]\n");
+  const Sweep a =
+      sweep_of("sweep:\n  axes:\n    arch.rows: [64, 128]\n    mappers: [sdk, vwsdk]\n");
+  const Sweep b =
+      sweep_of("sweep:\n  axes:\n    mappers: [vwsdk, sdk]\n    arch.rows: [128, 64, 256]\n");
   std::map<std::string, std::string> ids_a, ids_b;
   for (const auto& p : a.points) ids_a[p.labels[0] + "/" + p.labels[1]] = p.id;
   for (const auto& p : b.points) ids_b[p.labels[1] + "/" + p.labels[0]] = p.id;
@@ -128,7 +131,8 @@ TEST(SweepExpansion, IdsComeFromTheValuesOnly) {
   }
   EXPECT_EQ(distinct.size(), ids_a.size());
   // Expanding the same text twice gives the same list and fingerprint.
-  const Sweep again = sweep_of("sweep:\n  axes:\n    arch.rows: [64, 128]\n    mappers: [sdk, vwsdk]\n");
+  const Sweep again =
+      sweep_of("sweep:\n  axes:\n    arch.rows: [64, 128]\n    mappers: [sdk, vwsdk]\n");
   EXPECT_EQ(again.fingerprint, a.fingerprint);
   EXPECT_NE(b.fingerprint, a.fingerprint);
 }
@@ -168,14 +172,16 @@ TEST(SweepErrors, NameFileLineAndKey) {
        "exp.yaml:8: sweep.axes.arch.rows: overlaps axis arch (line 7)"},
       {"sweep:\n  axes:\n    sweep.mode: [cycle]\n",
        "exp.yaml:7: sweep.axes.sweep.mode: the sweep section cannot be swept"},
-      {"sweep:\n  axes:\n    arch..rows: [1]\n", "exp.yaml:7: sweep.axes.arch..rows: expected an axis key"},
+      {"sweep:\n  axes:\n    arch..rows: [1]\n",
+       "exp.yaml:7: sweep.axes.arch..rows: expected an axis key"},
       {"sweep:\n  axes: {}\n", "exp.yaml:6: sweep.axes: expected at least one axis"},
       {"sweep:\n  axis:\n    arch.rows: [64]\n", "exp.yaml:7: sweep.axis: unknown key"},
       {"sweep:\n  mode: fast\n  axes:\n    arch.rows: [64]\n",
        "exp.yaml:6: sweep.mode: expected one of analytic or cycle, got \"fast\""},
       {"sweep:\n  axes:\n    arch.rows: [64, 128]\n  zip: [[arch.rows, arch.cols]]\n",
        "exp.yaml:8: sweep.zip[0][1]: \"arch.cols\" is not an axis (axes: arch.rows)"},
-      {"sweep:\n  axes:\n    arch.rows: [64, 128]\n    arch.cols: [64]\n  zip:\n    - [arch.rows,\n       arch.cols]\n",
+      {"sweep:\n  axes:\n    arch.rows: [64, 128]\n    arch.cols: [64]\n  zip:\n    - "
+       "[arch.rows,\n       arch.cols]\n",
        "exp.yaml:11: sweep.zip[0][1]: axis arch.cols has 1 values but arch.rows has 2"},
       {"sweep:\n  axes:\n    arch.rows: [64, 128]\n  zip: [[arch.rows]]\n",
        "exp.yaml:8: sweep.zip[0]: expected a list of at least two axes"},
@@ -188,7 +194,8 @@ TEST(SweepErrors, NameFileLineAndKey) {
       {"mode: cycle\nsweep:\n  mode: analytic\n  axes:\n    arch.rows: [64]\n",
        "exp.yaml:7: sweep.mode: cycle experiments run one process per point"},
       {"", "exp.yaml:1: no `sweep:` section"},
-      {"sweep:\n  axes:\n    a: {from: 1, to: 1000}\n    b: {from: 1, to: 1000}\n    c: {from: 1, to: 1000}\n",
+      {"sweep:\n  axes:\n    a: {from: 1, to: 1000}\n    b: {from: 1, to: 1000}\n    c: {from: 1, "
+       "to: 1000}\n",
        "exp.yaml:7: sweep.axes: the sweep has more than 10000000 points"},
   };
   for (const auto& [section, want] : cases) {
@@ -240,7 +247,8 @@ TEST(SweepPoints, InvalidValueNamesItsLineInTheSweep) {
 }
 
 TEST(SweepPoints, KeysInsideAnArchitectureFileAreSweepable) {
-  const fs::path dir = fs::temp_directory_path() / ("imcsim-sweep-arch-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("imcsim-sweep-arch-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::ofstream(dir / "a.yaml") << "arch:\n  name: mine\n  rows: 256\n  cols: 64\n  adc_bits: 6\n";
   const std::string text =

@@ -3,12 +3,11 @@
 // ResNet-20 weights' manifest; bad workloads get errors naming file, line and key.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
-
-#include <cmath>
 
 #include "workloads/loader.hpp"
 #include "workloads/weights.hpp"
@@ -74,7 +73,8 @@ TEST(Workloads, Wrn16_4Shapes) {
 TEST(Workloads, ResNet20MatchesTrainedWeightShapes) {
   const fs::path manifest =
       fs::path(IMCSIM_SOURCE_DIR) / "../shared/data/resnet20-cifar10/manifest.yaml";
-  if (!fs::exists(manifest)) GTEST_SKIP() << "trained ResNet-20 weights not present at " << manifest;
+  if (!fs::exists(manifest))
+    GTEST_SKIP() << "trained ResNet-20 weights not present at " << manifest;
   const Network n = load_workload("resnet20");
   std::ifstream f(manifest);
   const std::regex re(R"(^(\S+)\.weight: \{file: \S+, shape: \[([0-9, ]+)\]\})");
@@ -155,15 +155,15 @@ TEST(WorkloadErrors, UnknownBuiltinListsTheKnownOnes) {
     resolve_workload("resnet21");
     FAIL();
   } catch (const WorkloadError& e) {
-    EXPECT_NE(std::string(e.what()).find("resnet18, resnet20, vgg13 or wrn16_4"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("resnet18, resnet20, vgg13 or wrn16_4"), std::string::npos)
         << e.what();
   }
 }
 
 TEST(Weights, SyntheticAreDeterministicAndShaped) {
   const Network n = load_workload("resnet20");
-  const WeightSet a = synthetic_weights(n, 7), b = synthetic_weights(n, 7), c = synthetic_weights(n, 8);
+  const WeightSet a = synthetic_weights(n, 7), b = synthetic_weights(n, 7),
+                  c = synthetic_weights(n, 8);
   check_weights(n, a);
   EXPECT_EQ(a.at("layers.0").weight.shape, (std::vector<int64_t>{16, 3, 3, 3}));
   EXPECT_EQ(a.at("fc").weight.shape, (std::vector<int64_t>{10, 64}));

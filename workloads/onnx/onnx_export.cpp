@@ -1,11 +1,10 @@
 #include "workloads/onnx/onnx_export.hpp"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
-
-#include <fmt/format.h>
 
 #include "workloads/error.hpp"
 #include "workloads/onnx/proto_detail.hpp"
@@ -188,7 +187,9 @@ std::string export_onnx(const Network& net, const WeightSet& weights) {
       case LayerType::Add: add_sum(g, l, ins); break;
       case LayerType::MaxPool:
       case LayerType::AvgPool: add_pool(g, l, ins); break;
-      case LayerType::GlobalAvgPool: node(g, "GlobalAveragePool", l.name, {ins.front()}, l.name); break;
+      case LayerType::GlobalAvgPool:
+        node(g, "GlobalAveragePool", l.name, {ins.front()}, l.name);
+        break;
     }
     value_of[l.name] = activation(g, l, out);
   }

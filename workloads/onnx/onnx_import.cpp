@@ -1,5 +1,9 @@
 #include "workloads/onnx/onnx_import.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -7,10 +11,6 @@
 #include <optional>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <yaml-cpp/yaml.h>
 
 #include "workloads/error.hpp"
 #include "workloads/input_file.hpp"
@@ -35,8 +35,8 @@ struct GeluPattern {
 onnx::ModelProto load_model(const std::string& path) {
   onnx::ModelProto m;
   if (!m.ParseFromString(read_input_file(path, InputKind::Onnx, ErrorKind::Workload)))
-    throw WorkloadError(path, 0, "",
-                        "not a valid ONNX model: protobuf parsing failed (truncated or corrupt file)");
+    throw WorkloadError(
+        path, 0, "", "not a valid ONNX model: protobuf parsing failed (truncated or corrupt file)");
   if (!m.has_graph()) throw WorkloadError(path, 0, "", "ONNX model has no graph (truncated file?)");
   return m;
 }
@@ -79,8 +79,9 @@ class Importer {
     find_gelu_patterns(g);
     read_input(g);
     if (g.output_size() != 1)
-      throw WorkloadError(file_, 0, "graph.output",
-                          fmt::format("expected exactly one graph output, found {}", g.output_size()));
+      throw WorkloadError(
+          file_, 0, "graph.output",
+          fmt::format("expected exactly one graph output, found {}", g.output_size()));
     for (int i = 0; i < g.node_size(); ++i) {
       if (auto it = gelu_at_.find(i); it != gelu_at_.end()) {
         gelu(g.node(i), it->second);
@@ -92,16 +93,18 @@ class Importer {
     const std::string& out = g.output(0).name();
     auto it = values_.find(out);
     if (it == values_.end())
-      throw WorkloadError(file_, 0, "graph.output",
-                          fmt::format("output \"{}\" is not produced by any node (truncated model?)", out));
+      throw WorkloadError(
+          file_, 0, "graph.output",
+          fmt::format("output \"{}\" is not produced by any node (truncated model?)", out));
     if (it->second.kind != Value::Layer)
       throw WorkloadError(file_, 0, "graph.output",
                           fmt::format("output \"{}\" is not computed by any supported layer", out));
     if (it->second.layer != static_cast<int>(m_.net.layers.size()) - 1)
-      throw WorkloadError(file_, 0, "graph.output",
-                          fmt::format("output \"{}\" is not the last layer's output (layers after it "
-                                      "would be dead code)",
-                                      out));
+      throw WorkloadError(
+          file_, 0, "graph.output",
+          fmt::format("output \"{}\" is not the last layer's output (layers after it "
+                      "would be dead code)",
+                      out));
     m_.output_name = out;
     m_.output_rank = it->second.rank;
     if (m_.integer && m_.net.layers.size() != 1)
@@ -166,7 +169,8 @@ class Importer {
     const auto* a = attr(n, name);
     return a ? static_cast<double>(a->f()) : def;
   }
-  std::string string_attr(const onnx::NodeProto& n, const std::string& name, const std::string& def) const {
+  std::string string_attr(const onnx::NodeProto& n, const std::string& name,
+                          const std::string& def) const {
     const auto* a = attr(n, name);
     return a ? a->s() : def;
   }
@@ -194,7 +198,8 @@ class Importer {
   const Value& activation(const onnx::NodeProto& n, int input) const {
     const Value& v = value(n, input);
     if (v.kind == Value::Const)
-      fail(n, fmt::format("input \"{}\" is a constant; expected an activation tensor", n.input(input)));
+      fail(n, fmt::format("input \"{}\" is a constant; expected an activation tensor",
+                          n.input(input)));
     return v;
   }
   TensorShape shape_of(const Value& v) const {
@@ -214,7 +219,8 @@ class Importer {
     std::string base = n.name().empty() ? n.output(0) : n.name();
     if (base.empty()) base = n.op_type();
     std::string name = base;
-    for (int k = 1; name == "input" || used_names_.count(name); ++k) name = fmt::format("{}_{}", base, k);
+    for (int k = 1; name == "input" || used_names_.count(name); ++k)
+      name = fmt::format("{}_{}", base, k);
     used_names_.insert(name);
     return name;
   }
@@ -244,19 +250,21 @@ class Importer {
     for (const auto& in : g.input())
       if (!consts_.count(in.name())) data.push_back(&in);
     if (data.size() != 1)
-      throw WorkloadError(file_, 0, "graph.input",
-                          fmt::format("expected exactly one data input (the rest initializers), found "
-                                      "{}: {}",
-                                      data.size(), [&] {
-                                        std::vector<std::string> names;
-                                        for (auto* d : data) names.push_back(d->name());
-                                        return fmt::format("{}", fmt::join(names, ", "));
-                                      }()));
+      throw WorkloadError(
+          file_, 0, "graph.input",
+          fmt::format("expected exactly one data input (the rest initializers), found "
+                      "{}: {}",
+                      data.size(), [&] {
+                        std::vector<std::string> names;
+                        for (auto* d : data) names.push_back(d->name());
+                        return fmt::format("{}", fmt::join(names, ", "));
+                      }()));
     const auto& in = *data.front();
     m_.input_name = in.name();
     const std::string key = "graph.input." + in.name();
     if (!in.type().has_tensor_type() || !in.type().tensor_type().has_shape())
-      throw WorkloadError(file_, 0, key, "input has no tensor shape (expected [N, C, H, W], [N, C, L] or [N, F])");
+      throw WorkloadError(file_, 0, key,
+                          "input has no tensor shape (expected [N, C, H, W], [N, C, L] or [N, F])");
     m_.input_type = in.type().tensor_type().elem_type();
     std::vector<int64_t> dims;
     const auto& shape = in.type().tensor_type().shape();
@@ -271,13 +279,17 @@ class Importer {
       }
     }
     m_.input_rank = static_cast<int>(dims.size());
-    if (dims.size() == 4) m_.net.input = {dims[2], dims[3], dims[1]};
-    else if (dims.size() == 3) m_.net.input = {1, dims[2], dims[1]};
-    else if (dims.size() == 2) m_.net.input = {1, 1, dims[1]};
+    if (dims.size() == 4)
+      m_.net.input = {dims[2], dims[3], dims[1]};
+    else if (dims.size() == 3)
+      m_.net.input = {1, dims[2], dims[1]};
+    else if (dims.size() == 2)
+      m_.net.input = {1, 1, dims[1]};
     else
-      throw WorkloadError(file_, 0, key,
-                          fmt::format("input has rank {} (expected [N, C, H, W], [N, C, L] or [N, F])",
-                                      dims.size()));
+      throw WorkloadError(
+          file_, 0, key,
+          fmt::format("input has rank {} (expected [N, C, H, W], [N, C, L] or [N, F])",
+                      dims.size()));
     values_[m_.input_name] = Value{Value::Input, -1, m_.input_rank, false};
   }
 
@@ -285,22 +297,35 @@ class Importer {
   void node(const onnx::NodeProto& n, int index) {
     if (n.output_size() < 1) fail(n, "node has no output");
     if (!n.domain().empty() && n.domain() != "ai.onnx")
-      fail(n, fmt::format("operator domain \"{}\" is not supported (expected the default ONNX domain)",
-                          n.domain()));
+      fail(n,
+           fmt::format("operator domain \"{}\" is not supported (expected the default ONNX domain)",
+                       n.domain()));
     const std::string& op = n.op_type();
     (void)index;
-    if (op == "Conv" || op == "ConvInteger") conv(n, op == "ConvInteger");
-    else if (op == "BatchNormalization") batch_norm(n);
-    else if (op == "Relu" || op == "Clip") act(n);
-    else if (op == "Gelu") gelu_node(n);
-    else if (op == "Add" && !is_const_operand(n)) add(n);
-    else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") const_affine(n);
-    else if (op == "MaxPool" || op == "AveragePool") pool(n, op == "MaxPool");
-    else if (op == "GlobalAveragePool") global_pool(n);
-    else if (op == "Flatten") flatten(n);
-    else if (op == "Gemm" || op == "MatMul") fc(n, op == "Gemm");
-    else if (op == "Constant") constant_node(n);
-    else fail(n, fmt::format("operator {} is not supported (supported: {})", op, kSupported));
+    if (op == "Conv" || op == "ConvInteger")
+      conv(n, op == "ConvInteger");
+    else if (op == "BatchNormalization")
+      batch_norm(n);
+    else if (op == "Relu" || op == "Clip")
+      act(n);
+    else if (op == "Gelu")
+      gelu_node(n);
+    else if (op == "Add" && !is_const_operand(n))
+      add(n);
+    else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div")
+      const_affine(n);
+    else if (op == "MaxPool" || op == "AveragePool")
+      pool(n, op == "MaxPool");
+    else if (op == "GlobalAveragePool")
+      global_pool(n);
+    else if (op == "Flatten")
+      flatten(n);
+    else if (op == "Gemm" || op == "MatMul")
+      fc(n, op == "Gemm");
+    else if (op == "Constant")
+      constant_node(n);
+    else
+      fail(n, fmt::format("operator {} is not supported (supported: {})", op, kSupported));
   }
 
   // Spatial attributes of conv/pool in 2-D form: 1-D ([N, C, L]) ops get height 1.
@@ -321,13 +346,17 @@ class Importer {
     if (static_cast<int>(strides.size()) != spatial || static_cast<int>(dil.size()) != spatial ||
         static_cast<int>(pads.size()) != 2 * spatial)
       fail(n, "strides/dilations/pads do not match the number of spatial dimensions");
-    for (auto v : kernel) if (v < 1) fail(n, "kernel_shape entries must be >= 1");
-    for (auto v : strides) if (v < 1) fail(n, "strides must be >= 1");
-    for (auto v : dil) if (v < 1) fail(n, "dilations must be >= 1");
-    for (auto v : pads) if (v < 0) fail(n, "pads must be >= 0");
+    for (auto v : kernel)
+      if (v < 1) fail(n, "kernel_shape entries must be >= 1");
+    for (auto v : strides)
+      if (v < 1) fail(n, "strides must be >= 1");
+    for (auto v : dil)
+      if (v < 1) fail(n, "dilations must be >= 1");
+    for (auto v : pads)
+      if (v < 0) fail(n, "pads must be >= 0");
     const TensorShape in = shape_of(src);
-    const std::vector<int64_t> extent = spatial == 2 ? std::vector<int64_t>{in.h, in.w}
-                                                     : std::vector<int64_t>{in.w};
+    const std::vector<int64_t> extent =
+        spatial == 2 ? std::vector<int64_t>{in.h, in.w} : std::vector<int64_t>{in.w};
     const std::string auto_pad = string_attr(n, "auto_pad", "NOTSET");
     if (auto_pad == "VALID") {
       std::fill(pads.begin(), pads.end(), 0);
@@ -344,11 +373,13 @@ class Importer {
         pads[u + static_cast<size_t>(spatial)] = auto_pad == "SAME_UPPER" ? big : small;
       }
     } else if (auto_pad != "NOTSET") {
-      fail(n, fmt::format("auto_pad \"{}\" (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)", auto_pad));
+      fail(n, fmt::format("auto_pad \"{}\" (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)",
+                          auto_pad));
     }
     Geometry g;
     if (spatial == 2) {
-      g = {kernel[0], kernel[1], strides[0], strides[1], dil[0], dil[1], pads[0], pads[1], pads[2], pads[3]};
+      g = {kernel[0], kernel[1], strides[0], strides[1], dil[0],
+           dil[1],    pads[0],   pads[1],    pads[2],    pads[3]};
     } else {
       g = {1, kernel[0], 1, strides[0], 1, dil[0], 0, pads[0], 0, pads[1]};
     }
@@ -367,9 +398,10 @@ class Importer {
     if (g.pr != g.pl) l.pad_w_end = g.pr;
     const int64_t oh = (l.in.h + g.pt + g.pb - g.d_h * (g.k_h - 1) - 1) / g.s_h + 1;
     const int64_t ow = (l.in.w + g.pl + g.pr - g.d_w * (g.k_w - 1) - 1) / g.s_w + 1;
-    if (l.in.h + g.pt + g.pb < g.d_h * (g.k_h - 1) + 1 || l.in.w + g.pl + g.pr < g.d_w * (g.k_w - 1) + 1)
-      fail(n, fmt::format("kernel {}x{} (dilation {}x{}) is larger than the padded input {}x{}", g.k_h,
-                          g.k_w, g.d_h, g.d_w, l.in.h + g.pt + g.pb, l.in.w + g.pl + g.pr));
+    if (l.in.h + g.pt + g.pb < g.d_h * (g.k_h - 1) + 1 ||
+        l.in.w + g.pl + g.pr < g.d_w * (g.k_w - 1) + 1)
+      fail(n, fmt::format("kernel {}x{} (dilation {}x{}) is larger than the padded input {}x{}",
+                          g.k_h, g.k_w, g.d_h, g.d_w, l.in.h + g.pt + g.pb, l.in.w + g.pl + g.pr));
     l.out.h = oh;
     l.out.w = ow;
   }
@@ -381,29 +413,32 @@ class Importer {
     const ProtoTensor& w = constant(n, 1, "weight W");
     const int spatial = src.rank - 2;
     if (static_cast<int>(w.dims.size()) != spatial + 2)
-      fail(n, fmt::format("weight W has shape [{}], expected rank {} (OIHW)", fmt::join(w.dims, ", "),
-                          spatial + 2));
+      fail(n, fmt::format("weight W has shape [{}], expected rank {} (OIHW)",
+                          fmt::join(w.dims, ", "), spatial + 2));
     std::vector<int64_t> kernel(w.dims.begin() + 2, w.dims.end());
     if (auto ks = ints(n, "kernel_shape", kernel); ks != kernel)
-      fail(n, fmt::format("kernel_shape [{}] does not match the weight shape [{}]", fmt::join(ks, ", "),
-                          fmt::join(w.dims, ", ")));
+      fail(n, fmt::format("kernel_shape [{}] does not match the weight shape [{}]",
+                          fmt::join(ks, ", "), fmt::join(w.dims, ", ")));
     const Geometry geo = geometry(n, src, kernel);
     const int64_t groups = int_attr(n, "group", 1);
     const TensorShape in = shape_of(src);
     const int64_t oc = w.dims[0];
     if (groups < 1 || in.c % groups != 0 || oc % groups != 0)
-      fail(n, fmt::format("group {} must divide the input channels {} and output channels {}", groups,
-                          in.c, oc));
+      fail(n, fmt::format("group {} must divide the input channels {} and output channels {}",
+                          groups, in.c, oc));
     if (w.dims[1] != in.c / groups)
       fail(n, fmt::format("weight W has shape [{}]: {} input channels per group, the input has {} "
                           "channels in {} group(s) (expected {})",
                           fmt::join(w.dims, ", "), w.dims[1], in.c, groups, in.c / groups));
     if (integer) {
-      if (!m_.net.layers.empty() || m_.integer) fail(n, "ConvInteger must be the model's only node");
+      if (!m_.net.layers.empty() || m_.integer)
+        fail(n, "ConvInteger must be the model's only node");
       if (m_.input_type != kUint8 && m_.input_type != kInt8)
-        fail(n, fmt::format("input element type {} (expected uint8 or int8)", elem_type_name(m_.input_type)));
+        fail(n, fmt::format("input element type {} (expected uint8 or int8)",
+                            elem_type_name(m_.input_type)));
     } else if (m_.input_type != kFloat && m_.input_type != kDouble) {
-      fail(n, fmt::format("input element type {} (expected float32 or float64)", elem_type_name(m_.input_type)));
+      fail(n, fmt::format("input element type {} (expected float32 or float64)",
+                          elem_type_name(m_.input_type)));
     }
     Layer& l = add_layer(n, LayerType::Conv, src);
     l.groups = groups;
@@ -422,7 +457,8 @@ class Importer {
       }
       if (has_input(n, 3)) {
         const ProtoTensor& wz = constant(n, 3, "w_zero_point");
-        if (wz.size() != 1 && wz.size() != oc) fail(n, "w_zero_point must be a scalar or one per output channel");
+        if (wz.size() != 1 && wz.size() != oc)
+          fail(n, "w_zero_point must be a scalar or one per output channel");
         const int64_t per = lw.weight.size() / oc;
         for (int64_t o = 0; o < oc; ++o)
           for (int64_t i = 0; i < per; ++i)
@@ -445,7 +481,8 @@ class Importer {
   Layer& fusable(const onnx::NodeProto& n, const Value& v, const char* what) {
     if (v.kind != Value::Layer)
       fail(n, fmt::format("{} applied directly to the graph input cannot be expressed as a layer "
-                          "(it must follow a conv, fc, add or pooling layer)", what));
+                          "(it must follow a conv, fc, add or pooling layer)",
+                          what));
     if (!v.sole)
       fail(n, fmt::format("{} follows \"{}\" whose output is also read elsewhere; it can only be "
                           "fused into a layer it alone consumes",
@@ -456,8 +493,11 @@ class Importer {
   void batch_norm(const onnx::NodeProto& n) {
     allow_attrs(n, {"epsilon", "momentum", "spatial", "training_mode", "is_test"});
     // is_test (opset < 7): 1 = inference.
-    if (int_attr(n, "training_mode", 0) != 0 || int_attr(n, "is_test", 1) != 1 || n.output_size() > 1)
-      fail(n, "training-mode BatchNormalization is not supported (expected inference mode, one output)");
+    if (int_attr(n, "training_mode", 0) != 0 || int_attr(n, "is_test", 1) != 1 ||
+        n.output_size() > 1)
+      fail(n,
+           "training-mode BatchNormalization is not supported (expected inference mode, one "
+           "output)");
     if (int_attr(n, "spatial", 1) != 1) fail(n, "spatial=0 BatchNormalization is not supported");
     const Value src = activation(n, 0);
     Layer& l = fusable(n, src, "BatchNormalization");
@@ -471,7 +511,8 @@ class Importer {
     for (int i = 0; i < 4; ++i) {
       const ProtoTensor& t = constant(n, i + 1, names[i]);
       if (t.dims != std::vector<int64_t>{l.out.c})
-        fail(n, fmt::format("{} has shape [{}], expected [{}]", names[i], fmt::join(t.dims, ", "), l.out.c));
+        fail(n, fmt::format("{} has shape [{}], expected [{}]", names[i], fmt::join(t.dims, ", "),
+                            l.out.c));
       *dst[i] = to_vector(t);
     }
     bn.eps = static_cast<float>(float_attr(n, "epsilon", 1e-5));
@@ -498,7 +539,8 @@ class Importer {
     const double hi = clip ? clip_bound(n, 2, "max", inf) : inf;
     if (!(lo <= hi)) fail(n, fmt::format("min {} is larger than max {}", lo, hi));
     if (lo == -inf && hi == inf) {  // an identity clip
-      values_[n.output(0)] = Value{src.kind, src.layer, src.rank, src.sole && consumers_[n.output(0)] == 1};
+      values_[n.output(0)] =
+          Value{src.kind, src.layer, src.rank, src.sole && consumers_[n.output(0)] == 1};
       return;
     }
     Layer& l = fusable(n, src, n.op_type().c_str());
@@ -537,11 +579,14 @@ class Importer {
     if (is_max) {
       allow_attrs(n, {"kernel_shape", "strides", "pads", "dilations", "auto_pad", "ceil_mode",
                       "storage_order"});
-      if (n.output_size() > 1 && !n.output(1).empty()) fail(n, "the Indices output is not supported");
+      if (n.output_size() > 1 && !n.output(1).empty())
+        fail(n, "the Indices output is not supported");
     } else {
-      allow_attrs(n, {"kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "count_include_pad"});
+      allow_attrs(
+          n, {"kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "count_include_pad"});
     }
-    if (int_attr(n, "ceil_mode", 0) != 0) fail(n, "ceil_mode=1 is not supported (expected floor mode)");
+    if (int_attr(n, "ceil_mode", 0) != 0)
+      fail(n, "ceil_mode=1 is not supported (expected floor mode)");
     const Value src = activation(n, 0);
     const auto kernel = ints(n, "kernel_shape", {});
     if (kernel.empty()) fail(n, "kernel_shape is required");
@@ -574,7 +619,8 @@ class Importer {
     int64_t axis = int_attr(n, "axis", 1);
     if (axis < 0) axis += src.rank;
     if (axis != 1)
-      fail(n, fmt::format("axis {} is not supported (expected 1: keep the batch, flatten C,H,W)", axis));
+      fail(n, fmt::format("axis {} is not supported (expected 1: keep the batch, flatten C,H,W)",
+                          axis));
     // CHW data flattened in C order is the same memory: an alias, no layer.
     values_[n.output(0)] = Value{src.kind, src.layer, 2, src.sole && consumers_[n.output(0)] == 1};
   }
@@ -585,7 +631,8 @@ class Importer {
                         : std::set<std::string>{});
     const Value src = activation(n, 0);
     if (src.rank != 2)
-      fail(n, fmt::format("input has rank {}; expected a 2-D [N, features] input (Flatten first)", src.rank));
+      fail(n, fmt::format("input has rank {}; expected a 2-D [N, features] input (Flatten first)",
+                          src.rank));
     if (gemm && int_attr(n, "transA", 0) != 0) fail(n, "transA=1 is not supported");
     const ProtoTensor& b = constant(n, 1, "weight B");
     if (b.dims.size() != 2) fail(n, fmt::format("weight B has rank {}, expected 2", b.dims.size()));
@@ -597,7 +644,8 @@ class Importer {
       fail(n, fmt::format("weight B has shape [{}]: {} input features, the input has {}",
                           fmt::join(b.dims, ", "), k, in.elements()));
     if (m_.input_type != kFloat && m_.input_type != kDouble)
-      fail(n, fmt::format("input element type {} (expected float32 or float64)", elem_type_name(m_.input_type)));
+      fail(n, fmt::format("input element type {} (expected float32 or float64)",
+                          elem_type_name(m_.input_type)));
     const double alpha = gemm ? float_attr(n, "alpha", 1.0) : 1.0;
     const double beta = gemm ? float_attr(n, "beta", 1.0) : 1.0;
     Layer& l = add_layer(n, LayerType::Fc, src);
@@ -689,7 +737,9 @@ class Importer {
       if (add < 0 || !is_scalar(other(add, g.node(erf).output(0)), 1.0)) continue;
       const std::string a = g.node(add).output(0);
       auto au = users.find(a);
-      if (au == users.end() || au->second.size() != 1 || g.node(au->second.front()).op_type() != "Mul") continue;
+      if (au == users.end() || au->second.size() != 1 ||
+          g.node(au->second.front()).op_type() != "Mul")
+        continue;
       const int m1 = au->second.front();
       const std::string m1_other = other(m1, a);
       GeluPattern p;
@@ -743,7 +793,9 @@ class Importer {
     allow_attrs(n, {"approximate"});
     const std::string approx = string_attr(n, "approximate", "none");
     if (approx != "none")
-      fail(n, fmt::format("approximate=\"{}\" is not supported (expected \"none\": the exact erf form)", approx));
+      fail(n, fmt::format(
+                  "approximate=\"{}\" is not supported (expected \"none\": the exact erf form)",
+                  approx));
     set_gelu(n, activation(n, 0), n.output(0));
   }
 
@@ -764,17 +816,20 @@ class Importer {
     if (a.kind == Value::Const && b.kind == Value::Const) fail(n, "operates on two constants");
     const bool c_first = a.kind == Value::Const;
     if (c_first && (op == "Sub" || op == "Div"))
-      fail(n, fmt::format("a constant {} a tensor (constant first) is not supported", op == "Sub" ? "minus" : "divided by"));
+      fail(n, fmt::format("a constant {} a tensor (constant first) is not supported",
+                          op == "Sub" ? "minus" : "divided by"));
     const Value& x = c_first ? b : a;
     const ProtoTensor& c = consts_.at(n.input(c_first ? 0 : 1));
     Layer& l = fusable(n, x, (op + " by a constant").c_str());
     if (!l.on_arrays() || l.act != Activation::None)
-      fail(n, fmt::format("{} by a constant is supported only right after a Conv/Gemm/MatMul (and its "
-                          "BatchNormalization) without activation; it follows {} layer \"{}\"",
-                          op, to_string(l.type), l.name));
+      fail(n,
+           fmt::format("{} by a constant is supported only right after a Conv/Gemm/MatMul (and its "
+                       "BatchNormalization) without activation; it follows {} layer \"{}\"",
+                       op, to_string(l.type), l.name));
     if (c.size() != 1 && c.size() != l.out.c)
-      fail(n, fmt::format("constant operand has {} values, expected 1 or one per output channel ({})",
-                          c.size(), l.out.c));
+      fail(n,
+           fmt::format("constant operand has {} values, expected 1 or one per output channel ({})",
+                       c.size(), l.out.c));
     LayerWeights& lw = m_.weights.layers[l.name];
     auto cv = [&](int64_t oc) { return c.values[static_cast<size_t>(c.size() == 1 ? 0 : oc)]; };
     for (int64_t oc = 0; oc < l.out.c; ++oc) {
@@ -788,7 +843,8 @@ class Importer {
           lw.bn->beta[u] = static_cast<float>(lw.bn->beta[u] * f);
         } else {
           const int64_t per = lw.weight.size() / l.out.c;
-          for (int64_t i = 0; i < per; ++i) lw.weight.data[static_cast<size_t>(oc * per + i)] *= static_cast<float>(f);
+          for (int64_t i = 0; i < per; ++i)
+            lw.weight.data[static_cast<size_t>(oc * per + i)] *= static_cast<float>(f);
           if (!lw.bias.empty()) lw.bias[u] = static_cast<float>(lw.bias[u] * f);
         }
       } else {
@@ -843,18 +899,21 @@ std::string workload_yaml(const Network& net, const std::string& description) {
   e << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
   std::string previous = "input";
   auto pair = [&](int64_t a, int64_t b) {
-    if (a == b) e << a;
-    else e << YAML::Flow << YAML::BeginSeq << a << b << YAML::EndSeq;
+    if (a == b)
+      e << a;
+    else
+      e << YAML::Flow << YAML::BeginSeq << a << b << YAML::EndSeq;
   };
   for (const auto& l : net.layers) {
     auto unsupported = [&](const std::string& what) {
-      throw WorkloadError(net.source, 0, l.name,
-                          "cannot be written as workload YAML: " + what +
-                              " (the YAML format has no key for it)");
+      throw WorkloadError(
+          net.source, 0, l.name,
+          "cannot be written as workload YAML: " + what + " (the YAML format has no key for it)");
     };
     if (l.dilation_h != 1 || l.dilation_w != 1) unsupported("dilation > 1");
     if (l.pad_bottom() != l.pad_h || l.pad_right() != l.pad_w) unsupported("asymmetric padding");
-    if (l.act == Activation::Clip) unsupported(fmt::format("clip({}, {}) activation", l.clip_lo, l.clip_hi));
+    if (l.act == Activation::Clip)
+      unsupported(fmt::format("clip({}, {}) activation", l.clip_lo, l.clip_hi));
     if (l.type == LayerType::AvgPool && !l.count_include_pad && (l.pad_h || l.pad_w))
       unsupported("average pooling that excludes padding from the divisor");
     e << YAML::Flow << YAML::BeginMap;

@@ -8,11 +8,12 @@
 // GELU (a Gelu node with approximate="none", or the Div(sqrt 2) -> Erf -> Add 1 -> Mul x ->
 // Mul 0.5 pattern PyTorch exports below opset 20; fused into the layer before them), Add
 // (two activations -> an add layer), Add/Sub/Mul/Div with a constant scalar or per-channel
-// operand (folded into the conv/fc before it: bias, weights, or BN gamma/beta), MaxPool, AveragePool, GlobalAveragePool, Flatten (axis 1, a no-op
-// on CHW data), Gemm / MatMul with a constant weight (fc), Constant, and ConvInteger as the
-// single node of an integer model (evaluated exactly). Any other operator, or a supported one
-// used in a way the Network cannot express, is a WorkloadError naming the node, its op type
-// and the file. 1-D convolutions and pools ([N, C, L] inputs) become 2-D ones of height 1.
+// operand (folded into the conv/fc before it: bias, weights, or BN gamma/beta), MaxPool,
+// AveragePool, GlobalAveragePool, Flatten (axis 1, a no-op on CHW data), Gemm / MatMul with a
+// constant weight (fc), Constant, and ConvInteger as the single node of an integer model (evaluated
+// exactly). Any other operator, or a supported one used in a way the Network cannot express, is a
+// WorkloadError naming the node, its op type and the file. 1-D convolutions and pools ([N, C, L]
+// inputs) become 2-D ones of height 1.
 #pragma once
 
 #include <map>
@@ -33,10 +34,10 @@ struct ImportOptions {
 
 struct OnnxModel {
   std::string file;
-  Network net;         // net.source = file
-  WeightSet weights;   // weights.source = file
+  Network net;        // net.source = file
+  WeightSet weights;  // weights.source = file
   std::string input_name, output_name;
-  int input_rank = 4;              // 2 ([N, F]), 3 ([N, C, L]) or 4 ([N, C, H, W])
+  int input_rank = 4;  // 2 ([N, F]), 3 ([N, C, L]) or 4 ([N, C, H, W])
   int output_rank = 4;
   int32_t input_type = kFloat;
   int32_t output_type = kFloat;

@@ -15,7 +15,8 @@ std::vector<int64_t> image_dims(const TensorShape& s, int rank) {
   return {s.elements()};
 }
 
-int64_t check_batch(const Network& net, const ProtoTensor& input, const std::string& file, int rank) {
+int64_t check_batch(const Network& net, const ProtoTensor& input, const std::string& file,
+                    int rank) {
   std::vector<int64_t> want = image_dims(net.input, rank);
   std::vector<int64_t> got(input.dims.begin() + (input.dims.empty() ? 0 : 1), input.dims.end());
   if (static_cast<int>(input.dims.size()) != rank || got != want || input.dims[0] < 1)
@@ -40,10 +41,12 @@ ProtoTensor infer_network(const Network& net, const WeightSet& weights, const Pr
   out.dims.insert(out.dims.begin(), batch);
   const int64_t per_in = net.input.elements();
   std::map<std::string, ref::QuantizedLayer> q;
-  if (opt.mode == InferMode::Int) q = ref::quantize_weights(net, weights, opt.int_options.weight_bits);
+  if (opt.mode == InferMode::Int)
+    q = ref::quantize_weights(net, weights, opt.int_options.weight_bits);
   for (int64_t b = 0; b < batch; ++b) {
     ref::FloatTensor x(net.input.c, net.input.h, net.input.w);
-    std::copy(input.values.begin() + b * per_in, input.values.begin() + (b + 1) * per_in, x.data.begin());
+    std::copy(input.values.begin() + b * per_in, input.values.begin() + (b + 1) * per_in,
+              x.data.begin());
     const ref::FloatTensor y = opt.mode == InferMode::Float
                                    ? ref::run_float(net, weights, x).output()
                                    : ref::run_int(net, q, x, opt.int_options).output();
@@ -55,7 +58,8 @@ ProtoTensor infer_network(const Network& net, const WeightSet& weights, const Pr
 ProtoTensor infer_model(const OnnxModel& m, const ProtoTensor& input, const std::string& input_file,
                         const InferOptions& opt) {
   if (!m.integer) {
-    ProtoTensor out = infer_network(m.net, m.weights, input, input_file, m.input_rank, m.output_rank, opt);
+    ProtoTensor out =
+        infer_network(m.net, m.weights, input, input_file, m.input_rank, m.output_rank, opt);
     out.name = m.output_name;
     return out;
   }
@@ -71,8 +75,8 @@ ProtoTensor infer_model(const OnnxModel& m, const ProtoTensor& input, const std:
   for (int64_t b = 0; b < batch; ++b) {
     ref::IntTensor x(m.net.input.c, m.net.input.h, m.net.input.w);
     for (int64_t i = 0; i < per_in; ++i)
-      x.data[static_cast<size_t>(i)] =
-          static_cast<int64_t>(input.values[static_cast<size_t>(b * per_in + i)] - m.input_zero_point);
+      x.data[static_cast<size_t>(i)] = static_cast<int64_t>(
+          input.values[static_cast<size_t>(b * per_in + i)] - m.input_zero_point);
     const ref::IntTensor acc = ref::conv2d_int(x, l, q);
     for (int64_t v : acc.data) out.values.push_back(static_cast<double>(v));
   }

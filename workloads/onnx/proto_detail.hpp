@@ -8,6 +8,7 @@
 namespace imcsim::onnx_io {
 
 // `file` and `what` ("initializer conv1.weight") name the tensor in errors.
-ProtoTensor from_proto(const onnx::TensorProto& p, const std::string& file, const std::string& what);
+ProtoTensor from_proto(const onnx::TensorProto& p, const std::string& file,
+                       const std::string& what);
 
 }  // namespace imcsim::onnx_io

@@ -1,13 +1,13 @@
 #include "workloads/onnx/tensor_proto.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "workloads/error.hpp"
 #include "workloads/finite.hpp"
@@ -23,10 +23,17 @@ static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE float sizes expec
 
 int elem_size(int32_t type) {
   switch (type) {
-    case kUint8: case kInt8: case kBool: return 1;
-    case kUint16: case kInt16: return 2;
-    case kFloat: case kInt32: case kUint32: return 4;
-    case kInt64: case kDouble: case kUint64: return 8;
+    case kUint8:
+    case kInt8:
+    case kBool: return 1;
+    case kUint16:
+    case kInt16: return 2;
+    case kFloat:
+    case kInt32:
+    case kUint32: return 4;
+    case kInt64:
+    case kDouble:
+    case kUint64: return 8;
     default: return 0;
   }
 }
@@ -75,10 +82,9 @@ int64_t ProtoTensor::size() const {
   return n;
 }
 
-ProtoTensor from_proto(const onnx::TensorProto& p, const std::string& file, const std::string& what) {
-  auto fail = [&](const std::string& msg) -> void {
-    throw WorkloadError(file, 0, what, msg);
-  };
+ProtoTensor from_proto(const onnx::TensorProto& p, const std::string& file,
+                       const std::string& what) {
+  auto fail = [&](const std::string& msg) -> void { throw WorkloadError(file, 0, what, msg); };
   ProtoTensor t;
   t.name = p.name();
   t.data_type = p.data_type();
@@ -87,9 +93,10 @@ ProtoTensor from_proto(const onnx::TensorProto& p, const std::string& file, cons
   if (p.has_segment()) fail("segmented tensors are not supported");
   const int width = elem_size(t.data_type);
   if (width == 0)
-    fail(fmt::format("element type {} is not supported (expected float32, float64, int8..64, "
-                     "uint8..64 or bool)",
-                     t.data_type));
+    fail(
+        fmt::format("element type {} is not supported (expected float32, float64, int8..64, "
+                    "uint8..64 or bool)",
+                    t.data_type));
   int64_t n = 1;
   for (int64_t d : p.dims()) {
     if (d < 0 || d > (int64_t{1} << 32)) fail(fmt::format("dimension {} is not a valid size", d));
@@ -106,7 +113,8 @@ ProtoTensor from_proto(const onnx::TensorProto& p, const std::string& file, cons
     switch (t.data_type) {
       case kFloat: decode_raw<float>(raw, t.values); break;
       case kDouble: decode_raw<double>(raw, t.values); break;
-      case kUint8: case kBool: decode_raw<uint8_t>(raw, t.values); break;
+      case kUint8:
+      case kBool: decode_raw<uint8_t>(raw, t.values); break;
       case kInt8: decode_raw<int8_t>(raw, t.values); break;
       case kUint16: decode_raw<uint16_t>(raw, t.values); break;
       case kInt16: decode_raw<int16_t>(raw, t.values); break;
@@ -122,12 +130,13 @@ ProtoTensor from_proto(const onnx::TensorProto& p, const std::string& file, cons
       case kFloat: t.values.assign(p.float_data().begin(), p.float_data().end()); break;
       case kDouble: t.values.assign(p.double_data().begin(), p.double_data().end()); break;
       case kInt64: t.values.assign(p.int64_data().begin(), p.int64_data().end()); break;
-      case kUint32: case kUint64: t.values.assign(p.uint64_data().begin(), p.uint64_data().end()); break;
+      case kUint32:
+      case kUint64: t.values.assign(p.uint64_data().begin(), p.uint64_data().end()); break;
       default: t.values.assign(p.int32_data().begin(), p.int32_data().end()); break;
     }
     if (static_cast<int64_t>(t.values.size()) != n)
-      fail(fmt::format("holds {} values, dims {} need {} (truncated or mismatched)", t.values.size(),
-                       fmt::join(t.dims, "x"), n));
+      fail(fmt::format("holds {} values, dims {} need {} (truncated or mismatched)",
+                       t.values.size(), fmt::join(t.dims, "x"), n));
   }
   if (t.data_type == kFloat || t.data_type == kDouble) {
     if (const int64_t i = first_non_finite(t.values); i >= 0)

@@ -12,8 +12,17 @@ namespace imcsim::onnx_io {
 
 // Element types, numbered as onnx::TensorProto::DataType.
 enum ElemType : int32_t {
-  kFloat = 1, kUint8 = 2, kInt8 = 3, kUint16 = 4, kInt16 = 5, kInt32 = 6, kInt64 = 7,
-  kBool = 9, kDouble = 11, kUint32 = 12, kUint64 = 13
+  kFloat = 1,
+  kUint8 = 2,
+  kInt8 = 3,
+  kUint16 = 4,
+  kInt16 = 5,
+  kInt32 = 6,
+  kInt64 = 7,
+  kBool = 9,
+  kDouble = 11,
+  kUint32 = 12,
+  kUint64 = 13
 };
 const char* elem_type_name(int32_t type);
 
