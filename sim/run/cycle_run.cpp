@@ -253,7 +253,7 @@ class NetworkExecution {
   NetworkExecution(const Network& net, const RunSchedules& rs,
                    const std::map<std::string, ref::QuantizedLayer>& qweights,
                    const ref::IntOptions& iopt, Engine& engine, BackgroundWorker& background,
-                   const CycleOptions& options)
+                   const CycleOptions& options, std::vector<LayerRecord>& records)
       : net_(net),
         rs_(rs),
         qweights_(qweights),
@@ -261,7 +261,8 @@ class NetworkExecution {
         engine_(engine),
         background_(background),
         options_(options),
-        records_(net.layers.size()) {
+        records_(records) {
+    records_.assign(net.layers.size(), LayerRecord{});
     for (size_t i = 0; i < net.layers.size(); ++i) records_[i].layer = &net.layers[i];
   }
 
@@ -274,8 +275,6 @@ class NetworkExecution {
     time_digital_until(net_.layers.size());
     return simulated;
   }
-
-  std::vector<LayerRecord>& records() { return records_; }
 
  private:
   void progress(size_t index) {
@@ -424,7 +423,9 @@ class NetworkExecution {
   Engine& engine_;
   BackgroundWorker& background_;
   const CycleOptions& options_;
-  std::vector<LayerRecord> records_;
+  // Owned by the caller, declared before the background worker: a check still running when
+  // an exception unwinds the run writes into records that still exist.
+  std::vector<LayerRecord>& records_;
   size_t next_digital_ = 0;  // network layers before this index have been timed
   std::chrono::steady_clock::time_point wall_prev_ = std::chrono::steady_clock::now();
   std::map<std::string, FusedRun> fused_runs_;  // L's results of a fused job, by layer
@@ -526,6 +527,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   // simulates (sim/run/background.hpp; the same values as computed after it).
   // Only their outputs are kept (each pass's per-layer tensors are freed as it ends).
   ref::FloatTensor out_int, out_float, out_uncompressed;
+  std::vector<LayerRecord> records;  // outlives the worker, whose checks write into it
   BackgroundWorker background(options.threads > 1);
   background.post([&] { out_int = ref::run_int(net, qweights, input, iopt).output(); });
   background.post([&] { out_float = ref::run_float(net, weights, input).output(); });
@@ -534,19 +536,18 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
     background.post(
         [&] { out_uncompressed = ref::run_float(original, original_weights, input).output(); });
 
-  NetworkExecution execution(net, rs, qweights, iopt, engine, background, options);
+  NetworkExecution execution(net, rs, qweights, iopt, engine, background, options, records);
   const ref::IntRun simulated = execution.run(input);
   engine.finish();
   background.join();
 
-  const LayerTable table = layer_table(
-      execution.records(), arch, spec.engine.tech.table_for(arch.adc_bits), cfg.timing.clock_ns);
+  const LayerTable table =
+      layer_table(records, arch, spec.engine.tech.table_for(arch.adc_bits), cfg.timing.clock_ns);
   const RunOutputs outputs{&simulated, &out_int, &out_float,
                            spec.compression ? &out_uncompressed : nullptr};
   RunResult r;
   r.run_id = id;
-  r.summary =
-      cycle_summary(spec, id, rn, weights, cfg, rs.resident, table, outputs, execution.records());
+  r.summary = cycle_summary(spec, id, rn, weights, cfg, rs.resident, table, outputs, records);
   dir.write("resolved.yaml", resolved_yaml(spec));
   dir.write("summary.json", r.summary.dump(2) + "\n");
   dir.write("layers.csv", table.csv);
