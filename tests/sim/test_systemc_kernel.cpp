@@ -32,16 +32,17 @@ SC_MODULE(Pipe) {
   }
 };
 
+Pipe* g_pipe = nullptr;
+
 TEST(SystemCKernel, TimedWaitsAdvanceSimulatedTime) {
-  Pipe pipe("pipe");  // elaborated here: each case is its own process (ctest)
   sc_core::sc_start();
-  ASSERT_EQ(pipe.received.size(), 4u);
+  ASSERT_EQ(g_pipe->received.size(), 4u);
   // Values arrive at 3, 8, 13, 18 ns: the first after the producer's delay, the rest
   // paced by the consumer.
   const double want[] = {3, 8, 13, 18};
   for (int n = 0; n < 4; ++n) {
-    EXPECT_EQ(pipe.received[n].first, n + 1);
-    EXPECT_NEAR(pipe.received[n].second, want[n], 1e-9);
+    EXPECT_EQ(g_pipe->received[n].first, n + 1);
+    EXPECT_NEAR(g_pipe->received[n].second, want[n], 1e-9);
   }
 }
 
@@ -49,5 +50,7 @@ TEST(SystemCKernel, TimedWaitsAdvanceSimulatedTime) {
 
 int sc_main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
+  Pipe pipe("pipe");
+  g_pipe = &pipe;
   return RUN_ALL_TESTS();
 }
