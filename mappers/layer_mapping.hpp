@@ -37,6 +37,16 @@ struct ConvShape {
 // Shape of an on-array layer (conv, fc) under a convention; MappingError otherwise.
 ConvShape conv_shape(const Layer& layer, Convention convention);
 
+// REFERENCE §10: the ADC bits for which a column sum converts exactly,
+// ceil(log2(rows (2^cell_bits - 1)(2^dac_bits - 1) + 1)). The one formula: the architecture
+// (sim/config), the engine's datapath (models/datapath) and the study all call it.
+inline int64_t lossless_adc_bits(int64_t rows, int64_t cell_bits, int64_t dac_bits) {
+  const int64_t full = rows * ((int64_t{1} << cell_bits) - 1) * ((int64_t{1} << dac_bits) - 1);
+  int64_t bits = 0;
+  while ((int64_t{1} << bits) < full + 1) ++bits;
+  return bits;
+}
+
 // What one array offers a mapper (REFERENCE §9): rows, and columns counted in weights.
 struct ArrayGeometry {
   int64_t rows = 128;

@@ -26,9 +26,7 @@ int64_t DatapathParams::full_scale() const {
 }
 
 int64_t DatapathParams::lossless_adc_bits() const {
-  int64_t bits = 0;
-  while ((int64_t{1} << bits) < full_scale() + 1) ++bits;
-  return bits;
+  return imcsim::lossless_adc_bits(rows, cell_bits, dac_bits);
 }
 
 int DatapathParams::lsb_shift() const {

@@ -411,11 +411,7 @@ const char* const kComponents[] = {"dac",    "array",  "adc",         "shift_add
                                    "buffer", "router", "programming", "digital"};
 
 int64_t lossless_adc_bits(const StudyCfg& c, int64_t rows) {
-  // REFERENCE §10: ceil(log2(rows (2^c - 1)(2^d - 1) + 1)).
-  const int64_t full = rows * ((int64_t{1} << c.cell_bits) - 1) * ((int64_t{1} << c.dac_bits) - 1);
-  int64_t b = 0;
-  while ((int64_t{1} << b) < full + 1) ++b;
-  return b;
+  return imcsim::lossless_adc_bits(rows, c.cell_bits, c.dac_bits);
 }
 
 std::map<std::string, double> price(const EventCounts& e, int64_t digital_ops,

@@ -99,12 +99,7 @@ ArrayGeometry ArchSpec::geometry() const {
 }
 
 int64_t ArchSpec::lossless_adc_bits() const {
-  // ceil(log2(rows * (2^c - 1) * (2^d - 1) + 1))
-  const double max_sum =
-      static_cast<double>(rows) * ((1LL << cell_bits) - 1) * ((1LL << dac_bits) - 1);
-  int64_t bits = 0;
-  while (static_cast<double>(1ULL << bits) < max_sum + 1) ++bits;
-  return bits;
+  return imcsim::lossless_adc_bits(rows, cell_bits, dac_bits);
 }
 
 ArchSpec parse_arch(const YamlNode& node) {
