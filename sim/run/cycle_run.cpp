@@ -232,6 +232,11 @@ void check_accumulators(LayerRecord& rec, const std::vector<int64_t>& acc,
   rec.rel_error = ref_sq > 0 ? std::sqrt(sum_sq / ref_sq) : 0;
 }
 
+// A layer's quantized weights as the engine takes them (int32, OIHW).
+std::vector<int32_t> int32_weights(const ref::QuantizedLayer& q) {
+  return std::vector<int32_t>(q.q.begin(), q.q.end());
+}
+
 // The next plain array layer's tiles, programmed on a second thread while the current
 // layer simulates (the same cells as programmed at its turn; a low-rank pair's job
 // programs its own).
@@ -320,7 +325,7 @@ class NetworkExecution {
       const EngineConfig& ecfg = engine_.config();
       ahead_.layer = next.name;
       ahead_.cells = std::async(std::launch::async, [&s, &q, &ecfg] {
-        return program_layer(s, std::vector<int32_t>(q.q.begin(), q.q.end()), q.odd_grid, ecfg);
+        return program_layer(s, int32_weights(q), q.odd_grid, ecfg);
       });
       return;
     }
@@ -332,8 +337,8 @@ class NetworkExecution {
                                       const ref::IntTensor& codes, const ref::QuantizedLayer& q,
                                       int64_t zero_point, LayerRecord& rec) {
     const ref::QuantizedLayer& lq = qweights_.at(base);
-    const std::vector<int32_t> wq(q.q.begin(), q.q.end());
-    const std::vector<int32_t> lwq(lq.q.begin(), lq.q.end());
+    const std::vector<int32_t> wq = int32_weights(q);
+    const std::vector<int32_t> lwq = int32_weights(lq);
     const double in_scale =
         iopt_.calibration.at(layer.inputs.empty() ? "input" : layer.inputs.front()).scale;
     const ref::ActQuant l_quant = iopt_.calibration.at(layer.name);
@@ -390,9 +395,9 @@ class NetworkExecution {
     } else {
       std::vector<TileCells> cells = ahead_.take(layer.name);
       program_after(index);
-      rec.run = engine_.run_array_layer(
-          *rec.sched, codes.data, std::vector<int32_t>(q.q.begin(), q.q.end()), acc, !rs_.resident,
-          zero_point, q.odd_grid, cells.empty() ? nullptr : &cells);
+      rec.run =
+          engine_.run_array_layer(*rec.sched, codes.data, int32_weights(q), acc, !rs_.resident,
+                                  zero_point, q.odd_grid, cells.empty() ? nullptr : &cells);
       rec.analytic_clocks = analytic_layer_clocks(*rec.sched, engine_.config(), !rs_.resident);
     }
     // (R of a fused job: its outputs were requantized window by window inside the job.)
