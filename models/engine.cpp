@@ -958,33 +958,4 @@ LayerRun Engine::run_digital(const std::string& name, int64_t ops) {
   return impl_->go();
 }
 
-int64_t analytic_layer_clocks(const TileSchedule& s, const EngineConfig& cfg, bool reprogram) {
-  const TimingParams& t = cfg.timing;
-  const DatapathParams& p = cfg.datapath;
-  const int64_t phases = p.phases();
-  const int64_t read = t.t_dac + t.t_read;
-  int64_t total = 0;
-  for (int round = 0; round < s.rounds; ++round) {
-    int64_t program_rows = 0, round_clocks = 0;
-    for (const auto& tile : s.tiles) {
-      if (tile.round != round) continue;
-      const int64_t rows = static_cast<int64_t>(tile.rows.size());
-      program_rows = std::max(program_rows, rows);
-      const int64_t phys = static_cast<int64_t>(tile.cols.size()) * p.cols_per_weight();
-      const int64_t adc = ceil_div(phys, cfg.adcs_per_array()) * t.t_adc;
-      const int64_t first_fetch = ceil_div(rows * p.input_bits, t.input_bits_per_clock) + t.t_route;
-      const int64_t n = s.positions() * phases;  // phases through the crossbar and ADCs
-      const int64_t last_write =
-          ceil_div(s.valid_columns(tile, s.pos_h - 1, s.pos_w - 1) * t.accumulator_bits,
-                   t.output_bits_per_clock);
-      const int64_t clocks = first_fetch + read + adc + (n - 1) * std::max(read, adc) +
-                             t.t_shift_add + t.t_accumulate + last_write;
-      round_clocks = std::max(round_clocks, clocks);
-    }
-    if (reprogram || round > 0) total += program_rows * t.t_program_row;
-    total += round_clocks;
-  }
-  return total;
-}
-
 }  // namespace imcsim

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "mappers/schedule.hpp"
+#include "models/cost.hpp"
 #include "models/datapath.hpp"
 #include "models/tech.hpp"
 
@@ -127,10 +128,9 @@ class Engine {
   std::unique_ptr<Impl> impl_;
 };
 
-// Uncontended timing model of one layer (REFERENCE §10): the first window fetch and route,
-// then per computing cycle `phases x max(t_dac + t_read, conversions x t_adc)` on each
-// array, the last conversion, shift-add, accumulate and output write, plus programming.
-// Equals the engine's clock cycles when no stage stalls; the engine reports both.
-int64_t analytic_layer_clocks(const TileSchedule& s, const EngineConfig& cfg, bool reprogram);
+// The analytic cost model's parameters of an engine configuration (models/cost.hpp).
+inline CostParams cost_params(const EngineConfig& cfg) {
+  return CostParams::of(cfg.datapath, cfg.timing, cfg.adcs_per_array());
+}
 
 }  // namespace imcsim

@@ -229,7 +229,7 @@ def report(d, analytic_s, cycle_s, jobs):
       "arrays; technology `rram-28nm-survey` (ADC energy = Walden FoM 10 fJ × 2^bits). Dense, low-rank and "
       "pattern-pruning points are run on the **cycle-accurate engine** (`mode: cycle`; pruned layers on row-skipping "
       "tiles that drive only the wordlines meeting a surviving weight); every point also has an **analytic estimate** "
-      "(event counts from the tile schedules, `study/paper.hpp`). Points without an engine run use the estimate and "
+      "(event counts from the tile schedules, the cost model `models/cost.hpp`). Points without an engine run use the estimate and "
       "are marked `est.`. Compute energy excludes weight programming and leakage (reported apart); the index/mux "
       "periphery of row skipping is not priced (no sourced figure), which slightly favours pruning.")
     P("- Accuracy (section 4, `scripts/paper-accuracy`, `configs/experiments/paper/accuracy.yaml`): **top-1 on the "

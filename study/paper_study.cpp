@@ -3,7 +3,7 @@
 //  - computing cycles on paper-level arrays (one weight per column, REFERENCE §9), per layer
 //    with row/column utilization (REFERENCE §12);
 //  - computing cycles and activity-based event counts on the energy arrays (bit-sliced
-//    weights, study/paper.hpp), priced with the study's technology table (REFERENCE §11);
+//    weights, the cost model models/cost.hpp), priced with the study's technology table (REFERENCE §11);
 //  - weight reconstruction error, and on the workload with trained weights the logit error
 //    and top-1 agreement of the compressed network vs the uncompressed one on seeded inputs
 //    (REFERENCE §13; there are no dataset images here).
@@ -28,6 +28,7 @@
 #include "mappers/compress/compress.hpp"
 #include "mappers/mapper.hpp"
 #include "mappers/schedule.hpp"
+#include "models/cost.hpp"
 #include "sim/config/config_engine.hpp"
 #include "study/paper.hpp"
 #include "workloads/error.hpp"
@@ -228,12 +229,13 @@ CompressionSpec spec_of(const Variant& v, const Network& net, const std::string&
   return s;
 }
 
-EventParams event_params(const StudyCfg& c, const TechSpec& tech) {
-  EventParams p;
+// The cost model's parameters on the energy arrays (offset encoding: one column per slice).
+CostParams event_params(const StudyCfg& c, const TechSpec& tech) {
+  CostParams p;
   p.input_bits = c.input_bits;
   p.phases = (c.input_bits + c.dac_bits - 1) / c.dac_bits;
   p.cols_per_weight = (c.weight_bits + c.cell_bits - 1) / c.cell_bits;
-  p.accumulator_bits = tech.timing.accumulator_bits;
+  p.timing = tech.timing;
   return p;
 }
 
@@ -286,7 +288,7 @@ LayerRow dense_row(const LayerMapping& m, int64_t dense_cycles) {
 // A dense variant: every layer mapped by the variant's mapper on both arrays.
 void run_dense_point(const StudyCfg& c, const Workload& w, const Variant& v, const MapperInfo& sdk,
                      const ArrayGeometry& paper_geom, const ArrayGeometry& egeom,
-                     const EventParams& ep, PointResult& r) {
+                     const CostParams& ep, PointResult& r) {
   const NetworkMapping nm = map_network(w.net, find_mapper(v.method), paper_geom, c.convention);
   const NetworkMapping base = map_network(w.net, sdk, paper_geom, c.convention);
   r.cycles = nm.total_cycles();
@@ -299,7 +301,7 @@ void run_dense_point(const StudyCfg& c, const Workload& w, const Variant& v, con
   const NetworkMapping em = map_network(w.net, find_mapper(v.method), egeom, c.convention);
   r.energy_cycles = em.total_cycles();
   for (const auto& m : em.layers) {
-    add_events(r.events, schedule_events(make_schedule(m, egeom, c.chip_arrays), ep));
+    add_events(r.events, analytic_events(make_schedule(m, egeom, c.chip_arrays), ep));
     r.digital_ops += m.shape.oc * m.shape.groups * m.shape.o_h * m.shape.o_w;
   }
 }
@@ -340,7 +342,7 @@ void add_compressed_rows(const Workload& w, const CompressionResult& cr, const N
 
 // Events and digital operations of a compressed network placed on the energy arrays.
 void add_compressed_events(const StudyCfg& c, const Workload& w, const CompressionResult& er,
-                           const ArrayGeometry& egeom, const EventParams& ep, PointResult& r) {
+                           const ArrayGeometry& egeom, const CostParams& ep, PointResult& r) {
   for (const CompressedLayer& cl : er.layers) {
     const LayerMapping& m = cl.mapping;
     const ConvShape& s = cl.dense.shape;
@@ -353,8 +355,8 @@ void add_compressed_events(const StudyCfg& c, const Workload& w, const Compressi
       r_shape.layer = s.layer + ".R";
       r_shape.oc = lm.r.shape.oc;
       const LowRankSchedules ls = lowrank_schedules(lm, r_shape, lm.l.shape, egeom, c.chip_arrays);
-      add_events(r.events, schedule_events(ls.r, ep));
-      add_events(r.events, schedule_events(ls.l, ep));
+      add_events(r.events, analytic_events(ls.r, ep));
+      add_events(r.events, analytic_events(ls.l, ep));
       r.digital_ops += lm.r.shape.oc * s.o_h * s.o_w;  // R's outputs requantized for L
     } else if (cl.rowskip) {
       const int64_t block_oc = std::min(s.oc, egeom.weight_cols());
@@ -362,7 +364,7 @@ void add_compressed_events(const StudyCfg& c, const Workload& w, const Compressi
           prune_patterns(w.weights.at(cl.layer).weight, r.spec.prune, block_oc, cl.layer);
       add_events(r.events, rowskip_events(*cl.rowskip, pw, s, ep));
     } else {
-      add_events(r.events, schedule_events(make_schedule(m, egeom, c.chip_arrays), ep));
+      add_events(r.events, analytic_events(make_schedule(m, egeom, c.chip_arrays), ep));
     }
   }
 }
@@ -375,7 +377,7 @@ PointResult run_point(const StudyCfg& c, const TechSpec& tech, const Workload& w
   r.v = &v;
   const ArrayGeometry paper_geom = ArrayGeometry::ideal(n, n);
   const ArrayGeometry egeom = energy_geometry(c, n);
-  const EventParams ep = event_params(c, tech);
+  const CostParams ep = event_params(c, tech);
   const MapperInfo& sdk = find_mapper("sdk");
   for (const auto& l : w.net.layers)
     if (!l.on_arrays()) r.digital_ops += l.out.elements();

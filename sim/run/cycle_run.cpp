@@ -233,6 +233,22 @@ void check_accumulators(LayerRecord& rec, const std::vector<int64_t>& acc,
 }
 
 // A layer's quantized weights as the engine takes them (int32, OIHW).
+// The engine's events of a plain array layer against the analytic cost model
+// (models/cost.hpp): event counts do not depend on stalls, so every kind a schedule accounts
+// for must be equal. A difference is an engine or model defect, not bad input.
+void check_events(const TileSchedule& s, const LayerRun& run, const CostParams& p) {
+  const EventCounts model = analytic_events(s, p);
+  for (int i = 0; i < kEventCount; ++i) {
+    const auto e = static_cast<Event>(i);
+    if (e == Event::CellWrite || e == Event::DigitalOp) continue;  // not a schedule's events
+    const size_t k = static_cast<size_t>(i);
+    if (run.events[k] != model[k])
+      throw std::logic_error(fmt::format(
+          "engine: layer {} counted {} {} events, the analytic cost model {} (models/cost.hpp)",
+          s.layer, run.events[k], to_string(e), model[k]));
+  }
+}
+
 std::vector<int32_t> int32_weights(const ref::QuantizedLayer& q) {
   return std::vector<int32_t>(q.q.begin(), q.q.end());
 }
@@ -398,7 +414,9 @@ class NetworkExecution {
       rec.run =
           engine_.run_array_layer(*rec.sched, codes.data, int32_weights(q), acc, !rs_.resident,
                                   zero_point, q.odd_grid, cells.empty() ? nullptr : &cells);
-      rec.analytic_clocks = analytic_layer_clocks(*rec.sched, engine_.config(), !rs_.resident);
+      const CostParams cost = cost_params(engine_.config());
+      rec.analytic_clocks = analytic_clocks(*rec.sched, cost, !rs_.resident);
+      check_events(*rec.sched, rec.run, cost);
     }
     // (R of a fused job: its outputs were requantized window by window inside the job.)
     if (!fused_r) rec.requant = engine_.run_digital(layer.name + ".requant", layer.out.elements());

@@ -1,7 +1,7 @@
-// The paper study's analytic event counts (study/paper.hpp, schedule_events) against the
+// The analytic cost model's event counts (models/cost.hpp, analytic_events) against the
 // cycle-accurate engine: for dense layouts (im2col, SDK, VW-SDK) on bit-sliced arrays the
 // counts must be equal event by event (programming and digital units excluded), so the
-// study's energy estimates of compressed layers rest on the engine's bookkeeping.
+// paper study's energy estimates of compressed layers rest on the engine's bookkeeping.
 // SystemC elaborates once per process: one engine, several layers and mappers.
 #include <gtest/gtest.h>
 
@@ -10,7 +10,6 @@
 #include "mappers/mapper.hpp"
 #include "mappers/schedule.hpp"
 #include "models/engine.hpp"
-#include "study/paper.hpp"
 #include "tests/sim/engine_test_util.hpp"
 
 namespace imcsim {
@@ -23,11 +22,7 @@ class PaperEvents : public ::testing::TestWithParam<std::string> {};
 TEST_P(PaperEvents, ScheduleEventsEqualEngineEvents) {
   static Engine engine(g_cfg);
   const ArrayGeometry geom = test::geometry_of(g_cfg);
-  paper::EventParams ep;
-  ep.input_bits = g_cfg.datapath.input_bits;
-  ep.phases = g_cfg.datapath.phases();
-  ep.cols_per_weight = g_cfg.datapath.cols_per_weight();
-  ep.accumulator_bits = g_cfg.timing.accumulator_bits;
+  const CostParams ep = cost_params(g_cfg);
   // CIFAR-like layers: stride 1 and 2, 3x3 and 1x1, channel counts that tile unevenly.
   const std::vector<ConvShape> shapes = {
       ConvShape::make("a", 16, 16, 3, 3, 16, 16, 1, 1, Convention::Framework),
@@ -41,7 +36,7 @@ TEST_P(PaperEvents, ScheduleEventsEqualEngineEvents) {
     std::vector<int64_t> in, out;
     std::vector<int32_t> wq;
     const LayerRun run = engine.run_array_layer(sched, in, wq, out, false);
-    const EventCounts est = paper::schedule_events(sched, ep);
+    const EventCounts est = analytic_events(sched, ep);
     for (int i = 0; i < kEventCount; ++i) {
       const Event e = static_cast<Event>(i);
       if (e == Event::CellWrite || e == Event::DigitalOp) continue;
@@ -49,10 +44,10 @@ TEST_P(PaperEvents, ScheduleEventsEqualEngineEvents) {
           << s.layer << " " << m.method << " " << to_string(e);
     }
     // All tiles selected explicitly = no selection; no tile selected = no events.
-    const EventCounts all = paper::schedule_events(
+    const EventCounts all = analytic_events(
         sched, ep, std::vector<char>(static_cast<size_t>(m.row_tiles * m.col_tiles), 1));
     EXPECT_EQ(all, est);
-    const EventCounts none = paper::schedule_events(
+    const EventCounts none = analytic_events(
         sched, ep, std::vector<char>(static_cast<size_t>(m.row_tiles * m.col_tiles), 0));
     EXPECT_EQ(none, EventCounts{});
     EXPECT_GT(est[static_cast<size_t>(Event::AdcConversion)], 0);

@@ -48,7 +48,7 @@ TEST(EngineContended, StallsAreCountedWithTheirCause) {
   ASSERT_TRUE(run.stalls.count("input_fetch"));
   EXPECT_GT(run.stalls.at("input_fetch"), 0);
   // The analytic model includes the ADC bound but not the starved input path.
-  EXPECT_GT(run.clock_cycles, analytic_layer_clocks(sched, cfg, false));
+  EXPECT_GT(run.clock_cycles, analytic_clocks(sched, cost_params(cfg), false));
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ void check_layer(const Case& c, uint64_t seed) {
   EXPECT_EQ(engine().now_clocks() - t0, run.clock_cycles);
   EXPECT_EQ(out, test::conv_oracle(s, in, w)) << c.mapper << " method " << m.method;
   EXPECT_EQ(run.computing_cycles, m.cycles);
-  EXPECT_EQ(run.clock_cycles, analytic_layer_clocks(sched, cfg, false))
+  EXPECT_EQ(run.clock_cycles, analytic_clocks(sched, cost_params(cfg), false))
       << c.mapper << " " << m.method << " rounds " << sched.rounds;
   for (const auto& [cause, clocks] : run.stalls) EXPECT_EQ(clocks, 0) << cause;
   // Event counts follow from the schedule.
@@ -123,7 +123,7 @@ TEST(EngineExact, MoreTilesThanArraysReprogramsInRounds) {
   EXPECT_EQ(out, test::conv_oracle(s, in, w));
   EXPECT_GT(run.programming_clocks, 0);
   EXPECT_GT(run.events[static_cast<size_t>(Event::CellWrite)], 0);
-  EXPECT_EQ(run.clock_cycles, analytic_layer_clocks(sched, cfg, false));
+  EXPECT_EQ(run.clock_cycles, analytic_clocks(sched, cost_params(cfg), false));
 }
 
 TEST(EngineExact, SignedInputsThroughAnOffset) {
