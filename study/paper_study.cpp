@@ -3,7 +3,8 @@
 //  - computing cycles on paper-level arrays (one weight per column, REFERENCE §9), per layer
 //    with row/column utilization (REFERENCE §12);
 //  - computing cycles and activity-based event counts on the energy arrays (bit-sliced
-//    weights, the cost model models/cost.hpp), priced with the study's technology table (REFERENCE §11);
+//    weights, the cost model models/cost.hpp), priced with the study's technology table
+//    (REFERENCE §11);
 //  - weight reconstruction error, and on the workload with trained weights the logit error
 //    and top-1 agreement of the compressed network vs the uncompressed one on seeded inputs
 //    (REFERENCE §13; there are no dataset images here).
