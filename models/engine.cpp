@@ -9,6 +9,7 @@
 #include <sstream>
 #include <systemc>
 
+#include "models/stats.hpp"
 #include "workloads/error.hpp"
 
 namespace imcsim {
@@ -46,27 +47,17 @@ class BandwidthPort {
   int64_t queued_bits_ = 0;
 };
 
-// Stall causes (also the values of the traced `stall` signal).
+// Stall causes: the values of the traced `stall_cause` signal (the statistics name them,
+// models/stats.hpp).
 enum Stall : int {
   kNone = 0,
-  kInput = 1,
-  kAdc = 2,
-  kPost = 3,
-  kBufferBw = 4,
-  kOutputBw = 5,
-  kRequant = 6
+  kInput = 1,     // crossbar idle, waiting for its next window
+  kAdc = 2,       // crossbar idle, sample-and-hold still converting
+  kPost = 3,      // ADCs idle, shift-add/accumulate still busy
+  kBufferBw = 4,  // input buffer bandwidth
+  kOutputBw = 5,  // output buffer bandwidth
+  kRequant = 6    // L's rows waiting for R's window to be requantized
 };
-const char* stall_name(int s) {
-  switch (s) {
-    case kInput: return "input_fetch";       // crossbar idle, waiting for its next window
-    case kAdc: return "adc_busy";            // crossbar idle, sample-and-hold still converting
-    case kPost: return "shift_add_backlog";  // ADCs idle, shift-add/accumulate still busy
-    case kBufferBw: return "input_buffer_bandwidth";
-    case kOutputBw: return "output_buffer_bandwidth";
-    case kRequant: return "requantization";  // L's rows waiting for R's window to be requantized
-    default: return "none";
-  }
-}
 
 struct Chip;
 
@@ -130,6 +121,15 @@ struct ArrayUnit : sc_core::sc_module {
   Signal<int> sig_outputs;
   int input_regs = 0;
   int outputs_written = 0;
+
+  // The array's blocks, each owning its statistics (models/stats.hpp).
+  RouterStats router;
+  DacStats dac;
+  CrossbarStats crossbar;
+  AdcBankStats adc;
+  ShiftAddStats shift_add;
+  AccumulatorStats accumulator;
+  StatNode take_stats();  // snapshot of the blocks, then every counter back to 0
 };
 
 struct Chip : sc_core::sc_module {
@@ -149,15 +149,19 @@ struct Chip : sc_core::sc_module {
     const double t = sc_core::sc_time_stamp().to_seconds() * 1e9;
     return t >= cfg.trace.from_ns && t <= cfg.trace.to_ns;
   }
-  void count(Event e, int64_t n) { run.events[static_cast<size_t>(e)] += n; }
-  void stall(int cause, int64_t clocks) {
-    if (clocks > 0) run.stalls[stall_name(cause)] += clocks;
-  }
+  // The layer's statistics tree into `run` (events and stalls summed from it); every
+  // block's counters back to 0.
+  void take_stats();
 
   EngineConfig cfg;
   sc_time clock;
   std::vector<ArrayUnit*> arrays;
   BandwidthPort input_port, output_port;
+  // Blocks of the chip outside the arrays, with their statistics.
+  InputBufferStats input_buffer;
+  OutputBufferStats output_buffer;
+  ProgrammerStats programmer;
+  DigitalStats digital;
   sc_core::sc_trace_file* trace_file = nullptr;
   sc_core::sc_signal<int, sc_core::SC_MANY_WRITERS> sig_layer;
 
@@ -213,10 +217,10 @@ void ArrayUnit::fetch_thread() {
       const int64_t rows = sched->rows_to_fetch(*tile, px);
       const int64_t bits = rows * p.input_bits;
       auto [wait_clk, contention] = chip->input_port.request(chip->now(), bits);
-      chip->stall(kBufferBw, contention);
-      chip->count(Event::BufferReadBit, bits);
+      router.bandwidth_stall += contention;
+      chip->input_buffer.read_bits += bits;
       chip->wait_clocks(wait_clk + t.t_route);
-      chip->count(Event::RouterPixel, static_cast<int64_t>(tile->rows.size()));
+      router.pixels += static_cast<int64_t>(tile->rows.size());
       if (chip->cfg.functional) {
         // The router places each pixel of the window on its wordline (zero outside the
         // input: padding).
@@ -259,7 +263,7 @@ void ArrayUnit::compute_thread() {
       if (chip->tracing() && k > 0) sig_stall.write(kInput);
       int64_t kk = 0;
       in_q.read(kk);
-      if (k > 0) chip->stall(kInput, chip->now() - t0);
+      if (k > 0) crossbar.input_stall += chip->now() - t0;
       if (chip->cfg.functional) acc[kk % kRing].assign(static_cast<size_t>(cells->n_wcols), 0);
       if (chip->tracing()) {
         sig_pos_y.write(static_cast<int>(kk / sched->pos_w));
@@ -269,16 +273,16 @@ void ArrayUnit::compute_thread() {
       for (int64_t ph = 0; ph < phases; ++ph) {
         if (chip->tracing()) sig_phase.write(static_cast<int>(ph));
         chip->wait_clocks(t.t_dac + t.t_read);
-        chip->count(Event::DacConversion, rows);
-        chip->count(Event::WordlineActivation, rows);
-        chip->count(Event::CellRead, cells->mapped_cells);
+        dac.conversions += rows;
+        crossbar.wordlines += rows;
+        crossbar.cell_reads += cells->mapped_cells;
         // The analog sums of every phase of the window at once (the values do not depend
         // on when they are computed; the ADC stage converts them after the last phase).
         if (chip->cfg.functional && ph == 0) window_sums(kk);
         const int64_t t1 = chip->now();
         if (sh_q.num_free() == 0 && chip->tracing()) sig_stall.write(kAdc);
         sh_q.write(kk * phases + ph);
-        chip->stall(kAdc, chip->now() - t1);
+        crossbar.adc_stall += chip->now() - t1;
         if (chip->tracing()) sig_stall.write(kNone);
       }
       if (chip->cfg.functional) {
@@ -312,8 +316,9 @@ void ArrayUnit::adc_thread() {
       sh_q.read(id);
       if (chip->tracing()) sig_adc_busy.write(true);
       chip->wait_clocks(conversions * t.t_adc);
-      chip->count(Event::AdcConversion, cells->n_phys);
-      chip->count(Event::ShiftAdd, cells->n_phys);
+      adc.busy_clocks += conversions * t.t_adc;
+      adc.conversions += cells->n_phys;
+      shift_add.merges += cells->n_phys;
       if (chip->tracing()) sig_adc_busy.write(false);
       convert(id, phases);
     }
@@ -337,11 +342,11 @@ void ArrayUnit::post_thread() {
       const int64_t py = kk / sched->pos_w, px = kk % sched->pos_w;
       chip->wait_clocks(t.t_shift_add + t.t_accumulate);
       const int64_t valid = sched->valid_columns(*tile, py, px);
-      chip->count(Event::AccumulatorAdd, valid);
+      accumulator.adds += valid;
       const int64_t bits = valid * t.accumulator_bits;
       auto [wait_clk, contention] = chip->output_port.request(chip->now(), bits);
-      chip->stall(kOutputBw, contention);
-      chip->count(Event::BufferWriteBit, bits);
+      accumulator.bandwidth_stall += contention;
+      chip->output_buffer.write_bits += bits;
       chip->wait_clocks(wait_clk);
       if (chip->cfg.functional) {
         // Partial sums of every row tile add up in the output buffer (read-modify-write).
@@ -385,17 +390,16 @@ void ArrayUnit::fused_fetch() {
       // L's rows need window lw of R, requantized.
       const int64_t t0 = chip->now();
       while (!chip->l_ready[static_cast<size_t>(lw)]) wait(chip->l_ready_ev);
-      chip->stall(kRequant, chip->now() - t0);
+      router.requant_stall += chip->now() - t0;
     }
     const int64_t rows = (ra ? rs.rows_to_fetch(*tile, k % rs.pos_w) : 0) +
                          (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0);
     const int64_t bits = rows * p.input_bits;
     auto [wait_clk, contention] = chip->input_port.request(chip->now(), bits);
-    chip->stall(kBufferBw, contention);
-    chip->count(Event::BufferReadBit, bits);
+    router.bandwidth_stall += contention;
+    chip->input_buffer.read_bits += bits;
     chip->wait_clocks(wait_clk + t.t_route);
-    chip->count(Event::RouterPixel,
-                (ra ? r_rows : 0) + (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0));
+    router.pixels += (ra ? r_rows : 0) + (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0);
     if (chip->cfg.functional) {
       std::vector<int64_t>& x = codes[k % kRing];
       x.assign(static_cast<size_t>(cells->n_rows), 0);  // rows of an idle part: DAC off
@@ -440,20 +444,20 @@ void ArrayUnit::fused_compute() {
     const int64_t t0 = chip->now();
     int64_t kk = 0;
     in_q.read(kk);
-    if (k > 0) chip->stall(kInput, chip->now() - t0);
+    if (k > 0) crossbar.input_stall += chip->now() - t0;
     const bool ra = r_active(kk);
     const bool la = l_window(kk) >= 0;
     const int64_t rows = (ra ? r_rows : 0) + (la ? cells->n_rows - r_rows : 0);
     if (chip->cfg.functional) acc[kk % kRing].assign(static_cast<size_t>(cells->n_wcols), 0);
     for (int64_t ph = 0; ph < phases; ++ph) {
       chip->wait_clocks(t.t_dac + t.t_read);
-      chip->count(Event::DacConversion, rows);
-      chip->count(Event::WordlineActivation, rows);
-      chip->count(Event::CellRead, (ra ? r_mapped : 0) + (la ? l_mapped : 0));
+      dac.conversions += rows;
+      crossbar.wordlines += rows;
+      crossbar.cell_reads += (ra ? r_mapped : 0) + (la ? l_mapped : 0);
       if (chip->cfg.functional && ph == 0) window_sums(kk);
       const int64_t t1 = chip->now();
       sh_q.write(kk * phases + ph);
-      chip->stall(kAdc, chip->now() - t1);
+      crossbar.adc_stall += chip->now() - t1;
     }
     if (chip->cfg.functional) {
       int64_t* a = acc[kk % kRing].data();
@@ -477,9 +481,11 @@ void ArrayUnit::fused_adc() {
     // Only the columns of the parts this activation uses are converted.
     const int64_t phys =
         (r_active(kk) ? r_phys : 0) + (l_window(kk) >= 0 ? cells->n_phys - r_phys : 0);
-    chip->wait_clocks(ceil_div(phys, chip->cfg.adcs_per_array()) * t.t_adc);
-    chip->count(Event::AdcConversion, phys);
-    chip->count(Event::ShiftAdd, phys);
+    const int64_t busy = ceil_div(phys, chip->cfg.adcs_per_array()) * t.t_adc;
+    chip->wait_clocks(busy);
+    adc.busy_clocks += busy;
+    adc.conversions += phys;
+    shift_add.merges += phys;
     convert(id, phases);
   }
 }
@@ -498,7 +504,7 @@ void ArrayUnit::convert(int64_t id, int64_t phases) {
       convert_shift_add_all(*cells, sums[kk % kRing].data(), p, acc[kk % kRing].data());
     const int64_t t1 = chip->now();
     post_q.write(kk);
-    chip->stall(kPost, chip->now() - t1);
+    adc.post_stall += chip->now() - t1;
   }
 }
 
@@ -514,11 +520,11 @@ void ArrayUnit::fused_post() {
     chip->wait_clocks(t.t_shift_add + t.t_accumulate);
     const int64_t valid = (ra ? rs.valid_columns(*tile, kk / rs.pos_w, kk % rs.pos_w) : 0) +
                           (lw >= 0 ? ls.valid_columns(*l_tile, lw / ls.pos_w, lw % ls.pos_w) : 0);
-    chip->count(Event::AccumulatorAdd, valid);
+    accumulator.adds += valid;
     const int64_t bits = valid * t.accumulator_bits;
     auto [wait_clk, contention] = chip->output_port.request(chip->now(), bits);
-    chip->stall(kOutputBw, contention);
-    chip->count(Event::BufferWriteBit, bits);
+    accumulator.bandwidth_stall += contention;
+    chip->output_buffer.write_bits += bits;
     chip->wait_clocks(wait_clk);
     const std::vector<int64_t>& a = acc[kk % kRing];
     auto write = [&](const TileSchedule& sc, const TileSpec& tl, int64_t w, size_t j0,
@@ -554,7 +560,7 @@ void Chip::requant_thread() {
       const int64_t y1 = std::min(s.o_h, y0 + rs.mapping.win_h),
                     x1 = std::min(s.o_w, x0 + rs.mapping.win_w);
       const int64_t values = t * (y1 - y0) * (x1 - x0);
-      count(Event::DigitalOp, values);
+      digital.ops += values;
       wait_clocks(ceil_div(values, cfg.timing.digital_ops_per_clock));
       if (cfg.functional) {
         for (int64_t oy = y0; oy < y1; ++oy)
@@ -606,6 +612,45 @@ Chip::Chip(sc_core::sc_module_name name, const EngineConfig& c)
   SC_THREAD(requant_thread);
 }
 
+StatNode ArrayUnit::take_stats() {
+  StatNode n;
+  n.name = basename();
+  const auto block = [&n](const char* block_name, auto& b) {
+    n.children.push_back(snapshot(block_name, b));
+    reset(b);
+  };
+  block("router", router);
+  block("dac", dac);
+  block("crossbar", crossbar);
+  block("adc_bank", adc);
+  block("shift_add", shift_add);
+  block("accumulator", accumulator);
+  return n;
+}
+
+void Chip::take_stats() {
+  StatNode chip;
+  chip.name = "chip";
+  const auto block = [&chip](const char* block_name, auto& b) {
+    chip.children.push_back(snapshot(block_name, b));
+    reset(b);
+  };
+  block("input_buffer", input_buffer);
+  block("output_buffer", output_buffer);
+  block("programmer", programmer);
+  block("digital", digital);
+  StatNode arrays_node;
+  arrays_node.name = "arrays";
+  for (ArrayUnit* a : arrays) {
+    StatNode n = a->take_stats();
+    if (!n.all_zero()) arrays_node.children.push_back(std::move(n));
+  }
+  chip.children.push_back(std::move(arrays_node));
+  run.events = events_of(chip);
+  run.stalls = stalls_of(chip);
+  run.stats = std::move(chip);
+}
+
 Chip::~Chip() {
   for (auto* a : arrays) delete a;
 }
@@ -616,7 +661,7 @@ void Chip::controller() {
     const int64_t start = now();
     if (tracing()) sig_layer.write(layer_index);
     if (job == Job::Digital) {
-      count(Event::DigitalOp, digital_ops);
+      digital.ops += digital_ops;
       wait_clocks(ceil_div(digital_ops, cfg.timing.digital_ops_per_clock));
     } else if (job == Job::Fused) {
       run.rounds = 1;
@@ -624,8 +669,9 @@ void Chip::controller() {
         int64_t rows = 0;
         for (const auto& c : fused_cells) {
           rows = std::max(rows, c.n_rows);
-          count(Event::CellWrite, c.n_rows * c.n_phys);
+          programmer.cell_writes += c.n_rows * c.n_phys;
         }
+        programmer.clocks += rows * cfg.timing.t_program_row;
         run.programming_clocks += rows * cfg.timing.t_program_row;
         wait_clocks(rows * cfg.timing.t_program_row);
       }
@@ -639,6 +685,7 @@ void Chip::controller() {
         a->n_cc = a->tile ? p + (a->l_tile ? 1 : 0) : p;
         a->start_ev.notify(sc_core::SC_ZERO_TIME);
         all_done &= a->done_ev;
+        a->crossbar.activations += a->n_cc;
         run.computing_cycles += a->n_cc;
       }
       wait(all_done);
@@ -651,9 +698,10 @@ void Chip::controller() {
           for (size_t i = 0; i < sched->tiles.size(); ++i) {
             if (sched->tiles[i].round != round) continue;
             rows = std::max<int64_t>(rows, cells[i].n_rows);
-            count(Event::CellWrite, cells[i].n_rows * cells[i].n_phys);
+            programmer.cell_writes += cells[i].n_rows * cells[i].n_phys;
           }
           const int64_t clk = rows * cfg.timing.t_program_row;
+          programmer.clocks += clk;
           run.programming_clocks += clk;
           wait_clocks(clk);
         }
@@ -673,12 +721,14 @@ void Chip::controller() {
           }
           a->start_ev.notify(sc_core::SC_ZERO_TIME);
           all_done &= a->done_ev;
+          a->crossbar.activations += a->n_cc;
           run.computing_cycles += a->n_cc;
         }
         wait(all_done);
       }
     }
     run.clock_cycles = now() - start;
+    take_stats();
     sc_core::sc_pause();
   }
 }

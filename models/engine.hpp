@@ -19,6 +19,7 @@
 #include "mappers/schedule.hpp"
 #include "models/cost.hpp"
 #include "models/datapath.hpp"
+#include "models/stats.hpp"
 #include "models/tech.hpp"
 
 namespace imcsim {
@@ -52,6 +53,8 @@ struct LayerRun {
   std::map<std::string, int64_t> stalls;  // cause -> clocks, summed over arrays
   int64_t tiles = 0;
   int64_t mapped_cells = 0, used_rows = 0, used_cols = 0;  // over all tiles
+  // The blocks' counters of this layer (models/stats.hpp): events and stalls are its sums.
+  StatNode stats;
 };
 
 // A low-rank layer with L in R's idle cells (l_placement idle, mappers/compress/

@@ -1,5 +1,7 @@
 #include "models/tech.hpp"
 
+#include <stdexcept>
+
 namespace imcsim {
 
 const char* to_string(Event e) {
@@ -20,22 +22,41 @@ const char* to_string(Event e) {
   return "?";
 }
 
-const char* component_of(Event e) {
+const char* const kEnergyComponents[kComponentCount] = {"dac",       "array",       "adc",
+                                                        "shift_add", "accumulator", "buffer",
+                                                        "router",    "programming", "digital"};
+
+int component_index(Event e) {
   switch (e) {
-    case Event::DacConversion: return "dac";
+    case Event::DacConversion: return 0;
     case Event::WordlineActivation:
-    case Event::CellRead: return "array";
-    case Event::AdcConversion: return "adc";
-    case Event::ShiftAdd: return "shift_add";
-    case Event::AccumulatorAdd: return "accumulator";
+    case Event::CellRead: return 1;
+    case Event::AdcConversion: return 2;
+    case Event::ShiftAdd: return 3;
+    case Event::AccumulatorAdd: return 4;
     case Event::BufferReadBit:
-    case Event::BufferWriteBit: return "buffer";
-    case Event::RouterPixel: return "router";
-    case Event::CellWrite: return "programming";
-    case Event::DigitalOp: return "digital";
+    case Event::BufferWriteBit: return 5;
+    case Event::RouterPixel: return 6;
+    case Event::CellWrite: return 7;
+    case Event::DigitalOp: return 8;
     case Event::kCount: break;
   }
-  return "?";
+  throw std::logic_error("component_index: not an event");
+}
+
+const char* component_of(Event e) {
+  return kEnergyComponents[component_index(e)];
+}
+
+ComponentEnergy price_events(const EventCounts& events, const EnergyTable& table) {
+  ComponentEnergy out;
+  for (int i = 0; i < kEventCount; ++i) {
+    const double pj =
+        static_cast<double>(events[static_cast<size_t>(i)]) * table.pj[static_cast<size_t>(i)];
+    out.pj[static_cast<size_t>(component_index(static_cast<Event>(i)))] += pj;
+    out.total += pj;
+  }
+  return out;
 }
 
 }  // namespace imcsim

@@ -63,4 +63,17 @@ struct EnergyTable {
   double leakage_mw_per_array = 0;       // static power of one array with its periphery
 };
 
+// The components dynamic energy is reported in (REFERENCE §11), in report order, and the
+// one pricing of event counts: count x pJ per event, summed into the event's component and
+// into the total in event order (the cycle run, `imcsim reprice` and the paper study all
+// price with it).
+constexpr int kComponentCount = 9;
+extern const char* const kEnergyComponents[kComponentCount];
+int component_index(Event e);  // index in kEnergyComponents of component_of(e)
+struct ComponentEnergy {
+  std::array<double, kComponentCount> pj{};
+  double total = 0;
+};
+ComponentEnergy price_events(const EventCounts& events, const EnergyTable& table);
+
 }  // namespace imcsim

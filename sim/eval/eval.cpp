@@ -13,6 +13,7 @@
 #include "workloads/loader.hpp"
 #include "workloads/npy_weights.hpp"
 #include "workloads/onnx/onnx_import.hpp"
+#include "workloads/parallel.hpp"
 #include "workloads/reference.hpp"
 
 namespace imcsim::eval {
@@ -98,32 +99,6 @@ void Progress::tick() {
   std::cerr << fmt::format(
       "imcsim: {}: {}/{} images ({:.0f} %), {:.1f} images/s, ETA {:.1f} s\n", label_, done, total_,
       100.0 * static_cast<double>(done) / static_cast<double>(total_), rate, eta);
-}
-
-void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn) {
-  const int64_t t_count = std::max<int64_t>(1, std::min<int64_t>(threads, n));
-  if (t_count == 1) {
-    for (int64_t k = 0; k < n; ++k) fn(k);
-    return;
-  }
-  std::exception_ptr failure;
-  std::mutex mu;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> pool;
-  for (int64_t t = 0; t < t_count; ++t) {
-    pool.emplace_back([&, t] {
-      const int64_t lo = t * n / t_count, hi = (t + 1) * n / t_count;
-      try {
-        for (int64_t k = lo; k < hi && !stop; ++k) fn(k);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!failure) failure = std::current_exception();
-        stop = true;
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  if (failure) std::rethrow_exception(failure);
 }
 
 namespace {

@@ -7,7 +7,7 @@
 // int and cycle are compared with float on the same images (paired: agreement of top-1
 // predictions, mean absolute logit error).
 //
-// Images run on `threads` std::threads over disjoint contiguous index ranges; each image's
+// Images run on `threads` threads (parallel_for, workloads/parallel.hpp); each image's
 // logits land at its index, so results (and the JSON / table bytes) do not depend on the
 // thread count.
 #pragma once
@@ -81,10 +81,6 @@ class Progress {
   std::mutex mu_;
   std::chrono::steady_clock::time_point start_;
 };
-
-// Runs fn(k) for k in [0, n) on `threads` threads, thread t taking the contiguous range
-// [t n / T, (t + 1) n / T); the first exception is rethrown after all threads stop.
-void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn);
 
 struct EvalOptions {
   EvalMode mode = EvalMode::Float;

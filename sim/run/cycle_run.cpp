@@ -14,6 +14,7 @@
 #include "sim/report/version.hpp"
 #include "sim/run/background.hpp"
 #include "sim/run/cycle_summary.hpp"
+#include "sim/run/stats_report.hpp"
 #include "workloads/calibration.hpp"
 #include "workloads/loader.hpp"
 #include "workloads/npy_weights.hpp"
@@ -509,6 +510,22 @@ Json cycle_summary(const ExperimentSpec& spec, const std::string& id, const RunN
   return s;
 }
 
+// stats.json: each layer's statistics tree (its array or digital run plus its
+// requantization); records without activity (L of a fused pair) are left out.
+std::string run_stats_json(const std::vector<LayerRecord>& records, const EnergyTable& table) {
+  std::vector<std::string> names;
+  std::vector<StatNode> trees;
+  for (const LayerRecord& rec : records) {
+    StatNode t = rec.run.stats;
+    t.add(rec.requant.stats);
+    if (t.all_zero()) continue;
+    t.name = "chip";
+    names.push_back(rec.layer->name);
+    trees.push_back(std::move(t));
+  }
+  return stats_json(names, trees, table).dump(2) + "\n";
+}
+
 }  // namespace
 
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
@@ -574,6 +591,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   dir.write("resolved.yaml", resolved_yaml(spec));
   dir.write("summary.json", r.summary.dump(2) + "\n");
   dir.write("layers.csv", table.csv);
+  dir.write("stats.json", run_stats_json(records, spec.engine.tech.table_for(arch.adc_bits)));
   if (spec.engine.schedule_cycles > 0)
     dir.write("schedule.yaml", schedule_yaml(rs.schedules, spec.engine.schedule_cycles));
   r.dir = dir.commit();

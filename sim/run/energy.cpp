@@ -2,13 +2,6 @@
 
 namespace imcsim {
 
-namespace {
-
-const char* const kComponents[] = {"dac",    "array",  "adc",         "shift_add", "accumulator",
-                                   "buffer", "router", "programming", "digital",   "leakage"};
-
-}  // namespace
-
 Json events_json(const EventCounts& e) {
   Json j;
   for (int i = 0; i < kEventCount; ++i)
@@ -25,20 +18,13 @@ EventCounts events_from_json(const Json& j) {
 
 Json energy_json(const EventCounts& events, const EnergyTable& table, int64_t arrays,
                  double latency_ns) {
+  const ComponentEnergy e = price_events(events, table);
   Json j;
-  for (const char* c : kComponents) j[c] = 0.0;
-  double total = 0;
-  for (int i = 0; i < kEventCount; ++i) {
-    const Event e = static_cast<Event>(i);
-    const double pj =
-        static_cast<double>(events[static_cast<size_t>(i)]) * table.pj[static_cast<size_t>(i)];
-    j[component_of(e)] = j[component_of(e)].get<double>() + pj;
-    total += pj;
-  }
+  for (int c = 0; c < kComponentCount; ++c) j[kEnergyComponents[c]] = e.pj[static_cast<size_t>(c)];
   // mW x ns = pJ.
   const double leak = table.leakage_mw_per_array * static_cast<double>(arrays) * latency_ns;
   j["leakage"] = leak;
-  j["total"] = total + leak;
+  j["total"] = e.total + leak;
   return j;
 }
 

@@ -31,6 +31,7 @@
 #include "sim/run/run.hpp"
 #include "workloads/input_file.hpp"
 #include "workloads/loader.hpp"
+#include "workloads/parallel.hpp"
 
 extern char** environ;
 
@@ -410,33 +411,14 @@ void run_cycle_points(const Sweep& sw, const std::vector<SweepPoint>& todo,
 void run_analytic_points(const Sweep& sw, const std::vector<SweepPoint>& todo,
                          const SweepRunOptions& o, const fs::path& points, Progress& progress,
                          const StopSignals& signals) {
-  std::atomic<size_t> next{0};
-  std::exception_ptr fatal;
-  std::mutex fatal_mutex;
   NetworkCache networks;
-  auto worker = [&] {
-    for (;;) {
-      if (signals.stopped()) return;
-      {
-        std::lock_guard<std::mutex> lock(fatal_mutex);
-        if (fatal) return;
-      }
-      const size_t i = next++;
-      if (i >= todo.size()) return;
-      try {
-        progress.point_done(sw, todo[i], run_analytic_point(sw, todo[i], points, networks));
-      } catch (...) {  // the folder could not be written: stop the sweep
-        std::lock_guard<std::mutex> lock(fatal_mutex);
-        if (!fatal) fatal = std::current_exception();
-      }
-    }
-  };
-  const size_t n = std::min<size_t>(static_cast<size_t>(o.jobs), todo.size());
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-  if (fatal) std::rethrow_exception(fatal);
+  // A point that fails is recorded in its folder; an exception here means a folder could
+  // not be written, which stops the sweep (parallel_for rethrows it).
+  parallel_for(static_cast<int64_t>(todo.size()), static_cast<int>(o.jobs), [&](int64_t k) {
+    if (signals.stopped()) return;
+    const SweepPoint& p = todo[static_cast<size_t>(k)];
+    progress.point_done(sw, p, run_analytic_point(sw, p, points, networks));
+  });
 }
 
 void check_sweep_size(const Sweep& sw, const std::vector<SweepPoint>& shard,

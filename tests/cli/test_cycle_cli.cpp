@@ -96,6 +96,24 @@ const char* kLosslessArch =
     "{rows: 128, cols: 128, cell_bits: 2, weight_bits: 8, input_bits: 8, dac_bits: 1, "
     "adc_bits: 9, adc_share: 8, arrays: 64}";
 
+// Sums over a stats.json tree (node = a block's counters or a group's blocks) every counter
+// whose entry in `counters` has `field` equal to `key`; energy_pj entries when `key` is empty.
+double tree_sum(const Json& node, const std::string& block, const Json& counters, const char* field,
+                const std::string& key) {
+  double sum = 0;
+  for (const auto& [k, v] : node.items()) {
+    if (v.is_object()) {
+      sum += tree_sum(v, k, counters, field, key);
+    } else if (k == "energy_pj") {
+      if (key.empty()) sum += v.get<double>();
+    } else if (!key.empty()) {
+      const Json& c = counters.at(block + "." + k);
+      if (c.at(field) == key) sum += v.get<double>();
+    }
+  }
+  return sum;
+}
+
 }  // namespace
 
 TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
@@ -103,7 +121,7 @@ TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
                                   "{tech: rram-28nm-survey, schedule_cycles: 40}");
   std::string err;
   ASSERT_TRUE(run_on_one_and_two_threads(
-      exp, {"summary.json", "layers.csv", "resolved.yaml", "schedule.yaml"}));
+      exp, {"summary.json", "layers.csv", "stats.json", "resolved.yaml", "schedule.yaml"}));
   const fs::path a = run_dir(tmp_ / "a");
   const Json s = Json::parse(slurp(a / "summary.json"));
   EXPECT_TRUE(s["numerical"]["exact"].get<bool>());
@@ -140,6 +158,55 @@ TEST_F(CycleCli, ResNet20IsExactAndDeterministic) {
               conversions * 1e-9);
   EXPECT_NEAR(r["totals"]["energy_pj"]["adc"].get<double>(), conversions * 1.5625,
               conversions * 1e-9);
+}
+
+// stats.json holds the counters the engine's blocks own; the summary's events, stalls and
+// dynamic energy are sums over them (per layer and for the run).
+TEST_F(CycleCli, StatsTreeSumsToTheSummary) {
+  const fs::path exp =
+      experiment("st", "resnet20", "sdk", kLosslessArch, "{tech: rram-28nm-survey}");
+  std::string err;
+  ASSERT_EQ(run("run " + exp.string() + " -q -o " + (tmp_ / "st").string(), &err), 0) << err;
+  const Json s = summary_of(tmp_ / "st");
+  const Json st = Json::parse(slurp(run_dir(tmp_ / "st") / "stats.json"));
+  const Json& counters = st.at("counters");
+  for (const auto& [key, c] : counters.items()) {
+    EXPECT_FALSE(c.at("unit").get<std::string>().empty()) << key;
+    EXPECT_FALSE(c.at("description").get<std::string>().empty()) << key;
+  }
+  const Json& run_tree = st.at("run");
+  for (const auto& [ev, n] : s["totals"]["events"].items())
+    EXPECT_EQ(tree_sum(run_tree, "chip", counters, "event", ev), n.get<double>()) << ev;
+  // adc_share 8: eight columns queue for each ADC, so the run has ADC stalls.
+  EXPECT_GT(s["totals"]["stalls"].value("adc_busy", int64_t{0}), 0);
+  for (const auto& [cause, clk] : s["totals"]["stalls"].items())
+    EXPECT_EQ(tree_sum(run_tree, "chip", counters, "stall", cause), clk.get<double>()) << cause;
+  const double dynamic = s["totals"]["energy_pj"]["total"].get<double>() -
+                         s["totals"]["energy_pj"]["leakage"].get<double>();
+  EXPECT_NEAR(tree_sum(run_tree, "chip", counters, "", ""), dynamic, dynamic * 1e-9);
+  const size_t used = run_tree.at("arrays").size();
+  EXPECT_GE(used, 1u);
+  EXPECT_LE(used, 64u);
+
+  std::map<std::string, Json> layers;
+  for (const auto& l : s["layers"]) layers[l["name"].get<std::string>()] = l;
+  size_t active = 0;
+  for (const auto& [name, l] : layers) {
+    bool any = false;
+    for (const auto& [ev, n] : l["events"].items()) any = any || n.get<int64_t>() != 0;
+    active += any ? 1 : 0;
+  }
+  ASSERT_EQ(st.at("layers").size(), active);
+  for (const auto& t : st.at("layers")) {
+    const std::string name = t.at("layer").get<std::string>();
+    ASSERT_TRUE(layers.count(name)) << name;
+    for (const auto& [ev, n] : layers[name]["events"].items())
+      EXPECT_EQ(tree_sum(t.at("chip"), "chip", counters, "event", ev), n.get<double>())
+          << name << " " << ev;
+    for (const auto& [cause, clk] : layers[name]["stalls"].items())
+      EXPECT_EQ(tree_sum(t.at("chip"), "chip", counters, "stall", cause), clk.get<double>())
+          << name << " " << cause;
+  }
 }
 
 TEST_F(CycleCli, LossyChecksAreTheSameOnOneOrTwoThreads) {
