@@ -59,7 +59,101 @@ enum Stall : int {
   kRequant = 6    // L's rows waiting for R's window to be requantized
 };
 
-struct Chip;
+// The chip clock as the blocks see it: the current clock and waits of whole clocks (from
+// inside a process).
+struct Clock {
+  sc_time period;
+  int64_t now() const {
+    return static_cast<int64_t>(std::llround(sc_core::sc_time_stamp() / period));
+  }
+  void wait(int64_t n) const {
+    if (n > 0) sc_core::wait(period * static_cast<double>(n));
+  }
+};
+
+// The global input buffer and the output buffer: shared by every array through their
+// bandwidth ports (contention between arrays is real: requests queue), each owning its
+// statistics.
+struct InputBuffer {
+  explicit InputBuffer(int64_t bits_per_clock) : port(bits_per_clock) {}
+  // Reads `bits` for one window at clock `now`: clocks to wait and the contention part.
+  std::pair<int64_t, int64_t> read(int64_t now, int64_t bits) {
+    stats.read_bits += bits;
+    return port.request(now, bits);
+  }
+  BandwidthPort port;
+  InputBufferStats stats;
+};
+struct OutputBuffer {
+  explicit OutputBuffer(int64_t bits_per_clock) : port(bits_per_clock) {}
+  // Writes `bits` of partial sums at clock `now`: clocks to wait and the contention part.
+  std::pair<int64_t, int64_t> write(int64_t now, int64_t bits) {
+    stats.write_bits += bits;
+    return port.request(now, bits);
+  }
+  BandwidthPort port;
+  OutputBufferStats stats;
+};
+
+// When trace signals are written: a trace file is open, the layer is traced and the time
+// is inside the configured window.
+struct TraceControl {
+  sc_core::sc_trace_file* file = nullptr;
+  bool layer = false;
+  double from_ns = 0, to_ns = 0;
+  bool active() const {
+    if (!file || !layer) return false;
+    const double t = sc_core::sc_time_stamp().to_seconds() * 1e9;
+    return t >= from_ns && t <= to_ns;
+  }
+};
+
+// The job the controller hands to the arrays (they only read it): its kind, the input
+// codes in the input buffer and the output buffer's values the partial sums add into.
+struct LayerJob {
+  enum class Kind { None, Array, Digital, Fused } kind = Kind::None;
+  const std::vector<int64_t>* input = nullptr;
+  std::vector<int64_t>* output = nullptr;
+  int64_t input_offset = 0;  // activation zero point the DACs add to centered codes
+  const FusedLowRank* fused = nullptr;
+};
+
+// A fused low-rank job's exchange between the arrays and the requantizer on the digital
+// units: R's partial sums per window (and how many R tiles wrote each), L's input codes per
+// window once requantized, L's outputs.
+struct FusedExchange {
+  std::vector<int64_t> r_out, l_input, l_out;
+  std::vector<int64_t> r_posted;  // per window: R tiles that wrote it
+  std::vector<char> l_ready;      // per window: requantized for L
+  int64_t r_tiles = 0;
+  sc_core::sc_event r_posted_ev, l_ready_ev;
+};
+
+// What an array is wired to at elaboration (its ports): no array reads the chip's state.
+struct ArrayPorts {
+  const EngineConfig* cfg;
+  const Clock* clock;
+  const TraceControl* trace;
+  const LayerJob* job;
+  InputBuffer* input_buffer;
+  OutputBuffer* output_buffer;
+  FusedExchange* fused;
+};
+
+// Adds the partial sums `a` of a tile's columns at window (py, px) into the output values
+// `out` (channel planes of o_h x o_w, channels offset by the tile's group): the
+// read-modify-write of the output buffer. Columns beyond the output edge are dropped.
+void add_partial_sums(const TileSchedule& sc, const TileSpec& tl, int64_t py, int64_t px,
+                      const int64_t* a, std::vector<int64_t>& out) {
+  const ConvShape& s = sc.mapping.shape;
+  for (size_t j = 0; j < tl.cols.size(); ++j) {
+    const ColSlot& c = tl.cols[j];
+    const int64_t oy = py * sc.mapping.win_h + c.dy, ox = px * sc.mapping.win_w + c.dx;
+    if (oy >= s.o_h || ox >= s.o_w) continue;
+    const int64_t oc = tl.group * s.oc + c.oc;
+    out[static_cast<size_t>((oc * s.o_h + oy) * s.o_w + ox)] += a[j];
+  }
+}
 
 // One array with its periphery. Four pipelined processes:
 //   fetch:   input buffer -> router -> input register     (one window position)
@@ -68,7 +162,7 @@ struct Chip;
 //   post:    merge slices/phases, accumulate, write partial sums to the output buffer
 struct ArrayUnit : sc_core::sc_module {
   SC_HAS_PROCESS(ArrayUnit);
-  ArrayUnit(sc_core::sc_module_name name, Chip* chip, int index);
+  ArrayUnit(sc_core::sc_module_name name, const ArrayPorts& ports, int index);
 
   void fetch_thread();
   void compute_thread();
@@ -86,7 +180,13 @@ struct ArrayUnit : sc_core::sc_module {
   bool r_active(int64_t k) const;     // activation k drives R's rows (window k)
   int64_t l_window(int64_t k) const;  // the window whose L it evaluates, -1 = none
 
-  Chip* chip;
+  const EngineConfig& cfg;
+  const Clock& clock;
+  const TraceControl& trace;
+  const LayerJob& job;
+  InputBuffer& input_buffer;
+  OutputBuffer& output_buffer;
+  FusedExchange& fx;
   int index;
   // Job of the current round.
   const TileSchedule* sched = nullptr;
@@ -138,44 +238,31 @@ struct Chip : sc_core::sc_module {
   ~Chip() override;
 
   void controller();
-  int64_t now() const {
-    return static_cast<int64_t>(std::llround(sc_core::sc_time_stamp() / clock));
-  }
-  void wait_clocks(int64_t n) {
-    if (n > 0) wait(clock * static_cast<double>(n));
-  }
-  bool tracing() const {
-    if (!trace_file || !trace_layer) return false;
-    const double t = sc_core::sc_time_stamp().to_seconds() * 1e9;
-    return t >= cfg.trace.from_ns && t <= cfg.trace.to_ns;
-  }
+  int64_t now() const { return clock.now(); }
+  void wait_clocks(int64_t n) const { clock.wait(n); }
+  bool tracing() const { return trace.active(); }
   // The layer's statistics tree into `run` (events and stalls summed from it); every
   // block's counters back to 0.
   void take_stats();
 
   EngineConfig cfg;
-  sc_time clock;
-  std::vector<ArrayUnit*> arrays;
-  BandwidthPort input_port, output_port;
+  Clock clock;
+  TraceControl trace;
   // Blocks of the chip outside the arrays, with their statistics.
-  InputBufferStats input_buffer;
-  OutputBufferStats output_buffer;
+  InputBuffer input_buffer;
+  OutputBuffer output_buffer;
   ProgrammerStats programmer;
   DigitalStats digital;
-  sc_core::sc_trace_file* trace_file = nullptr;
   sc_core::sc_signal<int, sc_core::SC_MANY_WRITERS> sig_layer;
 
   // Current job.
-  enum class Job { None, Array, Digital, Fused } job = Job::None;
+  LayerJob job;
+  FusedExchange fx;
+  std::vector<ArrayUnit*> arrays;  // wired to the members above
   const TileSchedule* sched = nullptr;
-  const std::vector<int64_t>* input = nullptr;
-  std::vector<int64_t>* output = nullptr;
   std::vector<TileCells> cells;
   bool reprogram = false;
-  int64_t input_offset = 0;       // activation zero point the DACs add to centered codes
-  std::vector<uint8_t> odd_grid;  // per output channel, or empty
   int64_t digital_ops = 0;
-  bool trace_layer = false;
   int layer_index = 0;
   LayerRun run;
   sc_core::sc_event job_ev;
@@ -184,17 +271,20 @@ struct Chip : sc_core::sc_module {
 
   // Fused low-rank job.
   void requant_thread();
-  const FusedLowRank* fused = nullptr;
   std::vector<TileCells> fused_cells;  // per physical array in use
-  std::vector<int64_t> r_out, l_input, l_out;
-  std::vector<int64_t> r_posted;  // per window: R tiles that wrote it
-  std::vector<char> l_ready;      // per window: requantized for L
-  int64_t r_tiles = 0;
-  sc_core::sc_event r_posted_ev, l_ready_ev, requant_start_ev;
+  sc_core::sc_event requant_start_ev;
 };
 
-ArrayUnit::ArrayUnit(sc_core::sc_module_name name, Chip* c, int i)
-    : sc_core::sc_module(name), chip(c), index(i) {
+ArrayUnit::ArrayUnit(sc_core::sc_module_name name, const ArrayPorts& ports, int i)
+    : sc_core::sc_module(name),
+      cfg(*ports.cfg),
+      clock(*ports.clock),
+      trace(*ports.trace),
+      job(*ports.job),
+      input_buffer(*ports.input_buffer),
+      output_buffer(*ports.output_buffer),
+      fx(*ports.fused),
+      index(i) {
   SC_THREAD(fetch_thread);
   SC_THREAD(compute_thread);
   SC_THREAD(adc_thread);
@@ -202,11 +292,11 @@ ArrayUnit::ArrayUnit(sc_core::sc_module_name name, Chip* c, int i)
 }
 
 void ArrayUnit::fetch_thread() {
-  const DatapathParams& p = chip->cfg.datapath;
-  const TimingParams& t = chip->cfg.timing;
+  const DatapathParams& p = cfg.datapath;
+  const TimingParams& t = cfg.timing;
   for (;;) {
     wait(start_ev);
-    if (chip->job == Chip::Job::Fused) {
+    if (job.kind == LayerJob::Kind::Fused) {
       fused_fetch();
       continue;
     }
@@ -216,12 +306,11 @@ void ArrayUnit::fetch_thread() {
       const int64_t py = k / sched->pos_w, px = k % sched->pos_w;
       const int64_t rows = sched->rows_to_fetch(*tile, px);
       const int64_t bits = rows * p.input_bits;
-      auto [wait_clk, contention] = chip->input_port.request(chip->now(), bits);
+      auto [wait_clk, contention] = input_buffer.read(clock.now(), bits);
       router.bandwidth_stall += contention;
-      chip->input_buffer.read_bits += bits;
-      chip->wait_clocks(wait_clk + t.t_route);
+      clock.wait(wait_clk + t.t_route);
       router.pixels += static_cast<int64_t>(tile->rows.size());
-      if (chip->cfg.functional) {
+      if (cfg.functional) {
         // The router places each pixel of the window on its wordline (zero outside the
         // input: padding).
         std::vector<int64_t>& x = codes[k % kRing];
@@ -229,138 +318,129 @@ void ArrayUnit::fetch_thread() {
         const int64_t y0 = py * m.win_h * s.s_h - sched->pad_h;
         const int64_t x0 = px * m.win_w * s.s_w - sched->pad_w;
         const int64_t c0 = tile->group * s.ic;
-        const int64_t offset = chip->input_offset;
+        const int64_t offset = job.input_offset;
         for (size_t r = 0; r < tile->rows.size(); ++r) {
           const RowSlot& row = tile->rows[r];
           const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
-          x[r] = offset + ((iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w)
-                               ? 0
-                               : (*chip->input)[static_cast<size_t>(
-                                     ((c0 + row.c) * s.in_h + iy) * s.in_w + ix)]);
+          x[r] =
+              offset +
+              ((iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w)
+                   ? 0
+                   : (*job.input)[static_cast<size_t>(((c0 + row.c) * s.in_h + iy) * s.in_w + ix)]);
         }
         input_planes(x, cells->words, p.input_bits, planes[k % kRing]);
       }
       in_q.write(k);
       ++input_regs;
-      if (chip->tracing()) sig_input_regs.write(input_regs);
+      if (trace.active()) sig_input_regs.write(input_regs);
     }
   }
 }
 
 void ArrayUnit::compute_thread() {
-  const DatapathParams& p = chip->cfg.datapath;
-  const TimingParams& t = chip->cfg.timing;
+  const DatapathParams& p = cfg.datapath;
+  const TimingParams& t = cfg.timing;
   const int64_t phases = p.phases();
   for (;;) {
     wait(start_ev);
-    if (chip->job == Chip::Job::Fused) {
+    crossbar.activations += n_cc;
+    if (job.kind == LayerJob::Kind::Fused) {
       fused_compute();
       continue;
     }
     const int64_t rows = static_cast<int64_t>(tile->rows.size());
     for (int64_t k = 0; k < n_cc; ++k) {
-      const int64_t t0 = chip->now();
-      if (chip->tracing() && k > 0) sig_stall.write(kInput);
+      const int64_t t0 = clock.now();
+      if (trace.active() && k > 0) sig_stall.write(kInput);
       int64_t kk = 0;
       in_q.read(kk);
-      if (k > 0) crossbar.input_stall += chip->now() - t0;
-      if (chip->cfg.functional) acc[kk % kRing].assign(static_cast<size_t>(cells->n_wcols), 0);
-      if (chip->tracing()) {
+      if (k > 0) crossbar.input_stall += clock.now() - t0;
+      if (cfg.functional) acc[kk % kRing].assign(static_cast<size_t>(cells->n_wcols), 0);
+      if (trace.active()) {
         sig_pos_y.write(static_cast<int>(kk / sched->pos_w));
         sig_pos_x.write(static_cast<int>(kk % sched->pos_w));
         sig_stall.write(kNone);
       }
       for (int64_t ph = 0; ph < phases; ++ph) {
-        if (chip->tracing()) sig_phase.write(static_cast<int>(ph));
-        chip->wait_clocks(t.t_dac + t.t_read);
+        if (trace.active()) sig_phase.write(static_cast<int>(ph));
+        clock.wait(t.t_dac + t.t_read);
         dac.conversions += rows;
         crossbar.wordlines += rows;
         crossbar.cell_reads += cells->mapped_cells;
         // The analog sums of every phase of the window at once (the values do not depend
         // on when they are computed; the ADC stage converts them after the last phase).
-        if (chip->cfg.functional && ph == 0) window_sums(kk);
-        const int64_t t1 = chip->now();
-        if (sh_q.num_free() == 0 && chip->tracing()) sig_stall.write(kAdc);
+        if (cfg.functional && ph == 0) window_sums(kk);
+        const int64_t t1 = clock.now();
+        if (sh_q.num_free() == 0 && trace.active()) sig_stall.write(kAdc);
         sh_q.write(kk * phases + ph);
-        crossbar.adc_stall += chip->now() - t1;
-        if (chip->tracing()) sig_stall.write(kNone);
+        crossbar.adc_stall += clock.now() - t1;
+        if (trace.active()) sig_stall.write(kNone);
       }
-      if (chip->cfg.functional) {
+      if (cfg.functional) {
         // Offset encoding: the digital correction uses the window's inputs, which the
         // input register releases after the last phase.
         offset_correction(*cells, planes[kk % kRing], p, acc[kk % kRing].data());
-        if (chip->input_offset != 0)
-          input_offset_correction(*cells, chip->input_offset, acc[kk % kRing].data());
+        if (job.input_offset != 0)
+          input_offset_correction(*cells, job.input_offset, acc[kk % kRing].data());
       }
       --input_regs;
-      if (chip->tracing()) sig_input_regs.write(input_regs);
+      if (trace.active()) sig_input_regs.write(input_regs);
     }
   }
 }
 
 void ArrayUnit::adc_thread() {
-  const DatapathParams& p = chip->cfg.datapath;
-  const TimingParams& t = chip->cfg.timing;
+  const DatapathParams& p = cfg.datapath;
+  const TimingParams& t = cfg.timing;
   const int64_t phases = p.phases();
   for (;;) {
     wait(start_ev);
-    if (chip->job == Chip::Job::Fused) {
+    if (job.kind == LayerJob::Kind::Fused) {
       fused_adc();
       continue;
     }
     // Conversions per phase: the active columns spread over the array's ADCs (one per
     // adc_share columns, REFERENCE §10).
-    const int64_t conversions = ceil_div(cells->n_phys, chip->cfg.adcs_per_array());
+    const int64_t conversions = ceil_div(cells->n_phys, cfg.adcs_per_array());
     for (int64_t n = 0; n < n_cc * phases; ++n) {
       int64_t id = 0;
       sh_q.read(id);
-      if (chip->tracing()) sig_adc_busy.write(true);
-      chip->wait_clocks(conversions * t.t_adc);
+      if (trace.active()) sig_adc_busy.write(true);
+      clock.wait(conversions * t.t_adc);
       adc.busy_clocks += conversions * t.t_adc;
       adc.conversions += cells->n_phys;
       shift_add.merges += cells->n_phys;
-      if (chip->tracing()) sig_adc_busy.write(false);
+      if (trace.active()) sig_adc_busy.write(false);
       convert(id, phases);
     }
   }
 }
 
 void ArrayUnit::post_thread() {
-  const TimingParams& t = chip->cfg.timing;
+  const TimingParams& t = cfg.timing;
   for (;;) {
     wait(start_ev);
-    if (chip->job == Chip::Job::Fused) {
+    if (job.kind == LayerJob::Kind::Fused) {
       fused_post();
       done_ev.notify(sc_core::SC_ZERO_TIME);
       continue;
     }
-    const ConvShape& s = sched->mapping.shape;
-    const LayerMapping& m = sched->mapping;
     for (int64_t k = 0; k < n_cc; ++k) {
       int64_t kk = 0;
       post_q.read(kk);
       const int64_t py = kk / sched->pos_w, px = kk % sched->pos_w;
-      chip->wait_clocks(t.t_shift_add + t.t_accumulate);
+      clock.wait(t.t_shift_add + t.t_accumulate);
       const int64_t valid = sched->valid_columns(*tile, py, px);
       accumulator.adds += valid;
       const int64_t bits = valid * t.accumulator_bits;
-      auto [wait_clk, contention] = chip->output_port.request(chip->now(), bits);
+      auto [wait_clk, contention] = output_buffer.write(clock.now(), bits);
       accumulator.bandwidth_stall += contention;
-      chip->output_buffer.write_bits += bits;
-      chip->wait_clocks(wait_clk);
-      if (chip->cfg.functional) {
-        // Partial sums of every row tile add up in the output buffer (read-modify-write).
-        const std::vector<int64_t>& a = acc[kk % kRing];
-        for (size_t j = 0; j < tile->cols.size(); ++j) {
-          const ColSlot& c = tile->cols[j];
-          const int64_t oy = py * m.win_h + c.dy, ox = px * m.win_w + c.dx;
-          if (oy >= s.o_h || ox >= s.o_w) continue;
-          const int64_t oc = tile->group * s.oc + c.oc;
-          (*chip->output)[static_cast<size_t>((oc * s.o_h + oy) * s.o_w + ox)] += a[j];
-        }
-      }
+      clock.wait(wait_clk);
+      // Partial sums of every row tile add up in the output buffer.
+      if (cfg.functional)
+        add_partial_sums(*sched, *tile, py, px, acc[kk % kRing].data(), *job.output);
       outputs_written += static_cast<int>(valid);
-      if (chip->tracing()) sig_outputs.write(outputs_written);
+      if (trace.active()) sig_outputs.write(outputs_written);
     }
     done_ev.notify(sc_core::SC_ZERO_TIME);
   }
@@ -369,38 +449,37 @@ void ArrayUnit::post_thread() {
 // ---- fused low-rank job: R and I_N (x) L on the same activations ---------------------------
 
 bool ArrayUnit::r_active(int64_t k) const {
-  return tile && k < chip->fused->r->positions();
+  return tile && k < job.fused->r->positions();
 }
 
 int64_t ArrayUnit::l_window(int64_t k) const {
   if (!l_tile) return -1;
   const int64_t w = tile ? k - 1 : k;  // beside R: one window behind
-  return w >= 0 && w < chip->fused->l->positions() ? w : -1;
+  return w >= 0 && w < job.fused->l->positions() ? w : -1;
 }
 
 void ArrayUnit::fused_fetch() {
-  const DatapathParams& p = chip->cfg.datapath;
-  const TimingParams& t = chip->cfg.timing;
-  const TileSchedule& rs = *chip->fused->r;
-  const TileSchedule& ls = *chip->fused->l;
+  const DatapathParams& p = cfg.datapath;
+  const TimingParams& t = cfg.timing;
+  const TileSchedule& rs = *job.fused->r;
+  const TileSchedule& ls = *job.fused->l;
   for (int64_t k = 0; k < n_cc; ++k) {
     const bool ra = r_active(k);
     const int64_t lw = l_window(k);
     if (lw >= 0) {
       // L's rows need window lw of R, requantized.
-      const int64_t t0 = chip->now();
-      while (!chip->l_ready[static_cast<size_t>(lw)]) wait(chip->l_ready_ev);
-      router.requant_stall += chip->now() - t0;
+      const int64_t t0 = clock.now();
+      while (!fx.l_ready[static_cast<size_t>(lw)]) wait(fx.l_ready_ev);
+      router.requant_stall += clock.now() - t0;
     }
     const int64_t rows = (ra ? rs.rows_to_fetch(*tile, k % rs.pos_w) : 0) +
                          (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0);
     const int64_t bits = rows * p.input_bits;
-    auto [wait_clk, contention] = chip->input_port.request(chip->now(), bits);
+    auto [wait_clk, contention] = input_buffer.read(clock.now(), bits);
     router.bandwidth_stall += contention;
-    chip->input_buffer.read_bits += bits;
-    chip->wait_clocks(wait_clk + t.t_route);
+    clock.wait(wait_clk + t.t_route);
     router.pixels += (ra ? r_rows : 0) + (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0);
-    if (chip->cfg.functional) {
+    if (cfg.functional) {
       std::vector<int64_t>& x = codes[k % kRing];
       x.assign(static_cast<size_t>(cells->n_rows), 0);  // rows of an idle part: DAC off
       if (ra) {
@@ -412,9 +491,9 @@ void ArrayUnit::fused_fetch() {
           const RowSlot& row = tile->rows[r];
           const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
           const bool pad = iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w;
-          x[r] = chip->fused->r_offset +
+          x[r] = job.fused->r_offset +
                  (pad ? 0
-                      : (*chip->fused
+                      : (*job.fused
                               ->r_input)[static_cast<size_t>((row.c * s.in_h + iy) * s.in_w + ix)]);
         }
       }
@@ -426,8 +505,8 @@ void ArrayUnit::fused_fetch() {
           const int64_t iy = py * ls.mapping.win_h + row.ph, ix = px * ls.mapping.win_w + row.pw;
           const bool out = iy >= s.in_h || ix >= s.in_w;
           x[static_cast<size_t>(r_rows) + r] =
-              chip->fused->l_offset +
-              (out ? 0 : chip->l_input[static_cast<size_t>((row.c * s.in_h + iy) * s.in_w + ix)]);
+              job.fused->l_offset +
+              (out ? 0 : fx.l_input[static_cast<size_t>((row.c * s.in_h + iy) * s.in_w + ix)]);
         }
       }
       input_planes(x, cells->words, p.input_bits, planes[k % kRing]);
@@ -437,42 +516,42 @@ void ArrayUnit::fused_fetch() {
 }
 
 void ArrayUnit::fused_compute() {
-  const DatapathParams& p = chip->cfg.datapath;
-  const TimingParams& t = chip->cfg.timing;
+  const DatapathParams& p = cfg.datapath;
+  const TimingParams& t = cfg.timing;
   const int64_t phases = p.phases();
   for (int64_t k = 0; k < n_cc; ++k) {
-    const int64_t t0 = chip->now();
+    const int64_t t0 = clock.now();
     int64_t kk = 0;
     in_q.read(kk);
-    if (k > 0) crossbar.input_stall += chip->now() - t0;
+    if (k > 0) crossbar.input_stall += clock.now() - t0;
     const bool ra = r_active(kk);
     const bool la = l_window(kk) >= 0;
     const int64_t rows = (ra ? r_rows : 0) + (la ? cells->n_rows - r_rows : 0);
-    if (chip->cfg.functional) acc[kk % kRing].assign(static_cast<size_t>(cells->n_wcols), 0);
+    if (cfg.functional) acc[kk % kRing].assign(static_cast<size_t>(cells->n_wcols), 0);
     for (int64_t ph = 0; ph < phases; ++ph) {
-      chip->wait_clocks(t.t_dac + t.t_read);
+      clock.wait(t.t_dac + t.t_read);
       dac.conversions += rows;
       crossbar.wordlines += rows;
       crossbar.cell_reads += (ra ? r_mapped : 0) + (la ? l_mapped : 0);
-      if (chip->cfg.functional && ph == 0) window_sums(kk);
-      const int64_t t1 = chip->now();
+      if (cfg.functional && ph == 0) window_sums(kk);
+      const int64_t t1 = clock.now();
       sh_q.write(kk * phases + ph);
-      crossbar.adc_stall += chip->now() - t1;
+      crossbar.adc_stall += clock.now() - t1;
     }
-    if (chip->cfg.functional) {
+    if (cfg.functional) {
       int64_t* a = acc[kk % kRing].data();
       offset_correction(*cells, planes[kk % kRing], p, a);
       // Each part's columns see its own rows, driven with its own zero point.
       for (int64_t j = 0; j < cells->n_wcols; ++j)
-        a[j] -= (j < r_wcols ? chip->fused->r_offset : chip->fused->l_offset) *
+        a[j] -= (j < r_wcols ? job.fused->r_offset : job.fused->l_offset) *
                 cells->weight_sum[static_cast<size_t>(j)];
     }
   }
 }
 
 void ArrayUnit::fused_adc() {
-  const DatapathParams& p = chip->cfg.datapath;
-  const TimingParams& t = chip->cfg.timing;
+  const DatapathParams& p = cfg.datapath;
+  const TimingParams& t = cfg.timing;
   const int64_t phases = p.phases();
   for (int64_t n = 0; n < n_cc * phases; ++n) {
     int64_t id = 0;
@@ -481,8 +560,8 @@ void ArrayUnit::fused_adc() {
     // Only the columns of the parts this activation uses are converted.
     const int64_t phys =
         (r_active(kk) ? r_phys : 0) + (l_window(kk) >= 0 ? cells->n_phys - r_phys : 0);
-    const int64_t busy = ceil_div(phys, chip->cfg.adcs_per_array()) * t.t_adc;
-    chip->wait_clocks(busy);
+    const int64_t busy = ceil_div(phys, cfg.adcs_per_array()) * t.t_adc;
+    clock.wait(busy);
     adc.busy_clocks += busy;
     adc.conversions += phys;
     shift_add.merges += phys;
@@ -492,69 +571,57 @@ void ArrayUnit::fused_adc() {
 
 void ArrayUnit::window_sums(int64_t kk) {
   std::vector<int64_t>& out = sums[kk % kRing];
-  out.resize(static_cast<size_t>(chip->cfg.datapath.phases() * cells->n_phys));
-  column_sums_all(*cells, planes[kk % kRing], chip->cfg.datapath, out.data());
+  out.resize(static_cast<size_t>(cfg.datapath.phases() * cells->n_phys));
+  column_sums_all(*cells, planes[kk % kRing], cfg.datapath, out.data());
 }
 
 void ArrayUnit::convert(int64_t id, int64_t phases) {
-  const DatapathParams& p = chip->cfg.datapath;
+  const DatapathParams& p = cfg.datapath;
   const int64_t kk = id / phases, ph = id % phases;
   if (ph == phases - 1) {  // every phase converted: on to the shift-add/accumulate stage
-    if (chip->cfg.functional)
+    if (cfg.functional)
       convert_shift_add_all(*cells, sums[kk % kRing].data(), p, acc[kk % kRing].data());
-    const int64_t t1 = chip->now();
+    const int64_t t1 = clock.now();
     post_q.write(kk);
-    adc.post_stall += chip->now() - t1;
+    adc.post_stall += clock.now() - t1;
   }
 }
 
 void ArrayUnit::fused_post() {
-  const TimingParams& t = chip->cfg.timing;
-  const TileSchedule& rs = *chip->fused->r;
-  const TileSchedule& ls = *chip->fused->l;
+  const TimingParams& t = cfg.timing;
+  const TileSchedule& rs = *job.fused->r;
+  const TileSchedule& ls = *job.fused->l;
   for (int64_t k = 0; k < n_cc; ++k) {
     int64_t kk = 0;
     post_q.read(kk);
     const bool ra = r_active(kk);
     const int64_t lw = l_window(kk);
-    chip->wait_clocks(t.t_shift_add + t.t_accumulate);
+    clock.wait(t.t_shift_add + t.t_accumulate);
     const int64_t valid = (ra ? rs.valid_columns(*tile, kk / rs.pos_w, kk % rs.pos_w) : 0) +
                           (lw >= 0 ? ls.valid_columns(*l_tile, lw / ls.pos_w, lw % ls.pos_w) : 0);
     accumulator.adds += valid;
     const int64_t bits = valid * t.accumulator_bits;
-    auto [wait_clk, contention] = chip->output_port.request(chip->now(), bits);
+    auto [wait_clk, contention] = output_buffer.write(clock.now(), bits);
     accumulator.bandwidth_stall += contention;
-    chip->output_buffer.write_bits += bits;
-    chip->wait_clocks(wait_clk);
-    const std::vector<int64_t>& a = acc[kk % kRing];
-    auto write = [&](const TileSchedule& sc, const TileSpec& tl, int64_t w, size_t j0,
-                     std::vector<int64_t>& out) {
-      const ConvShape& s = sc.mapping.shape;
-      const int64_t py = w / sc.pos_w, px = w % sc.pos_w;
-      for (size_t j = 0; j < tl.cols.size(); ++j) {
-        const ColSlot& c = tl.cols[j];
-        const int64_t oy = py * sc.mapping.win_h + c.dy, ox = px * sc.mapping.win_w + c.dx;
-        if (oy >= s.o_h || ox >= s.o_w) continue;
-        out[static_cast<size_t>((c.oc * s.o_h + oy) * s.o_w + ox)] += a[j0 + j];
-      }
-    };
-    if (chip->cfg.functional && ra) write(rs, *tile, kk, 0, chip->r_out);
-    if (chip->cfg.functional && lw >= 0)
-      write(ls, *l_tile, lw, static_cast<size_t>(r_wcols), chip->l_out);
-    if (ra && ++chip->r_posted[static_cast<size_t>(kk)] == chip->r_tiles)
-      chip->r_posted_ev.notify();
+    clock.wait(wait_clk);
+    const int64_t* a = acc[kk % kRing].data();
+    if (cfg.functional && ra)
+      add_partial_sums(rs, *tile, kk / rs.pos_w, kk % rs.pos_w, a, fx.r_out);
+    if (cfg.functional && lw >= 0)
+      add_partial_sums(ls, *l_tile, lw / ls.pos_w, lw % ls.pos_w, a + r_wcols, fx.l_out);
+    if (ra && ++fx.r_posted[static_cast<size_t>(kk)] == fx.r_tiles) fx.r_posted_ev.notify();
   }
 }
 
 void Chip::requant_thread() {
   for (;;) {
     wait(requant_start_ev);
-    const TileSchedule& rs = *fused->r;
+    const TileSchedule& rs = *job.fused->r;
     const ConvShape& s = rs.mapping.shape;
     const int64_t t = s.oc;
     std::vector<int64_t> acc(static_cast<size_t>(t)), out(static_cast<size_t>(t));
     for (int64_t w = 0; w < rs.positions(); ++w) {
-      while (r_posted[static_cast<size_t>(w)] < r_tiles) wait(r_posted_ev);
+      while (fx.r_posted[static_cast<size_t>(w)] < fx.r_tiles) wait(fx.r_posted_ev);
       // Window w's R outputs, every channel, to L's input codes on the digital units.
       const int64_t y0 = (w / rs.pos_w) * rs.mapping.win_h, x0 = (w % rs.pos_w) * rs.mapping.win_w;
       const int64_t y1 = std::min(s.o_h, y0 + rs.mapping.win_h),
@@ -567,15 +634,15 @@ void Chip::requant_thread() {
           for (int64_t ox = x0; ox < x1; ++ox) {
             for (int64_t q = 0; q < t; ++q)
               acc[static_cast<size_t>(q)] =
-                  r_out[static_cast<size_t>((q * s.o_h + oy) * s.o_w + ox)];
-            fused->requant(acc.data(), out.data());
+                  fx.r_out[static_cast<size_t>((q * s.o_h + oy) * s.o_w + ox)];
+            job.fused->requant(acc.data(), out.data());
             for (int64_t q = 0; q < t; ++q)
-              l_input[static_cast<size_t>((q * s.o_h + oy) * s.o_w + ox)] =
+              fx.l_input[static_cast<size_t>((q * s.o_h + oy) * s.o_w + ox)] =
                   out[static_cast<size_t>(q)];
           }
       }
-      l_ready[static_cast<size_t>(w)] = 1;
-      l_ready_ev.notify();
+      fx.l_ready[static_cast<size_t>(w)] = 1;
+      fx.l_ready_ev.notify();
     }
   }
 }
@@ -583,16 +650,20 @@ void Chip::requant_thread() {
 Chip::Chip(sc_core::sc_module_name name, const EngineConfig& c)
     : sc_core::sc_module(name),
       cfg(c),
-      clock(c.timing.clock_ns, SC_NS),
-      input_port(c.timing.input_bits_per_clock),
-      output_port(c.timing.output_bits_per_clock) {
+      clock{sc_time(c.timing.clock_ns, SC_NS)},
+      input_buffer(c.timing.input_bits_per_clock),
+      output_buffer(c.timing.output_bits_per_clock) {
+  trace.from_ns = cfg.trace.from_ns;
+  trace.to_ns = cfg.trace.to_ns;
+  const ArrayPorts ports{&cfg, &clock, &trace, &job, &input_buffer, &output_buffer, &fx};
   for (int64_t i = 0; i < cfg.num_arrays; ++i) {
-    arrays.push_back(new ArrayUnit(fmt::format("array{}", i).c_str(), this, static_cast<int>(i)));
+    arrays.push_back(new ArrayUnit(fmt::format("array{}", i).c_str(), ports, static_cast<int>(i)));
   }
   if (!cfg.trace.vcd_path.empty()) {
     std::string path = cfg.trace.vcd_path;
     if (path.size() > 4 && path.substr(path.size() - 4) == ".vcd") path.resize(path.size() - 4);
-    trace_file = sc_core::sc_create_vcd_trace_file(path.c_str());
+    sc_core::sc_trace_file* trace_file = sc_core::sc_create_vcd_trace_file(path.c_str());
+    trace.file = trace_file;
     trace_file->set_time_unit(1, sc_core::SC_PS);
     sc_core::sc_trace(trace_file, sig_layer, "chip.layer");
     for (auto* a : arrays) {
@@ -635,8 +706,8 @@ void Chip::take_stats() {
     chip.children.push_back(snapshot(block_name, b));
     reset(b);
   };
-  block("input_buffer", input_buffer);
-  block("output_buffer", output_buffer);
+  block("input_buffer", input_buffer.stats);
+  block("output_buffer", output_buffer.stats);
   block("programmer", programmer);
   block("digital", digital);
   StatNode arrays_node;
@@ -660,10 +731,10 @@ void Chip::controller() {
     wait(job_ev);
     const int64_t start = now();
     if (tracing()) sig_layer.write(layer_index);
-    if (job == Job::Digital) {
+    if (job.kind == LayerJob::Kind::Digital) {
       digital.ops += digital_ops;
       wait_clocks(ceil_div(digital_ops, cfg.timing.digital_ops_per_clock));
-    } else if (job == Job::Fused) {
+    } else if (job.kind == LayerJob::Kind::Fused) {
       run.rounds = 1;
       if (reprogram) {
         int64_t rows = 0;
@@ -681,15 +752,14 @@ void Chip::controller() {
         ArrayUnit* a = arrays[i];
         if (!a->tile && !a->l_tile) continue;
         a->cells = &fused_cells[i];
-        const int64_t p = fused->r->positions();
+        const int64_t p = job.fused->r->positions();
         a->n_cc = a->tile ? p + (a->l_tile ? 1 : 0) : p;
         a->start_ev.notify(sc_core::SC_ZERO_TIME);
         all_done &= a->done_ev;
-        a->crossbar.activations += a->n_cc;
         run.computing_cycles += a->n_cc;
       }
       wait(all_done);
-    } else if (job == Job::Array) {
+    } else if (job.kind == LayerJob::Kind::Array) {
       run.rounds = sched->rounds;
       for (int round = 0; round < sched->rounds; ++round) {
         if (reprogram || round > 0) {
@@ -721,7 +791,6 @@ void Chip::controller() {
           }
           a->start_ev.notify(sc_core::SC_ZERO_TIME);
           all_done &= a->done_ev;
-          a->crossbar.activations += a->n_cc;
           run.computing_cycles += a->n_cc;
         }
         wait(all_done);
@@ -742,9 +811,9 @@ struct Engine::Impl {
     // SystemC modules are not destroyed before the kernel ends; the process ends soon after.
   }
   void finish() {
-    if (chip->trace_file) {
-      sc_core::sc_close_vcd_trace_file(chip->trace_file);
-      chip->trace_file = nullptr;
+    if (chip->trace.file) {
+      sc_core::sc_close_vcd_trace_file(chip->trace.file);
+      chip->trace.file = nullptr;
       fix_vcd_date(vcd_file());
     }
   }
@@ -866,14 +935,11 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
     c.run.used_rows += cells.n_rows;
     c.run.used_cols += cells.n_phys;
   }
-  c.job = Chip::Job::Array;
+  c.job = LayerJob{LayerJob::Kind::Array, &input_codes, &out, input_offset, nullptr};
   c.sched = &s;
-  c.input = &input_codes;
-  c.output = &out;
   c.reprogram = reprogram;
-  c.input_offset = input_offset;
   const auto& layers = c.cfg.trace.layers;
-  c.trace_layer =
+  c.trace.layer =
       layers.empty() || std::find(layers.begin(), layers.end(), s.layer) != layers.end();
   ++c.layer_index;
   return impl_->go();
@@ -975,24 +1041,24 @@ FusedRun Engine::run_fused_lowrank(const FusedLowRank& job, bool reprogram) {
     c.run.used_cols += cells.n_phys;
   }
   const int64_t pos = rs.positions();
-  c.r_posted.assign(static_cast<size_t>(pos), 0);
-  c.l_ready.assign(static_cast<size_t>(pos), 0);
-  c.r_tiles = static_cast<int64_t>(rs.tiles.size());
-  c.r_out.assign(static_cast<size_t>(r_shape.oc * r_shape.o_h * r_shape.o_w), 0);
-  c.l_input.assign(c.r_out.size(), 0);
-  c.l_out.assign(static_cast<size_t>(l_shape.oc * l_shape.o_h * l_shape.o_w), 0);
-  c.fused = &job;
-  c.job = Chip::Job::Fused;
+  FusedExchange& fx = c.fx;
+  fx.r_posted.assign(static_cast<size_t>(pos), 0);
+  fx.l_ready.assign(static_cast<size_t>(pos), 0);
+  fx.r_tiles = static_cast<int64_t>(rs.tiles.size());
+  fx.r_out.assign(static_cast<size_t>(r_shape.oc * r_shape.o_h * r_shape.o_w), 0);
+  fx.l_input.assign(fx.r_out.size(), 0);
+  fx.l_out.assign(static_cast<size_t>(l_shape.oc * l_shape.o_h * l_shape.o_w), 0);
+  c.job = LayerJob{LayerJob::Kind::Fused, nullptr, nullptr, 0, &job};
   c.reprogram = reprogram;
   const auto& layers = c.cfg.trace.layers;
-  c.trace_layer =
+  c.trace.layer =
       layers.empty() || std::find(layers.begin(), layers.end(), rs.layer) != layers.end();
   ++c.layer_index;
   FusedRun out;
   out.run = impl_->go();
-  out.r_out = std::move(c.r_out);
-  out.l_input = std::move(c.l_input);
-  out.l_out = std::move(c.l_out);
+  out.r_out = std::move(fx.r_out);
+  out.l_input = std::move(fx.l_input);
+  out.l_out = std::move(fx.l_out);
   return out;
 }
 
@@ -1000,10 +1066,10 @@ LayerRun Engine::run_digital(const std::string& name, int64_t ops) {
   Chip& c = *impl_->chip;
   c.run = LayerRun{};
   c.run.layer = name;
-  c.job = Chip::Job::Digital;
+  c.job = LayerJob{LayerJob::Kind::Digital, nullptr, nullptr, 0, nullptr};
   c.digital_ops = ops;
   const auto& layers = c.cfg.trace.layers;
-  c.trace_layer = layers.empty() || std::find(layers.begin(), layers.end(), name) != layers.end();
+  c.trace.layer = layers.empty() || std::find(layers.begin(), layers.end(), name) != layers.end();
   ++c.layer_index;
   return impl_->go();
 }
