@@ -1,5 +1,7 @@
-// The bad-input catalogue (tests/bad_inputs/): every case is a file whose leading comment
-// lines say what must happen,
+// The bad-input catalogues, under one harness: tests/bad_inputs/ (inputs of every kind:
+// configurations, workloads, weights, models, data sets, flags) and tests/bad_configs/
+// (experiment configurations; their cases are named config_<file>). Every case is a file
+// whose leading comment lines say what must happen,
 //   # expect: <text the error message must contain>
 //   # command: <imcsim arguments>      (optional; default: run {file} -q -o {out})
 //   # exit: <code>                      (optional; default 1)
@@ -69,14 +71,21 @@ std::map<std::string, uintmax_t> listing(const fs::path& dir) {
 }
 
 const fs::path kSource = IMCSIM_SOURCE_DIR;
-const fs::path kCatalogue = kSource / "tests/bad_inputs";
+const fs::path kInputs = kSource / "tests/bad_inputs";
+const fs::path kConfigs = kSource / "tests/bad_configs";
 
-std::vector<fs::path> case_files() {
+std::vector<fs::path> case_files(const fs::path& dir) {
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(kCatalogue))
+  for (const auto& e : fs::directory_iterator(dir))
     if (e.path().extension() == ".yaml" || e.path().extension() == ".case")
       files.push_back(e.path());
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<fs::path> case_files() {
+  std::vector<fs::path> files = case_files(kInputs);
+  for (const fs::path& f : case_files(kConfigs)) files.push_back(f);
   return files;
 }
 
@@ -96,8 +105,9 @@ class BadInputs : public imcsim::test::CliTest, public ::testing::WithParamInter
 }  // namespace
 
 TEST(BadInputCatalogue, HasEnoughWellFormedCases) {
+  EXPECT_GE(case_files(kInputs).size(), 150u);
+  EXPECT_GE(case_files(kConfigs).size(), 30u);
   const auto files = case_files();
-  EXPECT_GE(files.size(), 150u);
   for (const auto& f : files) {
     const Case c = parse_case(f);
     EXPECT_FALSE(c.expect.empty()) << f << " has no '# expect: ' line";
@@ -128,7 +138,8 @@ TEST_P(BadInputs, FailsWithANamedErrorAndWritesNothing) {
   }
   args = replace_all(args, "{fixtures}", fixtures.string());
 
-  const auto before = listing(kCatalogue);
+  const fs::path catalogue = c.file.parent_path();
+  const auto before = listing(catalogue);
   const imcsim::test::CliResult r = run_with_timeout(args);
   const int code = r.code;
   const std::string& err = r.err;
@@ -139,7 +150,7 @@ TEST_P(BadInputs, FailsWithANamedErrorAndWritesNothing) {
       << args << "\n  expected: " << c.expect << "\n  got: " << err;
   EXPECT_FALSE(fs::exists(out)) << args << ": output written despite the error";
   EXPECT_TRUE(fs::is_empty(tmp)) << args << ": files left in " << tmp;
-  EXPECT_EQ(listing(kCatalogue), before) << args << ": the catalogue folder changed";
+  EXPECT_EQ(listing(catalogue), before) << args << ": the catalogue folder changed";
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalogue, BadInputs, ::testing::ValuesIn(case_files()),
@@ -148,5 +159,7 @@ INSTANTIATE_TEST_SUITE_P(Catalogue, BadInputs, ::testing::ValuesIn(case_files())
                            std::replace_if(
                                name.begin(), name.end(), [](char ch) { return !std::isalnum(ch); },
                                '_');
-                           return name + (param.param.extension() == ".case" ? "_case" : "");
+                           const bool config = param.param.parent_path() == kConfigs;
+                           return (config ? "config_" : "") + name +
+                                  (param.param.extension() == ".case" ? "_case" : "");
                          });

@@ -1,6 +1,6 @@
 // End-to-end tests of the imcsim binary: the CLI contract of `imcsim map`, the run
-// folder of `imcsim run`, determinism, and the catalogue of bad configurations in
-// tests/bad_configs (each file's first line: "# expect: <error text>").
+// folder of `imcsim run`, determinism. The bad-configuration catalogue (tests/bad_configs)
+// runs under the bad-input harness, tests/cli/test_bad_inputs.cpp.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -137,30 +137,6 @@ TEST_F(Cli, UnwritableOutputDirIsAnErrorWithNoOutput) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("output_dir"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(blocker / "out"));
-}
-
-TEST_F(Cli, BadConfigCatalogue) {
-  const fs::path dir = fs::path(IMCSIM_SOURCE_DIR) / "tests/bad_configs";
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".yaml") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  ASSERT_GE(files.size(), 15u);
-  for (const auto& f : files) {
-    std::ifstream in(f);
-    std::string first;
-    std::getline(in, first);
-    const std::string tag = "# expect: ";
-    ASSERT_EQ(first.rfind(tag, 0), 0u) << f << " must start with '" << tag << "'";
-    const std::string expect = first.substr(tag.size());
-    const fs::path out = tmp_ / ("out-" + f.stem().string());
-    const std::string rel = "tests/bad_configs/" + f.filename().string();
-    const Result r = run("run " + rel + " -q -o " + out.string());
-    EXPECT_EQ(r.code, 1) << rel << "\n" << r.err;
-    EXPECT_NE(r.err.find(expect), std::string::npos)
-        << rel << "\n  expected: " << expect << "\n  got: " << r.err;
-    EXPECT_FALSE(fs::exists(out)) << rel << ": output written despite the error";
-  }
 }
 
 TEST_F(Cli, ListShowsEveryRegistry) {
