@@ -15,26 +15,27 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "mappers/compress/compress.hpp"
 #include "mappers/mapper.hpp"
 #include "mappers/schedule.hpp"
 #include "models/cost.hpp"
 #include "sim/config/config_engine.hpp"
+#include "sim/config/param.hpp"
 #include "study/paper.hpp"
 #include "workloads/error.hpp"
 #include "workloads/loader.hpp"
 #include "workloads/npy_weights.hpp"
+#include "workloads/parallel.hpp"
 #include "workloads/reference.hpp"
 
 namespace imcsim::paper {
@@ -61,13 +62,15 @@ struct WorkloadCfg {
 struct StudyCfg {
   std::string file;
   std::vector<WorkloadCfg> workloads;
-  uint64_t seed = 1;
+  // seed, convention, base_mapper and the energy arrays: defaults of the study table
+  // (sim/config/param.hpp, `imcsim list study`; the energy keys copy the arch entries).
+  uint64_t seed = 0;
   Convention convention = Convention::Framework;
   std::vector<int64_t> arrays;
-  std::string base_mapper = "sdk";
+  std::string base_mapper;
   std::vector<Variant> variants;
   // Energy arrays (REFERENCE §9-§11): weights bit-sliced, offset encoding, ADC lossless.
-  int64_t weight_bits = 8, cell_bits = 2, input_bits = 8, dac_bits = 1, chip_arrays = 64;
+  int64_t weight_bits = 0, cell_bits = 0, input_bits = 0, dac_bits = 0, chip_arrays = 0;
   std::string tech;  // resolved path
   std::vector<std::string> pin;
 };
@@ -132,12 +135,13 @@ StudyCfg load_study(const std::string& file) {
     c.workloads.push_back(w);
   }
   if (c.workloads.empty()) fail(c, s, "study.workloads", "expected at least one workload");
-  if (s["seed"]) c.seed = s["seed"].as<uint64_t>();
-  if (s["convention"])
-    c.convention =
-        s["convention"].as<std::string>() == "vwsdk" ? Convention::VwSdk : Convention::Framework;
+  const ParamTable& st = param_table("study");
+  const YamlNode sn(s, file, "study", ErrorKind::Config, s.Mark().line + 1);
+  c.seed = static_cast<uint64_t>(param_int(sn, st, "seed"));
+  c.convention =
+      param_choice(sn, st, "convention") == "vwsdk" ? Convention::VwSdk : Convention::Framework;
   c.arrays = list_of<int64_t>(c, s["arrays"], "study.arrays");
-  if (s["base_mapper"]) c.base_mapper = s["base_mapper"].as<std::string>();
+  c.base_mapper = param_choice(sn, st, "base_mapper");
   for (const auto& m : list_of<std::string>(c, s["dense"], "study.dense")) {
     if (m != "im2col" && m != "sdk" && m != "vwsdk")
       fail(c, s["dense"], "study.dense", "im2col, sdk or vwsdk");
@@ -163,12 +167,13 @@ StudyCfg load_study(const std::string& file) {
   const YAML::Node e = s["energy"];
   check_keys(c, e, "study.energy",
              {"tech", "weight_bits", "cell_bits", "input_bits", "dac_bits", "arrays"});
-  c.tech = resolve_tech(e["tech"].as<std::string>(), file);
-  if (e["weight_bits"]) c.weight_bits = e["weight_bits"].as<int64_t>();
-  if (e["cell_bits"]) c.cell_bits = e["cell_bits"].as<int64_t>();
-  if (e["input_bits"]) c.input_bits = e["input_bits"].as<int64_t>();
-  if (e["dac_bits"]) c.dac_bits = e["dac_bits"].as<int64_t>();
-  if (e["arrays"]) c.chip_arrays = e["arrays"].as<int64_t>();
+  const YamlNode en(e, file, "study.energy", ErrorKind::Config, e.Mark().line + 1);
+  c.tech = resolve_tech(param_text(en, st, "energy.tech"), file);
+  c.weight_bits = param_int(en, st, "energy.weight_bits");
+  c.cell_bits = param_int(en, st, "energy.cell_bits");
+  c.input_bits = param_int(en, st, "energy.input_bits");
+  c.dac_bits = param_int(en, st, "energy.dac_bits");
+  c.chip_arrays = param_int(en, st, "energy.arrays");
   c.pin = list_of<std::string>(c, s["pin"], "study.pin");
   for (const auto& l : c.pin) {
     if (std::none_of(c.variants.begin(), c.variants.end(),
@@ -410,47 +415,21 @@ std::string g9(double x) {
   return fmt::format("{:.9g}", x);
 }
 
-const char* const kComponents[] = {"dac",    "array",  "adc",         "shift_add", "accumulator",
-                                   "buffer", "router", "programming", "digital"};
-
 int64_t lossless_adc_bits(const StudyCfg& c, int64_t rows) {
   return imcsim::lossless_adc_bits(rows, c.cell_bits, c.dac_bits);
 }
 
+// The point's events and its digital units' ops, priced as a cycle run prices them
+// (price_events, models/tech.hpp), by component.
 std::map<std::string, double> price(const EventCounts& e, int64_t digital_ops,
                                     const EnergyTable& t) {
-  std::map<std::string, double> out;
-  for (const char* k : kComponents) out[k] = 0;
   EventCounts all = e;
   all[static_cast<size_t>(Event::DigitalOp)] += digital_ops;
-  for (int i = 0; i < kEventCount; ++i)
-    out[component_of(static_cast<Event>(i))] +=
-        static_cast<double>(all[static_cast<size_t>(i)]) * t.pj[static_cast<size_t>(i)];
+  const ComponentEnergy priced = price_events(all, t);
+  std::map<std::string, double> out;
+  for (int c = 0; c < kComponentCount; ++c)
+    out[kEnergyComponents[c]] = priced.pj[static_cast<size_t>(c)];
   return out;
-}
-
-// Runs fn(0..n-1) on `threads` threads; rethrows the first error.
-template <typename Fn>
-void parallel(size_t n, int threads, Fn fn) {
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::string first_error;
-  auto worker = [&] {
-    for (;;) {
-      const size_t i = next++;
-      if (i >= n) return;
-      try {
-        fn(i);
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lk(mu);
-        if (first_error.empty()) first_error = e.what();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  if (!first_error.empty()) throw std::runtime_error(first_error);
 }
 
 // Top-1 accuracy on real images is measured by scripts/paper-accuracy (imcsim eval on the
@@ -483,7 +462,8 @@ Outputs run_study(const StudyCfg& c, const TechSpec& tech, const std::vector<Wor
           (only.empty() || std::find(only.begin(), only.end(), v.label) != only.end()))
         base_keys.push_back({&w, &v});
   std::vector<CompressionResult> bases(base_keys.size());
-  parallel(base_keys.size(), threads, [&](size_t i) {
+  parallel_for(static_cast<int64_t>(base_keys.size()), threads, [&](int64_t k) {
+    const auto i = static_cast<size_t>(k);
     const auto& [w, v] = base_keys[i];
     bases[i] =
         compress_network(w->net, w->weights, spec_of(*v, w->net, c.base_mapper),
@@ -503,7 +483,8 @@ Outputs run_study(const StudyCfg& c, const TechSpec& tech, const std::vector<Wor
       throw MappingError("", 0, v->label, "re-placed decomposition differs from compress_network");
   }
 
-  parallel(tasks.size(), threads, [&](size_t i) {
+  parallel_for(static_cast<int64_t>(tasks.size()), threads, [&](int64_t k) {
+    const auto i = static_cast<size_t>(k);
     out.points[i] =
         run_point(c, tech, *tasks[i].w, tasks[i].n, *tasks[i].v, base_of(tasks[i].w, tasks[i].v));
     if (progress && (i + 1) % 100 == 0)
@@ -528,10 +509,25 @@ Json point_json(const StudyCfg& c, const TechSpec& tech, const PointResult& p) {
   return j;
 }
 
+// Writes `text` to `path` whole or not at all (a temporary beside it, renamed into place),
+// creating the folder when it does not exist.
 void write_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  if (!f) throw ConfigError(path, 0, "", "cannot write");
-  f << text;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (ec) throw ConfigError(path, 0, "", "cannot create its folder: " + ec.message());
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f << text;
+    if (!f.flush()) {
+      std::filesystem::remove(tmp, ec);
+      throw ConfigError(path, 0, "", "cannot write");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::filesystem::remove(tmp, ec);
+    throw ConfigError(path, 0, "", "cannot write");
+  }
 }
 
 void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o,
@@ -542,7 +538,7 @@ void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o,
         "params,params_dense,compressed_layers,weight_rel_error,"
         "energy_array_cols_per_weight,adc_bits,energy_cycles,digital_ops";
   for (int i = 0; i < kEventCount; ++i) rc << ",ev_" << to_string(static_cast<Event>(i));
-  for (const char* k : kComponents) rc << ",e_" << k << "_pj";
+  for (const char* k : kEnergyComponents) rc << ",e_" << k << "_pj";
   rc << ",energy_compute_pj\n";
   lc << "workload,array,variant,layer,method,placement,rank,cycles,cycles_sdk,row_utilization,"
         "col_utilization,utilization,rel_error,r_cycles,layout\n";
@@ -564,7 +560,7 @@ void write_outputs(const StudyCfg& c, const TechSpec& tech, const Outputs& o,
     for (int i = 0; i < kEventCount; ++i) rc << "," << p.events[static_cast<size_t>(i)];
     const auto e = price(p.events, p.digital_ops, tech.table_for(adc_bits));
     double compute = 0;
-    for (const char* k : kComponents) {
+    for (const char* k : kEnergyComponents) {
       rc << "," << g9(e.at(k));
       if (std::string(k) != "programming") compute += e.at(k);
     }

@@ -32,40 +32,50 @@ Method method_from_string(const std::string& s) {
 }
 
 const std::vector<MethodInfo>& compression_registry() {
-  // One registration per method; the parameters are the keys under `compression:`.
-  static const std::vector<MethodInfo> registry = {
-      {"lowrank",
-       "truncated SVD W ~ L R: R a KxK conv IC->r, its window searched with L's cost; L a 1x1 "
-       "conv r->OC as I_N (x) L with R's window on arrays of its own, as its own im2col layer, "
-       "or (analytic only) in R's idle rows/columns",
-       "REFERENCE §6",
-       {{"rank | rank_ratio | energy",
-         "fixed rank, ceil(ratio * min(OC, IC K^2)), or smallest r "
-         "keeping that fraction of ||W||_F^2",
-         "rank_ratio 0.25"},
-        {"sigma_split", "exponent a of L = U S^a, R = S^(1-a) V^T", "0.5"},
-        {"l_placement", "auto (the cheaper executed one) | kron | im2col | idle (analytic only)",
-         "auto"},
-        {"mapper",
-         "window search of R, of the dense baseline and of pruning: im2col | sdk | vwsdk | auto",
-         "auto"}}},
-      {"group-lowrank",
-       "g groups along input or output channels, each its own rank-r SVD (Theorem 1: error <= "
-       "dense rank-r error); input groups: each group's R under the window, one-array groups "
-       "packed side by side; output groups: L's blocks placed per group",
-       "REFERENCE §7",
-       {{"groups", "number of groups (uneven splits allowed and reported)", "2"},
-        {"group_axis", "in | out", "in"}}},
-      {"prune",
-       "pattern pruning (one pattern per input channel x column block by kept |W|, or per "
-       "kernel) with row skipping on the windows of the same search as the dense layer",
-       "REFERENCE §8",
-       {{"patterns", "pat4 | pat6 | pat8 | list of masks \"110/110/000\"", "pat4"},
-        {"pattern_scope", "block | kernel", "block"},
-        {"block_oc", "output channels per pattern block (0 = im2col column tile)", "0"},
-        {"index_energy_pj_per_row", "index/mux energy per driven row per activation", "0"},
-        {"index_area_um2_per_row", "index/mux area per array row", "0"}}},
-  };
+  // One registration per method; the parameters are the keys under `compression:`, their
+  // defaults those of CompressionSpec.
+  static const std::vector<MethodInfo> registry = [] {
+    const CompressionSpec d;
+    return std::vector<MethodInfo>{
+        {"lowrank",
+         "truncated SVD W ~ L R: R a KxK conv IC->r, its window searched with L's cost; L a 1x1 "
+         "conv r->OC as I_N (x) L with R's window on arrays of its own, as its own im2col layer, "
+         "or (analytic only) in R's idle rows/columns",
+         "REFERENCE §6",
+         {{"rank | rank_ratio | energy",
+           "fixed rank, ceil(ratio * min(OC, IC K^2)), or smallest r "
+           "keeping that fraction of ||W||_F^2",
+           fmt::format("rank_ratio {}", d.rank.ratio)},
+          {"sigma_split", "exponent a of L = U S^a, R = S^(1-a) V^T",
+           fmt::format("{}", d.sigma_split)},
+          {"l_placement", "auto (the cheaper executed one) | kron | im2col | idle (analytic only)",
+           to_string(d.l_placement)},
+          {"mapper",
+           "window search of R, of the dense baseline and of pruning: im2col | sdk | vwsdk | auto",
+           d.mapper}}},
+        {"group-lowrank",
+         "g groups along input or output channels, each its own rank-r SVD (Theorem 1: error <= "
+         "dense rank-r error); input groups: each group's R under the window, one-array groups "
+         "packed side by side; output groups: L's blocks placed per group",
+         "REFERENCE §7",
+         {{"groups", "number of groups (uneven splits allowed and reported)",
+           std::to_string(kDefaultGroups)},
+          {"group_axis", "in | out", to_string(d.axis)}}},
+        {"prune",
+         "pattern pruning (one pattern per input channel x column block by kept |W|, or per "
+         "kernel) with row skipping on the windows of the same search as the dense layer",
+         "REFERENCE §8",
+         {{"patterns", "pat4 | pat6 | pat8 | list of masks \"110/110/000\"", d.prune.patterns.name},
+          {"pattern_scope", "block | kernel",
+           d.prune.scope == PatternScope::Kernel ? "kernel" : "block"},
+          {"block_oc", "output channels per pattern block (0 = im2col column tile)",
+           std::to_string(d.prune.block_oc)},
+          {"index_energy_pj_per_row", "index/mux energy per driven row per activation",
+           fmt::format("{}", d.prune.index_energy_pj_per_row)},
+          {"index_area_um2_per_row", "index/mux area per array row",
+           fmt::format("{}", d.prune.index_area_um2_per_row)}}},
+    };
+  }();
   return registry;
 }
 

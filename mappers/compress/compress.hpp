@@ -40,10 +40,15 @@ struct LayerOverride {
   std::optional<GroupAxis> axis;
 };
 
+// Groups of method group-lowrank when the spec gives none (choice: the smallest split).
+constexpr int64_t kDefaultGroups = 2;
+
+// The defaults of `compression:` (and of `imcsim compress`) are these initializers; the
+// registry above and sim/config's compression table read them back.
 struct CompressionSpec {
   Method method = Method::LowRank;
-  RankSelection rank;  // default ratio 0.25
-  int64_t groups = 1;  // group-lowrank: >= 2 (default 2)
+  RankSelection rank;  // default: ratio (RankSelection::ratio)
+  int64_t groups = 1;  // group-lowrank: >= 2 (kDefaultGroups when not given)
   GroupAxis axis = GroupAxis::In;
   double sigma_split = 0.5;  // REFERENCE §6 choice: sqrt(S) to both factors
   LPlacement l_placement = LPlacement::Auto;

@@ -29,13 +29,14 @@ struct CompressOptions {
   double rank_ratio = 0;
   double energy = 0;
   int64_t groups = 0;
-  std::string group_axis = "in";
-  double sigma_split = 0.5;
-  std::string l_placement = "auto";
-  std::string mapper = "auto";
+  // The defaults of compress::CompressionSpec (one place; the help prints them).
+  std::string group_axis = compress::to_string(compress::CompressionSpec{}.axis);
+  double sigma_split = compress::CompressionSpec{}.sigma_split;
+  std::string l_placement = compress::to_string(compress::CompressionSpec{}.l_placement);
+  std::string mapper = compress::CompressionSpec{}.mapper;
   std::string array = "128x128";
   std::string convention = "framework";
-  std::string patterns = "pat4";
+  std::string patterns = compress::CompressionSpec{}.prune.patterns.name;
   std::string pattern_scope = "block";
   bool include_first = false, include_last = false;
   bool keep_1x1 = false;
@@ -68,7 +69,8 @@ int cmd_compress(const CompressOptions& o) {
   } else if (o.rank_ratio > 0) {
     spec.rank.ratio = o.rank_ratio;
   }
-  spec.groups = spec.method == Method::GroupLowRank ? (o.groups > 0 ? o.groups : 2) : 1;
+  spec.groups =
+      spec.method == Method::GroupLowRank ? (o.groups > 0 ? o.groups : kDefaultGroups) : 1;
   if (o.groups > 0 && spec.method != Method::GroupLowRank)
     throw UsageError("", 0, "--groups", "only with --method group-lowrank");
   spec.axis = o.group_axis == "out" ? GroupAxis::Out : GroupAxis::In;
@@ -155,11 +157,13 @@ void register_compress_command(CLI::App& app, CommandContext& ctx) {
       ->capture_default_str();
   c->add_option("--rank", o->rank, "fixed rank per group")->check(CLI::Range(1, 1 << 20));
   c->add_option("--rank-ratio", o->rank_ratio,
-                "rank = ceil(ratio * min(OC, IC K^2)) (default 0.25)")
+                fmt::format("rank = ceil(ratio * min(OC, IC K^2)) (default {})",
+                            compress::CompressionSpec{}.rank.ratio))
       ->check(CLI::Range(1e-9, 1.0));
   c->add_option("--energy", o->energy, "smallest rank keeping this fraction of ||W||_F^2")
       ->check(CLI::Range(1e-9, 1.0));
-  c->add_option("--groups", o->groups, "groups of group-lowrank (default 2)")
+  c->add_option("--groups", o->groups,
+                fmt::format("groups of group-lowrank (default {})", compress::kDefaultGroups))
       ->check(CLI::Range(2, 1 << 16));
   c->add_option("--group-axis", o->group_axis, "split input or output channels")
       ->check(CLI::IsMember({"in", "out"}))

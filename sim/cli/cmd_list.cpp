@@ -1,4 +1,5 @@
-// imcsim list: the mapper registry, built-in workloads and architecture parameters.
+// imcsim list: the mapper registry, built-in workloads, technologies and the parameter
+// tables of every configuration section (sim/config/param.hpp).
 #include <fmt/format.h>
 
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "sim/cli/cli.hpp"
 #include "sim/config/config.hpp"
 #include "sim/config/config_engine.hpp"
+#include "sim/config/param.hpp"
 #include "workloads/loader.hpp"
 
 namespace imcsim::cli {
@@ -45,17 +47,9 @@ int cmd_list(const std::string& what) {
         std::cout << fmt::format("                 {} (default {}): {}\n", p.name, p.default_value,
                                  p.description);
     }
+    std::cout << param_table_text(param_table("compression"));
   }
-  if (what.empty() || what == "arch") {
-    std::cout << "architecture parameters (under `arch:`):\n";
-    for (const auto& p : arch_params()) {
-      const std::string range =
-          p.choices.empty() ? fmt::format("{}..{}", p.lo, p.hi) : join_choices(p.choices);
-      std::cout << fmt::format("  {:<16} {:<22} default {:<10} {} [{}]\n", p.key, range,
-                               p.default_value.empty() ? "(required)" : p.default_value,
-                               p.description, p.source);
-    }
-  }
+  if (what.empty() || what == "arch") std::cout << param_table_text(param_table("arch"));
   if (what.empty() || what == "tech") {
     std::cout
         << "technologies (engine.tech: a name or a .yaml path; timing in clocks, energy in pJ):\n";
@@ -70,6 +64,8 @@ int cmd_list(const std::string& what) {
                                          t.energy.pj[static_cast<size_t>(Event::AdcConversion)]));
     }
   }
+  for (const char* section : {"timing", "engine", "limits", "study"})
+    if (what.empty() || what == section) std::cout << param_table_text(param_table(section));
   return 0;
 }
 
@@ -79,9 +75,13 @@ void register_list_command(CLI::App& app, CommandContext& ctx) {
   auto what = std::make_shared<std::string>();
   auto* list = app.add_subcommand(
       "list",
-      "list mappers, workloads, compression methods, architecture parameters, technologies");
-  list->add_option("what", *what, "mappers, workloads, compression, arch or tech (default: all)")
-      ->check(CLI::IsMember({"mappers", "workloads", "arch", "compression", "tech"}));
+      "list mappers, workloads, compression methods, technologies and the parameters of every "
+      "section (sim/config/param.hpp)");
+  list->add_option("what", *what,
+                   "mappers, workloads, compression, arch, tech, timing, engine, limits or study "
+                   "(default: all)")
+      ->check(CLI::IsMember({"mappers", "workloads", "arch", "compression", "tech", "timing",
+                             "engine", "limits", "study"}));
   list->callback([what, &ctx] { ctx.exit_code = cmd_list(*what); });
 }
 

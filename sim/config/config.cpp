@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "mappers/mapper.hpp"
+#include "sim/config/param.hpp"
 #include "workloads/input_file.hpp"
 #include "workloads/loader.hpp"
 
@@ -13,83 +14,92 @@ namespace fs = std::filesystem;
 
 namespace imcsim {
 
+ParamTable arch_param_table() {
+  ParamTable t{"arch", "architecture parameters (under `arch:`):", {}};
+  auto& p = t.params;
+  p.push_back(Param::integer("rows", 1, 65536)
+                  .required()
+                  .units("wordlines")
+                  .desc("crossbar rows (AR)")
+                  .src("required"));
+  p.push_back(Param::integer("cols", 1, 65536)
+                  .required()
+                  .units("bitlines")
+                  .desc("crossbar columns (AC)")
+                  .src("required"));
+  p.push_back(Param::integer("cell_bits", 1, 8)
+                  .default_val(2)
+                  .units("bits")
+                  .desc("bits stored per cell")
+                  .src("ISAAC (Shafiee et al., ISCA 2016): 2-bit ReRAM cells"));
+  p.push_back(Param::integer("weight_bits", 1, 32)
+                  .default_val(8)
+                  .units("bits")
+                  .desc("weight precision")
+                  .src("DNN+NeuroSim V1 default: 8-bit weights"));
+  p.push_back(Param::integer("input_bits", 1, 32)
+                  .default_val(8)
+                  .units("bits")
+                  .desc("activation (input) precision")
+                  .src("DNN+NeuroSim V1 default: 8-bit activations"));
+  p.push_back(Param::integer("dac_bits", 1, 8)
+                  .default_val(1)
+                  .units("bits")
+                  .desc("DAC resolution; an input takes ceil(input_bits / dac_bits) phases")
+                  .src("ISAAC: 1-bit DACs, bit-serial inputs"));
+  p.push_back(Param::integer("adc_bits", 1, 16)
+                  .default_val(8)
+                  .units("bits")
+                  .desc("ADC resolution")
+                  .src("ISAAC: 8-bit ADC per 128x128 crossbar"));
+  p.push_back(Param::integer("adc_share", 1, 65536)
+                  .default_val(8)
+                  .units("columns")
+                  .desc("columns sharing one ADC through a mux")
+                  .src("DNN+NeuroSim V1 default: 8 columns multiplexed per ADC"));
+  p.push_back(Param::integer("arrays", 1, 1 << 24)
+                  .default_val(64)
+                  .units("arrays")
+                  .desc("crossbar arrays on the chip")
+                  .src("ISAAC tile: 8 IMAs x 8 crossbars"));
+  p.push_back(
+      Param::choice("signed_encoding", {"offset", "differential"})
+          .default_val("offset")
+          .desc("signed weights: offset (bias) encoding, or a differential pair (2x columns)")
+          .src("ISAAC: biased (offset) weight encoding"));
+  return t;
+}
+
+namespace {
+
+// The ArchSpec field of each integer arch parameter (signed_encoding is the one choice).
+int64_t ArchSpec::*arch_field(const std::string& key) {
+  static const std::pair<const char*, int64_t ArchSpec::*> fields[] = {
+      {"rows", &ArchSpec::rows},
+      {"cols", &ArchSpec::cols},
+      {"cell_bits", &ArchSpec::cell_bits},
+      {"weight_bits", &ArchSpec::weight_bits},
+      {"input_bits", &ArchSpec::input_bits},
+      {"dac_bits", &ArchSpec::dac_bits},
+      {"adc_bits", &ArchSpec::adc_bits},
+      {"adc_share", &ArchSpec::adc_share},
+      {"arrays", &ArchSpec::arrays}};
+  for (const auto& [k, f] : fields)
+    if (key == k) return f;
+  return nullptr;
+}
+
+}  // namespace
+
 const std::vector<ArchParam>& arch_params() {
-  static const std::vector<ArchParam> params = {
-      {"rows", 1, 65536, {}, "", "wordlines", "crossbar rows (AR)", "required", &ArchSpec::rows},
-      {"cols", 1, 65536, {}, "", "bitlines", "crossbar columns (AC)", "required", &ArchSpec::cols},
-      {"cell_bits",
-       1,
-       8,
-       {},
-       "2",
-       "bits",
-       "bits stored per cell",
-       "ISAAC (Shafiee et al., ISCA 2016): 2-bit ReRAM cells",
-       &ArchSpec::cell_bits},
-      {"weight_bits",
-       1,
-       32,
-       {},
-       "8",
-       "bits",
-       "weight precision",
-       "DNN+NeuroSim V1 default: 8-bit weights",
-       &ArchSpec::weight_bits},
-      {"input_bits",
-       1,
-       32,
-       {},
-       "8",
-       "bits",
-       "activation (input) precision",
-       "DNN+NeuroSim V1 default: 8-bit activations",
-       &ArchSpec::input_bits},
-      {"dac_bits",
-       1,
-       8,
-       {},
-       "1",
-       "bits",
-       "DAC resolution; an input takes ceil(input_bits / dac_bits) phases",
-       "ISAAC: 1-bit DACs, bit-serial inputs",
-       &ArchSpec::dac_bits},
-      {"adc_bits",
-       1,
-       16,
-       {},
-       "8",
-       "bits",
-       "ADC resolution",
-       "ISAAC: 8-bit ADC per 128x128 crossbar",
-       &ArchSpec::adc_bits},
-      {"adc_share",
-       1,
-       65536,
-       {},
-       "8",
-       "columns",
-       "columns sharing one ADC through a mux",
-       "DNN+NeuroSim V1 default: 8 columns multiplexed per ADC",
-       &ArchSpec::adc_share},
-      {"arrays",
-       1,
-       1 << 24,
-       {},
-       "64",
-       "arrays",
-       "crossbar arrays on the chip",
-       "ISAAC tile: 8 IMAs x 8 crossbars",
-       &ArchSpec::arrays},
-      {"signed_encoding",
-       0,
-       0,
-       {"offset", "differential"},
-       "offset",
-       "",
-       "signed weights: offset (bias) encoding, or a differential pair (2x columns)",
-       "ISAAC: biased (offset) weight encoding",
-       nullptr},
-  };
+  static const std::vector<ArchParam> params = [] {
+    std::vector<ArchParam> out;
+    for (const Param& p : param_table("arch").params) {
+      out.push_back({p.key, p.lo, p.hi, p.choices, p.has_default() ? p.default_text : "", p.unit,
+                     p.description, p.source, arch_field(p.key)});
+    }
+    return out;
+  }();
   return params;
 }
 
@@ -105,18 +115,16 @@ int64_t ArchSpec::lossless_adc_bits() const {
 ArchSpec parse_arch(const YamlNode& node) {
   node.expect_map();
   std::vector<std::string> keys = {"name"};
-  for (const auto& p : arch_params()) keys.push_back(p.key);
+  for (const auto& k : param_table("arch").keys()) keys.push_back(k);
   node.allow_only(keys);
 
   ArchSpec a;
   a.name = node.get_string("name", "custom");
-  for (const auto& p : arch_params()) {
-    if (!p.choices.empty()) {
-      a.signed_encoding = node.get_choice(p.key, p.choices, p.default_value);
-    } else if (p.default_value.empty()) {
-      a.*p.field = node.child(p.key).as_int(p.lo, p.hi);
+  for (const auto& p : param_table("arch").params) {
+    if (p.type == ParamType::Choice) {
+      a.signed_encoding = param_choice(node, p);
     } else {
-      a.*p.field = node.get_int(p.key, p.lo, p.hi, std::stoll(p.default_value));
+      a.*arch_field(p.key) = param_int(node, p);
     }
   }
 
@@ -251,10 +259,10 @@ std::string resolved_yaml(const ExperimentSpec& e) {
       << (builtin ? e.workload : fs::absolute(e.workload_file).lexically_normal().string());
   out << YAML::Key << "arch" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << e.arch.name;
-  for (const auto& p : arch_params()) {
+  for (const auto& p : param_table("arch").params) {
     out << YAML::Key << p.key << YAML::Value;
-    if (p.field) {
-      out << e.arch.*p.field;
+    if (const auto field = arch_field(p.key)) {
+      out << e.arch.*field;
     } else {
       out << e.arch.signed_encoding;
     }

@@ -37,7 +37,8 @@ struct ArchSpec {
 };
 
 // One architecture parameter: its key under `arch:`, range, default and where the
-// default comes from. The single place defaults live; `imcsim list arch` prints it.
+// default comes from. A view of the arch table of sim/config/param.hpp (arch_param_table()
+// in config.cpp, the single place the defaults live; `imcsim list arch` prints it).
 struct ArchParam {
   std::string key;
   int64_t lo = 0, hi = 0;            // integer range (choice parameters: unused)

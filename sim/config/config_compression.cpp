@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "sim/config/config.hpp"
+#include "sim/config/param.hpp"
 #include "workloads/loader.hpp"
 #include "workloads/npy_weights.hpp"
 
@@ -18,6 +20,7 @@ using namespace compress;
 
 // A rank rule from `rank` | `rank_ratio` | `energy` (at most one); nullopt when none.
 std::optional<RankSelection> parse_rank(const YamlNode& n) {
+  const ParamTable& t = param_table("compression");
   std::optional<RankSelection> sel;
   int given = 0;
   for (const char* key : {"rank", "rank_ratio", "energy"}) {
@@ -27,24 +30,158 @@ std::optional<RankSelection> parse_rank(const YamlNode& n) {
     RankSelection s;
     if (std::string(key) == "rank") {
       s.rule = RankRule::Fixed;
-      s.rank = k->as_int(1, 1 << 20);
+      s.rank = param_int(n, t, key);
     } else if (std::string(key) == "rank_ratio") {
       s.rule = RankRule::Ratio;
-      s.ratio = k->as_number(1e-9, 1.0);
+      s.ratio = param_real(n, t, key);
     } else {
       s.rule = RankRule::Energy;
-      s.energy = k->as_number(1e-9, 1.0);
+      s.energy = param_real(n, t, key);
     }
     sel = s;
   }
   return sel;
 }
 
-GroupAxis parse_axis(const YamlNode& n) {
-  return n.as_choice({"in", "out"}) == "out" ? GroupAxis::Out : GroupAxis::In;
+GroupAxis axis_of(const std::string& text) {
+  return text == "out" ? GroupAxis::Out : GroupAxis::In;
+}
+
+const char* scope_name(PatternScope s) {
+  return s == PatternScope::Kernel ? "kernel" : "block";
+}
+
+// The description a method of compression_registry() gives its parameter `key`.
+std::string method_param_desc(const std::string& key) {
+  for (const auto& m : compression_registry())
+    for (const auto& p : m.params)
+      if (p.name == key) return p.description;
+  return "";
+}
+
+// "pat4, pat6, pat8 or a list of masks": the range column of `patterns`.
+std::string pattern_values() {
+  std::string v;
+  for (const auto& name : builtin_pattern_sets()) v += name + ", ";
+  return v.substr(0, v.size() - 2) + " or a list of masks";
+}
+
+// The per-layer keys under `layers: <name>:`.
+void add_layer_params(std::vector<Param>& p) {
+  const std::string at = "layers.<name>.";
+  p.push_back(Param::boolean(at + "skip")
+                  .default_val(LayerOverride{}.skip)
+                  .desc("keep this layer dense")
+                  .src("choice"));
+  for (const char* key : {"rank", "rank_ratio", "energy"}) {
+    const auto same =
+        std::find_if(p.begin(), p.end(), [&](const Param& q) { return q.key == key; });
+    p.push_back(same->renamed(at + key).optional("the section's rule").src("choice"));
+  }
+  p.push_back(Param::integer(at + "groups", 1, 1 << 16)
+                  .optional("the section's groups")
+                  .desc("groups of this layer (1: plain low-rank)")
+                  .src("choice"));
+  p.push_back(Param::choice(at + "group_axis", {"in", "out"})
+                  .optional("the section's group_axis")
+                  .desc("group axis of this layer")
+                  .src("choice"));
 }
 
 }  // namespace
+
+ParamTable compression_param_table() {
+  // Defaults of the struct initializers of compress::CompressionSpec (and RankSelection,
+  // PruneOptions) read back here; the descriptions of method parameters are the registry's.
+  const CompressionSpec d;
+  const std::string ref = "REFERENCE §6-§8; mappers/compress/compress.hpp";
+  ParamTable t{"compression", "compression parameters (under `compression:`):", {}};
+  auto& p = t.params;
+  p.push_back(Param::choice("method", method_names())
+                  .required()
+                  .desc("compression method (imcsim list compression)")
+                  .src("required"));
+  p.push_back(Param::integer("rank", 1, 1 << 20)
+                  .optional("rank_ratio")
+                  .desc("fixed rank per group (give one of rank, rank_ratio, energy)")
+                  .src("choice"));
+  p.push_back(Param::real("rank_ratio", 1e-9, 1.0)
+                  .default_val(d.rank.ratio)
+                  .desc("rank = ceil(ratio * min(OC, IC K^2)) per group")
+                  .src("choice: a quarter of the full rank"));
+  p.push_back(Param::real("energy", 1e-9, 1.0)
+                  .optional("rank_ratio")
+                  .desc("smallest rank keeping this fraction of ||W||_F^2")
+                  .src("choice"));
+  p.push_back(Param::integer("groups", 2, 1 << 16)
+                  .default_val(kDefaultGroups)
+                  .desc(method_param_desc("groups") + "; method group-lowrank only")
+                  .src("choice: the smallest split (REFERENCE §7)"));
+  p.push_back(Param::choice("group_axis", {"in", "out"})
+                  .default_val(to_string(d.axis))
+                  .desc("split input or output channels")
+                  .src("REFERENCE §7 choice: both"));
+  p.push_back(Param::real("sigma_split", 0.0, 1.0)
+                  .default_val(d.sigma_split)
+                  .desc(method_param_desc("sigma_split"))
+                  .src("REFERENCE §6 choice: sqrt(S) to both factors"));
+  p.push_back(Param::choice("l_placement", l_placement_names())
+                  .default_val(to_string(d.l_placement))
+                  .desc(method_param_desc("l_placement"))
+                  .src(ref));
+  p.push_back(Param::choice("mapper", mapper_names())
+                  .default_val(d.mapper)
+                  .desc(method_param_desc("mapper"))
+                  .src(ref));
+  p.push_back(Param::boolean("exclude_first")
+                  .default_val(d.exclude_first)
+                  .desc("keep the first conv dense")
+                  .src("common practice of low-rank and pruning papers"));
+  p.push_back(Param::boolean("exclude_last")
+                  .default_val(d.exclude_last)
+                  .desc("keep the last layer (the classifier) dense")
+                  .src("common practice of low-rank and pruning papers"));
+  p.push_back(Param::boolean("fold_bn")
+                  .default_val(d.fold_bn)
+                  .desc("fold each layer's BatchNorm into L (low-rank)")
+                  .src("choice"));
+  p.push_back(Param::text("weights")
+                  .optional("synthetic from the seed")
+                  .values("a folder of .npy")
+                  .desc("weights to compress")
+                  .src("choice"));
+  p.push_back(Param::choice("patterns", builtin_pattern_sets())
+                  .default_val(d.prune.patterns.name)
+                  .values(pattern_values())
+                  .desc(method_param_desc("patterns"))
+                  .src("REFERENCE §8"));
+  p.push_back(Param::choice("pattern_scope", {"block", "kernel"})
+                  .default_val(scope_name(d.prune.scope))
+                  .desc(method_param_desc("pattern_scope"))
+                  .src("REFERENCE §8"));
+  p.push_back(Param::integer("block_oc", 0, 1 << 20)
+                  .default_val(d.prune.block_oc)
+                  .units("channels")
+                  .desc(method_param_desc("block_oc"))
+                  .src("REFERENCE §8 choice: the columns one array holds"));
+  p.push_back(Param::real("index_energy_pj_per_row", 0.0, 1e6)
+                  .default_val(d.prune.index_energy_pj_per_row)
+                  .units("pJ")
+                  .desc(method_param_desc("index_energy_pj_per_row"))
+                  .src("choice: not modelled (set from your periphery model)"));
+  p.push_back(Param::real("index_area_um2_per_row", 0.0, 1e9)
+                  .default_val(d.prune.index_area_um2_per_row)
+                  .units("um^2")
+                  .desc(method_param_desc("index_area_um2_per_row"))
+                  .src("choice: not modelled (set from your periphery model)"));
+  p.push_back(Param::text("layers")
+                  .optional("none")
+                  .values("a mapping of layer names")
+                  .desc("per-layer overrides (the keys below)")
+                  .src("choice"));
+  add_layer_params(p);
+  return t;
+}
 
 std::optional<CompressionConfig> parse_compression(const YamlNode& root,
                                                    const std::string& workload_file) {
@@ -52,26 +189,24 @@ std::optional<CompressionConfig> parse_compression(const YamlNode& root,
   if (!node) return std::nullopt;
   const YamlNode& c = *node;
   c.expect_map();
-  c.allow_only({"method", "rank", "rank_ratio", "energy", "groups", "group_axis", "sigma_split",
-                "l_placement", "mapper", "exclude_first", "exclude_last", "fold_bn", "weights",
-                "patterns", "pattern_scope", "block_oc", "index_energy_pj_per_row",
-                "index_area_um2_per_row", "layers"});
+  const ParamTable& t = param_table("compression");
+  c.allow_only(t.keys());
   CompressionConfig cfg;
   CompressionSpec& s = cfg.spec;
-  s.method = method_from_string(c.child("method").as_choice(method_names()));
+  s.method = method_from_string(param_choice(c, t, "method"));
   if (auto r = parse_rank(c)) s.rank = *r;
   if (s.method == Method::GroupLowRank) {
-    s.groups = c.get_int("groups", 2, 1 << 16, 2);
+    s.groups = param_int(c, t, "groups");
   } else if (auto g = c.find("groups")) {
     g->fail("groups is a key of method group-lowrank");
   }
-  if (auto a = c.find("group_axis")) s.axis = parse_axis(*a);
-  s.sigma_split = c.get_number("sigma_split", 0.0, 1.0, 0.5);
-  s.l_placement = l_placement_from_string(c.get_choice("l_placement", l_placement_names(), "auto"));
-  s.mapper = c.get_choice("mapper", mapper_names(), "auto");
-  s.exclude_first = c.get_bool("exclude_first", true);
-  s.exclude_last = c.get_bool("exclude_last", true);
-  s.fold_bn = c.get_bool("fold_bn", true);
+  s.axis = axis_of(param_choice(c, t, "group_axis"));
+  s.sigma_split = param_real(c, t, "sigma_split");
+  s.l_placement = l_placement_from_string(param_choice(c, t, "l_placement"));
+  s.mapper = param_choice(c, t, "mapper");
+  s.exclude_first = param_bool(c, t, "exclude_first");
+  s.exclude_last = param_bool(c, t, "exclude_last");
+  s.fold_bn = param_bool(c, t, "fold_bn");
   if (auto w = c.find("weights")) {
     const fs::path p(w->as_string());
     cfg.weights =
@@ -92,15 +227,14 @@ std::optional<CompressionConfig> parse_compression(const YamlNode& root,
       }
       if (s.prune.patterns.masks.empty()) p->fail_expected("at least one pattern");
     } else {
-      s.prune.patterns = builtin_patterns(p->as_choice(builtin_pattern_sets()));
+      s.prune.patterns = builtin_patterns(param_choice(c, t, "patterns"));
     }
   }
-  s.prune.scope = c.get_choice("pattern_scope", {"block", "kernel"}, "block") == "kernel"
-                      ? PatternScope::Kernel
-                      : PatternScope::Block;
-  s.prune.block_oc = c.get_int("block_oc", 0, 1 << 20, 0);
-  s.prune.index_energy_pj_per_row = c.get_number("index_energy_pj_per_row", 0.0, 1e6, 0.0);
-  s.prune.index_area_um2_per_row = c.get_number("index_area_um2_per_row", 0.0, 1e9, 0.0);
+  s.prune.scope =
+      param_choice(c, t, "pattern_scope") == "kernel" ? PatternScope::Kernel : PatternScope::Block;
+  s.prune.block_oc = param_int(c, t, "block_oc");
+  s.prune.index_energy_pj_per_row = param_real(c, t, "index_energy_pj_per_row");
+  s.prune.index_area_um2_per_row = param_real(c, t, "index_area_um2_per_row");
 
   if (auto layers = c.find("layers")) {
     layers->expect_map();
@@ -110,12 +244,12 @@ std::optional<CompressionConfig> parse_compression(const YamlNode& root,
       if (!l || !l->on_arrays())
         ln.fail(fmt::format("no conv/fc layer \"{}\" in workload {}", name, net.name));
       ln.expect_map();
-      ln.allow_only({"skip", "rank", "rank_ratio", "energy", "groups", "group_axis"});
+      ln.allow_only(t.keys("layers.<name>"));
       LayerOverride o;
-      o.skip = ln.get_bool("skip", false);
+      o.skip = param_bool(ln, t, "layers.<name>.skip");
       o.rank = parse_rank(ln);
-      if (auto g = ln.find("groups")) o.groups = g->as_int(1, 1 << 16);
-      if (auto a = ln.find("group_axis")) o.axis = parse_axis(*a);
+      if (ln.has("groups")) o.groups = param_int(ln, t, "layers.<name>.groups");
+      if (ln.has("group_axis")) o.axis = axis_of(param_choice(ln, t, "layers.<name>.group_axis"));
       s.layers[name] = o;
     }
   }
@@ -150,8 +284,7 @@ void emit_compression(YAML::Emitter& out, const CompressionConfig& cfg) {
   } else {
     out << YAML::Key << "patterns" << YAML::Value << s.prune.patterns.name;
   }
-  out << YAML::Key << "pattern_scope" << YAML::Value
-      << (s.prune.scope == PatternScope::Kernel ? "kernel" : "block");
+  out << YAML::Key << "pattern_scope" << YAML::Value << scope_name(s.prune.scope);
   out << YAML::Key << "block_oc" << YAML::Value << s.prune.block_oc;
   out << YAML::Key << "index_energy_pj_per_row" << YAML::Value << s.prune.index_energy_pj_per_row;
   out << YAML::Key << "index_area_um2_per_row" << YAML::Value << s.prune.index_area_um2_per_row;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "sim/config/param.hpp"
 #include "workloads/input_file.hpp"
 
 namespace fs = std::filesystem;
@@ -14,31 +15,139 @@ namespace imcsim {
 
 namespace {
 
-struct TimingKey {
-  const char* key;
-  int64_t TimingParams::*field;
-  int64_t lo, hi;
-};
-
-const TimingKey kTimingKeys[] = {
-    {"t_dac", &TimingParams::t_dac, 0, 1 << 20},
-    {"t_read", &TimingParams::t_read, 0, 1 << 20},
-    {"t_adc", &TimingParams::t_adc, 0, 1 << 20},
-    {"t_route", &TimingParams::t_route, 0, 1 << 20},
-    {"t_shift_add", &TimingParams::t_shift_add, 0, 1 << 20},
-    {"t_accumulate", &TimingParams::t_accumulate, 0, 1 << 20},
-    {"input_bits_per_clock", &TimingParams::input_bits_per_clock, 1, int64_t{1} << 40},
-    {"output_bits_per_clock", &TimingParams::output_bits_per_clock, 1, int64_t{1} << 40},
-    {"accumulator_bits", &TimingParams::accumulator_bits, 1, 64},
-    {"t_program_row", &TimingParams::t_program_row, 0, 1 << 30},
-    {"digital_ops_per_clock", &TimingParams::digital_ops_per_clock, 1, int64_t{1} << 40},
-};
+// The TimingParams field of each integer timing key (clock_ns is the one real).
+int64_t TimingParams::*timing_field(const std::string& key) {
+  static const std::pair<const char*, int64_t TimingParams::*> fields[] = {
+      {"t_dac", &TimingParams::t_dac},
+      {"t_read", &TimingParams::t_read},
+      {"t_adc", &TimingParams::t_adc},
+      {"t_route", &TimingParams::t_route},
+      {"t_shift_add", &TimingParams::t_shift_add},
+      {"t_accumulate", &TimingParams::t_accumulate},
+      {"input_bits_per_clock", &TimingParams::input_bits_per_clock},
+      {"output_bits_per_clock", &TimingParams::output_bits_per_clock},
+      {"accumulator_bits", &TimingParams::accumulator_bits},
+      {"t_program_row", &TimingParams::t_program_row},
+      {"digital_ops_per_clock", &TimingParams::digital_ops_per_clock},
+  };
+  for (const auto& [k, f] : fields)
+    if (key == k) return f;
+  return nullptr;
+}
 
 std::string configs_dir() {
   return IMCSIM_CONFIGS_DIR;
 }
 
 }  // namespace
+
+ParamTable timing_param_table() {
+  // Every key is required: a technology file states each latency with its source.
+  ParamTable t{"timing",
+               "timing parameters (under `tech: timing:` of a technology file, configs/tech; "
+               "latencies in clocks):",
+               {}};
+  auto& p = t.params;
+  const char* src = "required (each technology file cites its own)";
+  p.push_back(Param::real("clock_ns", 1e-6, 1e6)
+                  .required()
+                  .units("ns")
+                  .desc("engine clock period")
+                  .src(src));
+  auto clocks = [&](const char* key, int64_t hi, const char* what) {
+    p.push_back(Param::integer(key, 0, hi).required().units("clocks").desc(what).src(src));
+  };
+  clocks("t_dac", 1 << 20, "DAC settle, per phase");
+  clocks("t_read", 1 << 20, "wordline drive + bitline settle + sample-and-hold, per phase");
+  clocks("t_adc", 1 << 20, "one ADC conversion");
+  clocks("t_route", 1 << 20, "SDK router: drive a fetched window onto the wordlines");
+  clocks("t_shift_add", 1 << 20, "merge phases and slices of one computing cycle");
+  clocks("t_accumulate", 1 << 20, "one partial-sum write into a column tile's accumulator");
+  p.push_back(Param::integer("input_bits_per_clock", 1, int64_t{1} << 40)
+                  .required()
+                  .units("bits/clock")
+                  .desc("global input buffer read bandwidth (shared)")
+                  .src(src));
+  p.push_back(Param::integer("output_bits_per_clock", 1, int64_t{1} << 40)
+                  .required()
+                  .units("bits/clock")
+                  .desc("output buffer write bandwidth (shared)")
+                  .src(src));
+  p.push_back(Param::integer("accumulator_bits", 1, 64)
+                  .required()
+                  .units("bits")
+                  .desc("width of a stored partial sum")
+                  .src(src));
+  clocks("t_program_row", 1 << 30, "write one row of an array (reprogramming)");
+  p.push_back(Param::integer("digital_ops_per_clock", 1, int64_t{1} << 40)
+                  .required()
+                  .units("ops/clock")
+                  .desc("residual add / pooling / activation / requantization")
+                  .src(src));
+  return t;
+}
+
+ParamTable engine_param_table() {
+  // Defaults of the struct initializers of EngineSpec (config_engine.hpp), read back here.
+  const EngineSpec d;
+  ParamTable t{"engine", "engine parameters (under `engine:`, mode cycle):", {}};
+  auto& p = t.params;
+  p.push_back(Param::text("tech")
+                  .default_val("isaac-rram-32nm")
+                  .values("a configs/tech name or a .yaml path")
+                  .desc("technology: timing, action energies, area (imcsim list tech)")
+                  .src("ISAAC (Shafiee et al., ISCA 2016), 32 nm ReRAM"));
+  p.push_back(Param::boolean("functional")
+                  .default_val(d.functional)
+                  .desc("real integer values through the datapath (false: timing only)")
+                  .src("choice: a run checks its numbers"));
+  p.push_back(Param::text("input")
+                  .default_val(d.input)
+                  .values("seeded or a .pb path")
+                  .desc("input image: seeded uniform [0,1), or a TensorProto file")
+                  .src("choice"));
+  p.push_back(Param::text("weights")
+                  .default_val(d.weights)
+                  .values("synthetic or a folder")
+                  .desc("weights: seeded synthetic, or a folder of .npy tensors")
+                  .src("choice"));
+  p.push_back(Param::text("weight_map")
+                  .optional("built-in map")
+                  .values("a name-map .yaml")
+                  .desc("names of the .npy tensors of each layer (workloads/weight_maps)")
+                  .src("choice"));
+  p.push_back(Param::text("calibration")
+                  .default_val(d.calibration)
+                  .values("dynamic or a .yaml path")
+                  .desc("activation ranges: each tensor's own, or an imcsim calibrate file")
+                  .src("choice"));
+  p.push_back(Param::boolean("trace")
+                  .default_val(d.trace)
+                  .values("true, false or a mapping")
+                  .desc("write trace.vcd; a mapping of layers / from_ns / to_ns narrows it")
+                  .src("choice: traces are large"));
+  p.push_back(Param::text("trace.layers")
+                  .optional("all")
+                  .values("a list of layer names")
+                  .desc("layers the trace records")
+                  .src("choice"));
+  p.push_back(Param::real("trace.from_ns", 0, 1e18)
+                  .default_val(d.trace_from_ns)
+                  .units("ns")
+                  .desc("start of the traced window")
+                  .src("choice"));
+  p.push_back(Param::real("trace.to_ns", 0, 1e18)
+                  .optional("to the end")
+                  .units("ns")
+                  .desc("end of the traced window")
+                  .src("choice"));
+  p.push_back(Param::integer("schedule_cycles", 0, int64_t{1} << 40)
+                  .default_val(d.schedule_cycles)
+                  .units("cycles")
+                  .desc("> 0: write schedule.yaml listing this many computing cycles")
+                  .src("choice: off"));
+  return t;
+}
 
 const char* energy_key(Event e) {
   switch (e) {
@@ -76,11 +185,15 @@ TechSpec parse_tech(const YamlNode& node) {
   t.energy.name = t.name;
 
   const YamlNode timing = node.child("timing");
-  std::vector<std::string> tkeys = {"clock_ns"};
-  for (const auto& k : kTimingKeys) tkeys.push_back(k.key);
-  timing.allow_only(tkeys);
-  t.timing.clock_ns = timing.child("clock_ns").as_number(1e-6, 1e6);
-  for (const auto& k : kTimingKeys) t.timing.*k.field = timing.child(k.key).as_int(k.lo, k.hi);
+  const ParamTable& tt = param_table("timing");
+  timing.allow_only(tt.keys());
+  for (const auto& p : tt.params) {
+    if (const auto field = timing_field(p.key)) {
+      t.timing.*field = param_int(timing, p);
+    } else {
+      t.timing.clock_ns = param_real(timing, p);
+    }
+  }
 
   const YamlNode energy = node.child("energy_pj");
   std::vector<std::string> ekeys = {"adc_walden_fom_fj"};
@@ -139,17 +252,17 @@ std::string resolve_tech(const std::string& name, const std::string& relative_to
 
 EngineSpec default_engine(const std::string& experiment_file) {
   EngineSpec e;
-  e.tech_name = "isaac-rram-32nm";
+  e.tech_name = param_table("engine").at("tech").default_text;
   e.tech = load_tech_file(resolve_tech(e.tech_name, experiment_file));
   return e;
 }
 
 EngineSpec parse_engine(const YamlNode& node, const std::string& experiment_file) {
   node.expect_map();
-  node.allow_only({"tech", "functional", "input", "weights", "weight_map", "calibration", "trace",
-                   "schedule_cycles"});
+  const ParamTable& t = param_table("engine");
+  node.allow_only(t.keys());
   EngineSpec e;
-  e.tech_name = node.get_string("tech", "isaac-rram-32nm");
+  e.tech_name = param_text(node, t, "tech");
   const std::string path = resolve_tech(e.tech_name, experiment_file);
   if (path.empty() || !path_exists(path)) {
     const YamlNode where = node.find("tech") ? *node.find("tech") : node;
@@ -157,8 +270,8 @@ EngineSpec parse_engine(const YamlNode& node, const std::string& experiment_file
                            e.tech_name, join_choices(builtin_techs())));
   }
   e.tech = load_tech_file(path);
-  e.functional = node.get_bool("functional", true);
-  e.input = node.get_string("input", "seeded");
+  e.functional = param_bool(node, t, "functional");
+  e.input = param_text(node, t, "input");
   if (e.input != "seeded") {
     fs::path p(e.input);
     if (!p.is_absolute()) p = fs::path(experiment_file).parent_path() / p;
@@ -167,7 +280,7 @@ EngineSpec parse_engine(const YamlNode& node, const std::string& experiment_file
           fmt::format("input file \"{}\" does not exist (or use: seeded)", p.string()));
     e.input = p.lexically_normal().string();
   }
-  e.weights = node.get_string("weights", "synthetic");
+  e.weights = param_text(node, t, "weights");
   if (e.weights != "synthetic") {
     fs::path p(e.weights);
     if (!p.is_absolute()) p = fs::path(experiment_file).parent_path() / p;
@@ -176,8 +289,8 @@ EngineSpec parse_engine(const YamlNode& node, const std::string& experiment_file
           fmt::format("weights folder \"{}\" does not exist (or use: synthetic)", p.string()));
     e.weights = p.lexically_normal().string();
   }
-  e.weight_map = node.get_string("weight_map", "");
-  e.calibration = node.get_string("calibration", "dynamic");
+  if (node.has("weight_map")) e.weight_map = param_text(node, t, "weight_map");
+  e.calibration = param_text(node, t, "calibration");
   if (e.calibration != "dynamic") {
     fs::path p(e.calibration);
     if (!p.is_absolute()) p = fs::path(experiment_file).parent_path() / p;
@@ -188,20 +301,20 @@ EngineSpec parse_engine(const YamlNode& node, const std::string& experiment_file
                             p.string()));
     e.calibration = p.lexically_normal().string();
   }
-  if (auto t = node.find("trace")) {
-    if (t->is_scalar()) {
-      e.trace = t->as_bool();
+  if (auto tr = node.find("trace")) {
+    if (tr->is_scalar()) {
+      e.trace = param_bool(node, t, "trace");
     } else {
-      t->allow_only({"layers", "from_ns", "to_ns"});
+      tr->allow_only(t.keys("trace"));
       e.trace = true;
-      if (auto l = t->find("layers")) {
+      if (auto l = tr->find("layers")) {
         for (const auto& item : l->items()) e.trace_layers.push_back(item.as_string());
       }
-      e.trace_from_ns = t->get_number("from_ns", 0, 1e18, 0);
-      e.trace_to_ns = t->get_number("to_ns", 0, 1e18, -1);
+      e.trace_from_ns = param_real(*tr, t, "trace.from_ns");
+      if (tr->has("to_ns")) e.trace_to_ns = param_real(*tr, t, "trace.to_ns");
     }
   }
-  e.schedule_cycles = node.get_int("schedule_cycles", 0, int64_t{1} << 40, 0);
+  e.schedule_cycles = param_int(node, t, "schedule_cycles");
   return e;
 }
 

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "sim/config/param.hpp"
+
 namespace imcsim {
 
 namespace {
@@ -14,18 +16,18 @@ namespace {
 constexpr const char* kSizeExpected =
     "a size such as 512M, 8G or 1T (bytes, or K, M, G, T, P: powers of 1024), at least 1 byte";
 
-int64_t size_key(const YamlNode& section, const char* key, int64_t def) {
-  const auto n = section.find(key);
-  if (!n) return def;
+int64_t size_key(const YamlNode& section, const Param& p) {
+  const auto n = section.find(p.key);
+  if (!n) return p.default_int();
   int64_t bytes = 0;
   if (!n->is_scalar() || !parse_size(n->as_string(), bytes)) n->fail_expected(kSizeExpected);
   return bytes;
 }
 
 // A count written as an integer or in exponent form (5e10), which must be whole.
-int64_t count_key(const YamlNode& section, const char* key, int64_t def) {
-  const auto n = section.find(key);
-  if (!n) return def;
+int64_t count_key(const YamlNode& section, const Param& p) {
+  const auto n = section.find(p.key);
+  if (!n) return p.default_int();
   const char* expected = "a whole number of events in 1..9e18, such as 50000000000 or 5e10";
   double v = 0;
   try {
@@ -39,6 +41,41 @@ int64_t count_key(const YamlNode& section, const char* key, int64_t def) {
 
 }  // namespace
 
+ParamTable limits_param_table() {
+  // Defaults of the struct initializers of RunLimits (config_limits.hpp), read back here.
+  const RunLimits d;
+  constexpr int64_t kMaxBytes = 9'000'000'000'000'000'000;  // parse_size's upper bound
+  ParamTable t{"limits",
+               "run limits (under `limits:`; the --max-* flags override them; README \"Limits\"):",
+               {}};
+  auto& p = t.params;
+  p.push_back(Param::integer("max_memory", 1, kMaxBytes)
+                  .default_val(d.max_memory)
+                  .units("bytes")
+                  .values("a size: 512M, 8G, 1T")
+                  .desc("refuse a cycle run estimated above this peak memory")
+                  .src("8 GiB: a run above it would not fit a typical workstation next to its "
+                       "other work"));
+  p.push_back(Param::integer("max_events", 1, kMaxBytes)
+                  .default_val(d.max_events)
+                  .units("events")
+                  .values("a count: 5e10")
+                  .desc("refuse a cycle run estimated above this many simulation events")
+                  .src("about 1.5 hours of the engine at its measured 1e7 events/s"));
+  p.push_back(Param::integer("max_disk", 1, kMaxBytes)
+                  .default_val(d.max_disk)
+                  .units("bytes")
+                  .values("a size: 512M, 8G, 1T")
+                  .desc("refuse a run (or sweep) whose folder is estimated above this size")
+                  .src("16 GiB of run or sweep folders (trace.vcd is the large file of a run)"));
+  p.push_back(Param::integer("max_points", 1, std::numeric_limits<int64_t>::max())
+                  .default_val(d.max_points)
+                  .units("points")
+                  .desc("refuse a sweep (or its shard) of more points")
+                  .src("a sweep above 1,000,000 points is almost always an axis typed wrong"));
+  return t;
+}
+
 RunLimits parse_limits(const YamlNode& root, bool* given) {
   RunLimits l;
   if (given) *given = false;
@@ -46,12 +83,12 @@ RunLimits parse_limits(const YamlNode& root, bool* given) {
   if (!section) return l;
   if (given) *given = true;
   section->expect_map();
-  section->allow_only({"max_memory", "max_events", "max_disk", "max_points"});
-  l.max_memory = size_key(*section, "max_memory", l.max_memory);
-  l.max_events = count_key(*section, "max_events", l.max_events);
-  l.max_disk = size_key(*section, "max_disk", l.max_disk);
-  l.max_points =
-      section->get_int("max_points", 1, std::numeric_limits<int64_t>::max(), l.max_points);
+  const ParamTable& t = param_table("limits");
+  section->allow_only(t.keys());
+  l.max_memory = size_key(*section, t.at("max_memory"));
+  l.max_events = count_key(*section, t.at("max_events"));
+  l.max_disk = size_key(*section, t.at("max_disk"));
+  l.max_points = param_int(*section, t, "max_points");
   return l;
 }
 

@@ -8,7 +8,8 @@
 //     max_disk: 16G         # a run folder; for a sweep, the sweep folder
 //     max_points: 1000000   # points of a sweep (or of its shard)
 //
-// The defaults and their reasoning are written once, below (README "Limits").
+// The defaults are written once, in RunLimits below; their reasoning is the source column of
+// the limits table (limits_param_table() in config_limits.cpp, `imcsim list limits`).
 #pragma once
 
 #include <cstdint>
@@ -23,14 +24,10 @@ class Emitter;
 namespace imcsim {
 
 struct RunLimits {
-  // 8 GiB: a cycle run above it would not fit a typical workstation next to its other work.
-  int64_t max_memory = int64_t{8} << 30;
-  // 5e10 events: about 1.5 hours of the engine at its measured 1e7 events/s (README "Limits").
-  int64_t max_events = 50'000'000'000;
-  // 16 GiB of run or sweep folders (trace.vcd is the large file of a run).
-  int64_t max_disk = int64_t{16} << 30;
-  // 1,000,000 points: a sweep above it is almost always an axis typed wrong.
-  int64_t max_points = 1'000'000;
+  int64_t max_memory = int64_t{8} << 30;  // 8 GiB peak memory of a cycle run
+  int64_t max_events = 50'000'000'000;    // 5e10 simulation events of a cycle run
+  int64_t max_disk = int64_t{16} << 30;   // 16 GiB of a run or sweep folder
+  int64_t max_points = 1'000'000;         // points of a sweep
 };
 
 // The `limits:` section of an experiment root (defaults when absent). ConfigError naming the
