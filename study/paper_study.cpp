@@ -11,7 +11,6 @@
 // Writes DIR/results.csv, DIR/layers.csv, DIR/energy_tables.json. --pin FILE writes the
 // headline numbers of the pinned variants; --check FILE recomputes only those and compares.
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -37,6 +36,7 @@
 #include "workloads/npy_weights.hpp"
 #include "workloads/parallel.hpp"
 #include "workloads/reference.hpp"
+#include "workloads/yaml_reader.hpp"
 
 namespace imcsim::paper {
 namespace {
@@ -75,35 +75,19 @@ struct StudyCfg {
   std::vector<std::string> pin;
 };
 
-[[noreturn]] void fail(const StudyCfg& c, const YAML::Node& n, const std::string& key,
-                       const std::string& what) {
-  throw ConfigError(c.file, n.Mark().line + 1, key, what);
-}
-
-void check_keys(const StudyCfg& c, const YAML::Node& n, const std::string& where,
-                const std::vector<std::string>& allowed) {
-  if (!n.IsMap()) fail(c, n, where, "expected a mapping");
-  for (const auto& kv : n) {
-    const std::string k = kv.first.as<std::string>();
-    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
-      fail(c, kv.first, where.empty() ? k : where + "." + k,
-           fmt::format("unknown key (expected one of: {})", fmt::join(allowed, ", ")));
-  }
-}
-
-template <typename T>
-std::vector<T> list_of(const StudyCfg& c, const YAML::Node& n, const std::string& key) {
-  if (!n || !n.IsSequence() || n.size() == 0)
-    fail(c, n ? n : YAML::Node(), key, "expected a non-empty list");
-  std::vector<T> v;
-  for (const auto& x : n) {
-    try {
-      v.push_back(x.as<T>());
-    } catch (const YAML::Exception&) {
-      fail(c, x, key, "bad list element");
-    }
-  }
+// A non-empty list under `key` of `n`, each element read by `elem`.
+template <typename F>
+auto list_of(const YamlNode& n, const std::string& key, F elem) {
+  const YamlNode l = n.child(key);
+  l.expect_seq();
+  std::vector<decltype(elem(l))> v;
+  for (const YamlNode& x : l.items()) v.push_back(elem(x));
+  if (v.empty()) l.fail("expected a non-empty list");
   return v;
+}
+
+int64_t size_of(const YamlNode& x) {
+  return x.as_int(1, 65536);
 }
 
 std::string dir_of(const std::string& f) {
@@ -114,71 +98,75 @@ std::string dir_of(const std::string& f) {
 StudyCfg load_study(const std::string& file) {
   StudyCfg c;
   c.file = file;
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(file, e.mark.line + 1, "", e.msg);
-  }
-  check_keys(c, root, "", {"study"});
-  const YAML::Node s = root["study"];
-  check_keys(c, s, "study",
-             {"workloads", "seed", "convention", "arrays", "dense", "base_mapper", "lowrank",
-              "group_lowrank", "prune", "energy", "pin"});
+  const YamlNode root = YamlNode::load_file(file, ErrorKind::Config);
+  root.expect_map();
+  root.allow_only({"study"});
+  const YamlNode s = root.child("study");
+  s.expect_map();
+  s.allow_only({"workloads", "seed", "convention", "arrays", "dense", "base_mapper", "lowrank",
+                "group_lowrank", "prune", "energy", "pin"});
   const std::string base = dir_of(file);
-  for (const auto& kv : s["workloads"]) {
+  const YamlNode wls = s.child("workloads");
+  wls.expect_map();
+  for (const auto& [name, wn] : wls.entries()) {
     WorkloadCfg w;
-    w.name = kv.first.as<std::string>();
-    check_keys(c, kv.second, "study.workloads." + w.name, {"weights"});
-    const std::string wt = kv.second["weights"].as<std::string>();
+    w.name = name;
+    wn.expect_map();
+    wn.allow_only({"weights"});
+    const std::string wt = wn.child("weights").as_string();
+    if (wt.empty()) wn.child("weights").fail_expected("synthetic or a .npy folder");
     if (wt != "synthetic") w.weights = wt.front() == '/' ? wt : base + "/" + wt;
     c.workloads.push_back(w);
   }
-  if (c.workloads.empty()) fail(c, s, "study.workloads", "expected at least one workload");
+  if (c.workloads.empty()) wls.fail("expected at least one workload");
   const ParamTable& st = param_table("study");
-  const YamlNode sn(s, file, "study", ErrorKind::Config, s.Mark().line + 1);
-  c.seed = static_cast<uint64_t>(param_int(sn, st, "seed"));
+  c.seed = static_cast<uint64_t>(param_int(s, st, "seed"));
   c.convention =
-      param_choice(sn, st, "convention") == "vwsdk" ? Convention::VwSdk : Convention::Framework;
-  c.arrays = list_of<int64_t>(c, s["arrays"], "study.arrays");
-  c.base_mapper = param_choice(sn, st, "base_mapper");
-  for (const auto& m : list_of<std::string>(c, s["dense"], "study.dense")) {
-    if (m != "im2col" && m != "sdk" && m != "vwsdk")
-      fail(c, s["dense"], "study.dense", "im2col, sdk or vwsdk");
+      param_choice(s, st, "convention") == "vwsdk" ? Convention::VwSdk : Convention::Framework;
+  c.arrays = list_of(s, "arrays", size_of);
+  c.base_mapper = param_choice(s, st, "base_mapper");
+  for (const auto& m : list_of(s, "dense", [](const YamlNode& x) {
+         return x.as_choice({"im2col", "sdk", "vwsdk"});
+       }))
     c.variants.push_back({m, m, 0, 1, "", ""});
-  }
-  const YAML::Node lr = s["lowrank"];
-  check_keys(c, lr, "study.lowrank", {"ranks"});
-  for (int64_t r : list_of<int64_t>(c, lr["ranks"], "study.lowrank.ranks"))
+  const YamlNode lr = s.child("lowrank");
+  lr.expect_map();
+  lr.allow_only({"ranks"});
+  for (int64_t r : list_of(lr, "ranks", size_of))
     c.variants.push_back({fmt::format("lowrank-r{}", r), "lowrank", r, 1, "", ""});
-  const YAML::Node g = s["group_lowrank"];
-  check_keys(c, g, "study.group_lowrank", {"ranks", "groups", "axes"});
-  for (const auto& ax : list_of<std::string>(c, g["axes"], "study.group_lowrank.axes")) {
-    if (ax != "in" && ax != "out") fail(c, g["axes"], "study.group_lowrank.axes", "in or out");
-    for (int64_t n : list_of<int64_t>(c, g["groups"], "study.group_lowrank.groups"))
-      for (int64_t r : list_of<int64_t>(c, g["ranks"], "study.group_lowrank.ranks"))
+  const YamlNode g = s.child("group_lowrank");
+  g.expect_map();
+  g.allow_only({"ranks", "groups", "axes"});
+  const auto axes = list_of(g, "axes", [](const YamlNode& x) {
+    return x.as_choice({"in", "out"});
+  });
+  const auto groups = list_of(g, "groups", size_of);
+  const auto ranks = list_of(g, "ranks", size_of);
+  for (const auto& ax : axes)
+    for (int64_t n : groups)
+      for (int64_t r : ranks)
         c.variants.push_back(
             {fmt::format("group-{}-g{}-r{}", ax, n, r), "group-lowrank", r, n, ax, ""});
-  }
-  const YAML::Node p = s["prune"];
-  check_keys(c, p, "study.prune", {"patterns"});
-  for (const auto& ps : list_of<std::string>(c, p["patterns"], "study.prune.patterns"))
+  const YamlNode p = s.child("prune");
+  p.expect_map();
+  p.allow_only({"patterns"});
+  for (const auto& ps : list_of(p, "patterns", [](const YamlNode& x) { return x.as_string(); }))
     c.variants.push_back({"prune-" + ps, "prune", 0, 1, "", ps});
-  const YAML::Node e = s["energy"];
-  check_keys(c, e, "study.energy",
-             {"tech", "weight_bits", "cell_bits", "input_bits", "dac_bits", "arrays"});
-  const YamlNode en(e, file, "study.energy", ErrorKind::Config, e.Mark().line + 1);
-  c.tech = resolve_tech(param_text(en, st, "energy.tech"), file);
-  c.weight_bits = param_int(en, st, "energy.weight_bits");
-  c.cell_bits = param_int(en, st, "energy.cell_bits");
-  c.input_bits = param_int(en, st, "energy.input_bits");
-  c.dac_bits = param_int(en, st, "energy.dac_bits");
-  c.chip_arrays = param_int(en, st, "energy.arrays");
-  c.pin = list_of<std::string>(c, s["pin"], "study.pin");
+  const YamlNode e = s.child("energy");
+  e.expect_map();
+  e.allow_only({"tech", "weight_bits", "cell_bits", "input_bits", "dac_bits", "arrays"});
+  c.tech = resolve_tech(param_text(e, st, "energy.tech"), file);
+  c.weight_bits = param_int(e, st, "energy.weight_bits");
+  c.cell_bits = param_int(e, st, "energy.cell_bits");
+  c.input_bits = param_int(e, st, "energy.input_bits");
+  c.dac_bits = param_int(e, st, "energy.dac_bits");
+  c.chip_arrays = param_int(e, st, "energy.arrays");
+  const YamlNode pin = s.child("pin");
+  c.pin = list_of(s, "pin", [](const YamlNode& x) { return x.as_string(); });
   for (const auto& l : c.pin) {
     if (std::none_of(c.variants.begin(), c.variants.end(),
                      [&](const Variant& v) { return v.label == l; }))
-      fail(c, s["pin"], "study.pin", fmt::format("no variant \"{}\" in the study", l));
+      pin.fail(fmt::format("no variant \"{}\" in the study", l));
   }
   return c;
 }
