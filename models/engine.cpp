@@ -73,27 +73,21 @@ struct Clock {
 
 // The global input buffer and the output buffer: shared by every array through their
 // bandwidth ports (contention between arrays is real: requests queue), each owning its
-// statistics.
-struct InputBuffer {
-  explicit InputBuffer(int64_t bits_per_clock) : port(bits_per_clock) {}
-  // Reads `bits` for one window at clock `now`: clocks to wait and the contention part.
-  std::pair<int64_t, int64_t> read(int64_t now, int64_t bits) {
-    stats.read_bits += bits;
+// statistics (`Bits`: the counter of the bits it moves).
+template <typename Stats, int64_t Stats::*Bits>
+struct SharedBuffer {
+  explicit SharedBuffer(int64_t bits_per_clock) : port(bits_per_clock) {}
+  // Moves `bits` (a window read, or partial sums written) from clock `now`: the clocks to
+  // wait and the contention part of it.
+  std::pair<int64_t, int64_t> transfer(int64_t now, int64_t bits) {
+    stats.*Bits += bits;
     return port.request(now, bits);
   }
   BandwidthPort port;
-  InputBufferStats stats;
+  Stats stats;
 };
-struct OutputBuffer {
-  explicit OutputBuffer(int64_t bits_per_clock) : port(bits_per_clock) {}
-  // Writes `bits` of partial sums at clock `now`: clocks to wait and the contention part.
-  std::pair<int64_t, int64_t> write(int64_t now, int64_t bits) {
-    stats.write_bits += bits;
-    return port.request(now, bits);
-  }
-  BandwidthPort port;
-  OutputBufferStats stats;
-};
+using InputBuffer = SharedBuffer<InputBufferStats, &InputBufferStats::read_bits>;
+using OutputBuffer = SharedBuffer<OutputBufferStats, &OutputBufferStats::write_bits>;
 
 // When trace signals are written: a trace file is open, the layer is traced and the time
 // is inside the configured window.
@@ -275,7 +269,9 @@ struct Chip : sc_core::sc_module {
   sc_core::sc_event requant_start_ev;
 };
 
-ArrayUnit::ArrayUnit(sc_core::sc_module_name name, const ArrayPorts& ports, int i)
+// sc_module_name is taken by value, as SystemC requires (it maintains the module name stack).
+ArrayUnit::ArrayUnit(sc_core::sc_module_name name,  // NOLINT(performance-unnecessary-value-param)
+                     const ArrayPorts& ports, int i)
     : sc_core::sc_module(name),
       cfg(*ports.cfg),
       clock(*ports.clock),
@@ -306,7 +302,7 @@ void ArrayUnit::fetch_thread() {
       const int64_t py = k / sched->pos_w, px = k % sched->pos_w;
       const int64_t rows = sched->rows_to_fetch(*tile, px);
       const int64_t bits = rows * p.input_bits;
-      auto [wait_clk, contention] = input_buffer.read(clock.now(), bits);
+      auto [wait_clk, contention] = input_buffer.transfer(clock.now(), bits);
       router.bandwidth_stall += contention;
       clock.wait(wait_clk + t.t_route);
       router.pixels += static_cast<int64_t>(tile->rows.size());
@@ -433,7 +429,7 @@ void ArrayUnit::post_thread() {
       const int64_t valid = sched->valid_columns(*tile, py, px);
       accumulator.adds += valid;
       const int64_t bits = valid * t.accumulator_bits;
-      auto [wait_clk, contention] = output_buffer.write(clock.now(), bits);
+      auto [wait_clk, contention] = output_buffer.transfer(clock.now(), bits);
       accumulator.bandwidth_stall += contention;
       clock.wait(wait_clk);
       // Partial sums of every row tile add up in the output buffer.
@@ -475,7 +471,7 @@ void ArrayUnit::fused_fetch() {
     const int64_t rows = (ra ? rs.rows_to_fetch(*tile, k % rs.pos_w) : 0) +
                          (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0);
     const int64_t bits = rows * p.input_bits;
-    auto [wait_clk, contention] = input_buffer.read(clock.now(), bits);
+    auto [wait_clk, contention] = input_buffer.transfer(clock.now(), bits);
     router.bandwidth_stall += contention;
     clock.wait(wait_clk + t.t_route);
     router.pixels += (ra ? r_rows : 0) + (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0);
@@ -601,7 +597,7 @@ void ArrayUnit::fused_post() {
                           (lw >= 0 ? ls.valid_columns(*l_tile, lw / ls.pos_w, lw % ls.pos_w) : 0);
     accumulator.adds += valid;
     const int64_t bits = valid * t.accumulator_bits;
-    auto [wait_clk, contention] = output_buffer.write(clock.now(), bits);
+    auto [wait_clk, contention] = output_buffer.transfer(clock.now(), bits);
     accumulator.bandwidth_stall += contention;
     clock.wait(wait_clk);
     const int64_t* a = acc[kk % kRing].data();
@@ -647,7 +643,8 @@ void Chip::requant_thread() {
   }
 }
 
-Chip::Chip(sc_core::sc_module_name name, const EngineConfig& c)
+Chip::Chip(sc_core::sc_module_name name,  // NOLINT(performance-unnecessary-value-param)
+           const EngineConfig& c)
     : sc_core::sc_module(name),
       cfg(c),
       clock{sc_time(c.timing.clock_ns, SC_NS)},

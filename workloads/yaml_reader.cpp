@@ -81,9 +81,9 @@ std::string join_choices(const std::vector<std::string>& choices) {
   return out;
 }
 
-YamlNode::YamlNode(YAML::Node node, std::string file, std::string path, ErrorKind kind,
+YamlNode::YamlNode(const YAML::Node& node, std::string file, std::string path, ErrorKind kind,
                    int fallback_line)
-    : node_(std::move(node)),
+    : node_(node),
       file_(std::move(file)),
       path_(std::move(path)),
       kind_(kind),
@@ -265,7 +265,7 @@ std::vector<std::pair<std::string, YamlNode>> YamlNode::entries() const {
     const YAML::Node k = it->first;
     YamlNode key_node(k, file_, path_, kind_, line());
     if (!k.IsScalar()) key_node.fail_expected("a plain key");
-    const std::string key = k.Scalar();
+    const std::string& key = k.Scalar();
     if (!seen.insert(key).second) {
       YamlNode(k, file_, child_path(key), kind_, line()).fail("duplicate key");
     }

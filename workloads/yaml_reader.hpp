@@ -19,7 +19,8 @@ namespace imcsim {
 
 class YamlNode {
  public:
-  YamlNode(YAML::Node node, std::string file, std::string path, ErrorKind kind, int fallback_line);
+  YamlNode(const YAML::Node& node, std::string file, std::string path, ErrorKind kind,
+           int fallback_line);
 
   // Parses a whole file; a missing/unreadable file or a syntax error is an Error of `kind`.
   static YamlNode load_file(const std::string& file, ErrorKind kind);

@@ -65,25 +65,26 @@ double truncation_error(const std::vector<double>& s, int64_t r) {
 int64_t select_rank(const RankSelection& sel, const std::vector<double>& s, int64_t rows,
                     int64_t cols) {
   const int64_t full = std::min(rows, cols);
-  int64_t r = full;
-  switch (sel.rule) {
-    case RankRule::Fixed: r = sel.rank; break;
-    case RankRule::Ratio:
-      // ceil with a small tolerance so 0.25 * 16 is 4, not 5 from rounding noise.
-      r = static_cast<int64_t>(std::ceil(sel.ratio * static_cast<double>(full) - 1e-9));
-      break;
-    case RankRule::Energy: {
-      double total = 0;
-      for (double v : s) total += v * v;
-      double kept = 0;
-      r = 0;
-      while (r < static_cast<int64_t>(s.size()) && kept < sel.energy * total * (1 - 1e-12)) {
-        kept += s[static_cast<size_t>(r)] * s[static_cast<size_t>(r)];
-        ++r;
+  const int64_t r = [&]() -> int64_t {
+    switch (sel.rule) {
+      case RankRule::Fixed: return sel.rank;
+      case RankRule::Ratio:
+        // ceil with a small tolerance so 0.25 * 16 is 4, not 5 from rounding noise.
+        return static_cast<int64_t>(std::ceil(sel.ratio * static_cast<double>(full) - 1e-9));
+      case RankRule::Energy: {
+        double total = 0;
+        for (double v : s) total += v * v;
+        double kept = 0;
+        int64_t n = 0;
+        while (n < static_cast<int64_t>(s.size()) && kept < sel.energy * total * (1 - 1e-12)) {
+          kept += s[static_cast<size_t>(n)] * s[static_cast<size_t>(n)];
+          ++n;
+        }
+        return n;
       }
-      break;
     }
-  }
+    return full;
+  }();
   return std::clamp<int64_t>(r, 1, full);
 }
 

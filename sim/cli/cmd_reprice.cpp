@@ -35,7 +35,8 @@ void check_events(const Json& holder, const std::string& key, const std::string&
   const Json& events = holder.at("events");
   if (!events.is_object())
     throw ConfigError(file, 0, key + ".events", "expected an object of counts");
-  for (const auto& [name, v] : events.items()) check_count(v, key + ".events." + name, file, true);
+  for (const auto& [name, v] : events.items())
+    check_count(v, fmt::format("{}.events.{}", key, name), file, true);
   check_count(holder.at("latency_ns"), key + ".latency_ns", file, false);
 }
 
@@ -58,7 +59,7 @@ void check_energies(const Json& j, const std::string& key, const std::string& fi
   for (const auto& [name, v] : j.at("energy_pj").items()) {
     const double pj = v.get<double>();
     if (!std::isfinite(pj) || pj < 0.0)
-      throw ConfigError(file, 0, key + ".energy_pj." + name,
+      throw ConfigError(file, 0, fmt::format("{}.energy_pj.{}", key, name),
                         fmt::format("re-priced energy is {}: the counts or the technology's "
                                     "energies are out of range",
                                     pj));

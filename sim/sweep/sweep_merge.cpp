@@ -194,6 +194,7 @@ PointTables read_points(const PointRecords& points, const std::vector<std::strin
     const fs::path dir = rec.second / "points" / id;
     const Json point = read_json(dir / "point.json");
     std::vector<std::string> values;
+    values.reserve(axes.size());
     for (const auto& a : axes) values.push_back(point["values"].value(a, ""));
     const std::string status = point.value("status", "failed");
     ++summary.points;
@@ -235,7 +236,7 @@ PointTables read_points(const PointRecords& points, const std::vector<std::strin
       for (const auto& a : axes) layers_header += "," + csv_cell(a);
       layers_header += "," + line + "\n";
     }
-    while (std::getline(lines, line)) layers_body += prefix + "," + line + "\n";
+    while (std::getline(lines, line)) layers_body += fmt::format("{},{}\n", prefix, line);
   }
   return {summary, std::move(rows), std::move(layers_header), std::move(layers_body),
           std::move(json_points)};

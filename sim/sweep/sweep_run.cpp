@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -81,7 +82,7 @@ std::string read_file_or_empty(const fs::path& p) {
 }
 
 std::string duration_text(double seconds) {
-  const auto s = static_cast<int64_t>(seconds + 0.5);
+  const auto s = static_cast<int64_t>(std::llround(seconds));
   if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, (s / 60) % 60);
   if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
   return fmt::format("{}s", s);
@@ -278,6 +279,7 @@ pid_t spawn_point(const std::string& exe, const fs::path& tmp, const SweepRunOpt
   std::vector<std::string> args = {exe, "run", yaml, "-o", out, "-q"};
   args.insert(args.end(), o.point_args.begin(), o.point_args.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   // The child asks the kernel for SIGTERM when this process dies (sim/report/folder_lock.hpp).
@@ -285,6 +287,7 @@ pid_t spawn_point(const std::string& exe, const fs::path& tmp, const SweepRunOpt
   for (char** e = environ; *e; ++e)
     if (std::strncmp(*e, "IMCSIM_SWEEP_PARENT=", 20) != 0) env_text.emplace_back(*e);
   std::vector<char*> envp;
+  envp.reserve(env_text.size() + 1);
   for (auto& e : env_text) envp.push_back(e.data());
   envp.push_back(nullptr);
   posix_spawn_file_actions_t fa;

@@ -12,7 +12,7 @@ namespace {
 
 void run_grid(const Network& net, const WeightSet& w, benchmark::State& state) {
   int64_t layers = 0;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
     for (Method m : {Method::LowRank, Method::GroupLowRank, Method::Prune})
       for (int64_t side : {64, 128, 256, 512})
         for (int64_t rank : {1, 2, 4, 8, 12, 16, 24, 32}) {
@@ -45,7 +45,7 @@ void BM_CompressGrid_ResNet20(benchmark::State& state) {
 void BM_Svd_ResNet18(benchmark::State& state) {
   const Network net = load_workload("resnet18");
   const WeightSet w = synthetic_weights(net, 1);
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
     for (const auto& l : net.layers) {
       if (l.type != LayerType::Conv) continue;
       LowRankOptions o;

@@ -139,6 +139,7 @@ int sc_main(int, char**) {
 
   auto t0 = std::chrono::steady_clock::now();
   std::vector<std::vector<int64_t>> eigen_out;
+  eigen_out.reserve(work.size());
   for (const auto& w : work)
     eigen_out.push_back(eigen_layer(w.sched, *w.input, w.wq, cfg.datapath));
   const double eigen_s = seconds_since(t0);

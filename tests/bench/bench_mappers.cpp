@@ -34,7 +34,7 @@ void run(benchmark::State& state, const std::string& mapper, Convention conventi
   const Case& c = all_layers(convention);
   const MapperInfo& m = find_mapper(mapper);
   int64_t items = 0;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
     for (const auto& a : c.arrays) {
       for (const auto& s : c.shapes) {
         LayerMapping r = m.fn(s, a);

@@ -26,6 +26,7 @@ void float_inference(benchmark::State& state, const std::string& workload) {
   const Network net = load_workload(workload);
   const WeightSet weights = synthetic_weights(net, 1);
   const ref::FloatTensor x = seeded_input(net);
+  // NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores)
   for (auto _ : state) benchmark::DoNotOptimize(ref::run_float(net, weights, x).output().data);
   state.SetItemsProcessed(state.iterations());  // images
 }
@@ -36,7 +37,7 @@ void int_inference(benchmark::State& state, const std::string& workload) {
   const ref::FloatTensor x = seeded_input(net);
   const ref::IntOptions options;  // 8-bit weights and activations
   const auto qweights = ref::quantize_weights(net, weights, options.weight_bits);
-  for (auto _ : state)
+  for (auto _ : state)  // NOLINT(clang-analyzer-deadcode.DeadStores)
     benchmark::DoNotOptimize(ref::run_int(net, qweights, x, options).output().data);
   state.SetItemsProcessed(state.iterations());
 }

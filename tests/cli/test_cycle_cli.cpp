@@ -31,14 +31,14 @@ class CycleCli : public imcsim::test::CliTest {
   fs::path experiment(const std::string& name, const std::string& workload,
                       const std::string& mapper, const std::string& arch,
                       const std::string& engine) {
-    const fs::path p = tmp_ / (name + ".yaml");
+    fs::path p = tmp_ / (name + ".yaml");
     std::ofstream(p) << "name: " << name << "\nworkload: " << workload << "\narch: " << arch
                      << "\nmappers: [" << mapper << "]\nmode: cycle\nengine: " << engine << "\n";
     return p;
   }
 
   fs::path uncontended_tech() {
-    const fs::path p = tmp_ / "fast.yaml";
+    fs::path p = tmp_ / "fast.yaml";
     std::ofstream(p) << R"(tech:
   name: uncontended
   timing: {clock_ns: 1.0, t_dac: 1, t_read: 9, t_adc: 1, t_route: 1, t_shift_add: 1,
@@ -96,6 +96,13 @@ const char* kLosslessArch =
     "{rows: 128, cols: 128, cell_bits: 2, weight_bits: 8, input_bits: 8, dac_bits: 1, "
     "adc_bits: 9, adc_share: 8, arrays: 64}";
 
+std::string fmt_key(const std::string& block, const std::string& counter) {
+  std::string key = block;
+  key += '.';
+  key += counter;
+  return key;
+}
+
 // Sums over a stats.json tree (node = a block's counters or a group's blocks) every counter
 // whose entry in `counters` has `field` equal to `key`; energy_pj entries when `key` is empty.
 double tree_sum(const Json& node, const std::string& block, const Json& counters, const char* field,
@@ -107,7 +114,7 @@ double tree_sum(const Json& node, const std::string& block, const Json& counters
     } else if (k == "energy_pj") {
       if (key.empty()) sum += v.get<double>();
     } else if (!key.empty()) {
-      const Json& c = counters.at(block + "." + k);
+      const Json& c = counters.at(fmt_key(block, k));
       if (c.at(field) == key) sum += v.get<double>();
     }
   }

@@ -72,6 +72,7 @@ Child spawn(const std::vector<std::string>& args) {
   std::vector<std::string> words = {IMCSIM_BIN};
   words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(words.size() + 1);
   for (auto& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
   int p[2];
@@ -278,7 +279,8 @@ TEST_F(CliFolderSafety, StaleLockOfADeadProcessDoesNotBlock) {
   ASSERT_TRUE(fs::is_regular_file(lock_file));
   // ... and, killed outright, left its temporary folder and the set-aside previous run.
   const std::string suffix = ".tmp-" + std::to_string(dead);
-  for (const std::string& name : {"." + id + suffix, "." + id + ".old" + suffix}) {
+  const std::string tmp_name = "." + id + suffix, old_name = "." + id + ".old" + suffix;
+  for (const std::string& name : {tmp_name, old_name}) {
     fs::create_directories(root / name);
     std::ofstream(root / name / "summary.json") << "{}";
   }

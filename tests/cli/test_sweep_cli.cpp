@@ -48,6 +48,7 @@ class SweepCli : public imcsim::test::CliTest {
     std::vector<std::string> all = {IMCSIM_BIN};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
+    argv.reserve(all.size() + 1);
     for (auto& a : all) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;

@@ -304,7 +304,7 @@ class BadModel : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string save(const onnx::ModelProto& m) {
-    const std::string p = (dir_ / "bad.onnx").string();
+    std::string p = (dir_ / "bad.onnx").string();
     std::ofstream f(p, std::ios::binary);
     m.SerializeToOstream(&f);
     return p;
@@ -571,7 +571,7 @@ struct Graph {
 };
 
 fs::path scratch(const std::string& name) {
-  const fs::path d =
+  fs::path d =
       fs::temp_directory_path() / ("imcsim-onnx-" + name + "-" + std::to_string(::getpid()));
   fs::create_directories(d);
   return d;

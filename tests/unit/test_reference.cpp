@@ -99,8 +99,13 @@ TEST(Reference, WeightQuantizationBounds) {
     const int64_t qmax = (int64_t{1} << (bits - 1)) - 1;
     for (const auto& [name, ql] : q) {
       const Tensor& t = w.at(name).weight;
-      const int64_t per = t.size() / ql.out_channels();
-      for (int64_t oc = 0; oc < ql.out_channels(); ++oc) {
+      const int64_t channels = ql.out_channels();
+      if (channels <= 0) {
+        ADD_FAILURE() << name << " has no output channels";
+        continue;
+      }
+      const int64_t per = t.size() / channels;
+      for (int64_t oc = 0; oc < channels; ++oc) {
         bool hit_max = false;
         for (int64_t i = 0; i < per; ++i) {
           const size_t k = static_cast<size_t>(oc * per + i);

@@ -56,7 +56,7 @@ onnx::NodeProto* node(onnx::GraphProto& g, const std::string& op, const std::str
 // The layer's activation as a node after `value`; returns the activation's output.
 std::string activation(onnx::GraphProto& g, const Layer& l, const std::string& value) {
   if (l.act == Activation::None) return value;
-  const std::string out = l.name + ".act";
+  std::string out = l.name + ".act";
   if (l.act == Activation::Relu) {
     node(g, "Relu", out, {value}, out);
     return out;

@@ -256,6 +256,7 @@ class Importer {
                       "{}: {}",
                       data.size(), [&] {
                         std::vector<std::string> names;
+                        names.reserve(data.size());
                         for (auto* d : data) names.push_back(d->name());
                         return fmt::format("{}", fmt::join(names, ", "));
                       }()));
