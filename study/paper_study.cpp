@@ -115,7 +115,8 @@ StudyCfg load_study(const std::string& file) {
     wn.allow_only({"weights"});
     const std::string wt = wn.child("weights").as_string();
     if (wt.empty()) wn.child("weights").fail_expected("synthetic or a .npy folder");
-    if (wt != "synthetic") w.weights = wt.front() == '/' ? wt : base + "/" + wt;
+    if (wt != "synthetic")
+      w.weights = wt.front() == '/' ? wt : (std::filesystem::path(base) / wt).string();
     c.workloads.push_back(w);
   }
   if (c.workloads.empty()) wls.fail("expected at least one workload");
