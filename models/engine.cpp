@@ -235,6 +235,12 @@ struct Chip : sc_core::sc_module {
   int64_t now() const { return clock.now(); }
   void wait_clocks(int64_t n) const { clock.wait(n); }
   bool tracing() const { return trace.active(); }
+  // A new layer: its index (the traced `chip.layer`) and whether it is traced.
+  void begin_layer(const std::string& layer) {
+    const auto& layers = cfg.trace.layers;
+    trace.layer = layers.empty() || std::find(layers.begin(), layers.end(), layer) != layers.end();
+    ++layer_index;
+  }
   // The layer's statistics tree into `run` (events and stalls summed from it); every
   // block's counters back to 0.
   void take_stats();
@@ -683,30 +689,23 @@ Chip::Chip(sc_core::sc_module_name name,  // NOLINT(performance-unnecessary-valu
 StatNode ArrayUnit::take_stats() {
   StatNode n;
   n.name = basename();
-  const auto block = [&n](const char* block_name, auto& b) {
-    n.children.push_back(snapshot(block_name, b));
-    reset(b);
-  };
-  block("router", router);
-  block("dac", dac);
-  block("crossbar", crossbar);
-  block("adc_bank", adc);
-  block("shift_add", shift_add);
-  block("accumulator", accumulator);
+  take(n, "router", router);
+  take(n, "dac", dac);
+  take(n, "crossbar", crossbar);
+  take(n, "adc_bank", adc);
+  take(n, "shift_add", shift_add);
+  take(n, "accumulator", accumulator);
   return n;
 }
 
 void Chip::take_stats() {
   StatNode chip;
   chip.name = "chip";
-  const auto block = [&chip](const char* block_name, auto& b) {
-    chip.children.push_back(snapshot(block_name, b));
-    reset(b);
-  };
-  block("input_buffer", input_buffer.stats);
-  block("output_buffer", output_buffer.stats);
-  block("programmer", programmer);
-  block("digital", digital);
+  run.programming_clocks = programmer.clocks;
+  take(chip, "input_buffer", input_buffer.stats);
+  take(chip, "output_buffer", output_buffer.stats);
+  take(chip, "programmer", programmer);
+  take(chip, "digital", digital);
   StatNode arrays_node;
   arrays_node.name = "arrays";
   for (ArrayUnit* a : arrays) {
@@ -740,7 +739,6 @@ void Chip::controller() {
           programmer.cell_writes += c.n_rows * c.n_phys;
         }
         programmer.clocks += rows * cfg.timing.t_program_row;
-        run.programming_clocks += rows * cfg.timing.t_program_row;
         wait_clocks(rows * cfg.timing.t_program_row);
       }
       requant_start_ev.notify(sc_core::SC_ZERO_TIME);
@@ -769,7 +767,6 @@ void Chip::controller() {
           }
           const int64_t clk = rows * cfg.timing.t_program_row;
           programmer.clocks += clk;
-          run.programming_clocks += clk;
           wait_clocks(clk);
         }
         arrays_busy = 0;
@@ -935,10 +932,7 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
   c.job = LayerJob{LayerJob::Kind::Array, &input_codes, &out, input_offset, nullptr};
   c.sched = &s;
   c.reprogram = reprogram;
-  const auto& layers = c.cfg.trace.layers;
-  c.trace.layer =
-      layers.empty() || std::find(layers.begin(), layers.end(), s.layer) != layers.end();
-  ++c.layer_index;
+  c.begin_layer(s.layer);
   return impl_->go();
 }
 
@@ -1047,10 +1041,7 @@ FusedRun Engine::run_fused_lowrank(const FusedLowRank& job, bool reprogram) {
   fx.l_out.assign(static_cast<size_t>(l_shape.oc * l_shape.o_h * l_shape.o_w), 0);
   c.job = LayerJob{LayerJob::Kind::Fused, nullptr, nullptr, 0, &job};
   c.reprogram = reprogram;
-  const auto& layers = c.cfg.trace.layers;
-  c.trace.layer =
-      layers.empty() || std::find(layers.begin(), layers.end(), rs.layer) != layers.end();
-  ++c.layer_index;
+  c.begin_layer(rs.layer);
   FusedRun out;
   out.run = impl_->go();
   out.r_out = std::move(fx.r_out);
@@ -1065,9 +1056,7 @@ LayerRun Engine::run_digital(const std::string& name, int64_t ops) {
   c.run.layer = name;
   c.job = LayerJob{LayerJob::Kind::Digital, nullptr, nullptr, 0, nullptr};
   c.digital_ops = ops;
-  const auto& layers = c.cfg.trace.layers;
-  c.trace.layer = layers.empty() || std::find(layers.begin(), layers.end(), name) != layers.end();
-  ++c.layer_index;
+  c.begin_layer(name);
   return impl_->go();
 }
 

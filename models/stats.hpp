@@ -59,6 +59,12 @@ template <typename Block>
 void reset(Block& b) {
   b.visit([](const StatDef&, int64_t& v) { v = 0; });
 }
+// Appends a snapshot of `b` to `parent` as its child `name`, then zeroes `b`'s counters.
+template <typename Block>
+void take(StatNode& parent, const std::string& name, Block& b) {
+  parent.children.push_back(snapshot(name, b));
+  reset(b);
+}
 
 // Sum over the tree of every counter priced as each event.
 EventCounts events_of(const StatNode& n);

@@ -581,8 +581,8 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   engine.finish();
   background.join();
 
-  const LayerTable table =
-      layer_table(records, arch, spec.engine.tech.table_for(arch.adc_bits), cfg.timing.clock_ns);
+  const EnergyTable energy = spec.engine.tech.table_for(arch.adc_bits);
+  const LayerTable table = layer_table(records, arch, energy, cfg.timing.clock_ns);
   const RunOutputs outputs{&simulated, &out_int, &out_float,
                            spec.compression ? &out_uncompressed : nullptr};
   RunResult r;
@@ -591,7 +591,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   dir.write("resolved.yaml", resolved_yaml(spec));
   dir.write("summary.json", r.summary.dump(2) + "\n");
   dir.write("layers.csv", table.csv);
-  dir.write("stats.json", run_stats_json(records, spec.engine.tech.table_for(arch.adc_bits)));
+  dir.write("stats.json", run_stats_json(records, energy));
   if (spec.engine.schedule_cycles > 0)
     dir.write("schedule.yaml", schedule_yaml(rs.schedules, spec.engine.schedule_cycles));
   r.dir = dir.commit();
