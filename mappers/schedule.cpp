@@ -10,13 +10,6 @@
 
 namespace imcsim {
 
-bool TileSchedule::holds_weight(const RowSlot& r, const ColSlot& c) const {
-  if (r.blk >= 0 && c.blk >= 0 && r.blk != c.blk) return false;
-  const ConvShape& s = mapping.shape;
-  const int64_t kh = r.ph - c.dy * s.s_h, kw = r.pw - c.dx * s.s_w;
-  return kh >= 0 && kh < s.k_h && kw >= 0 && kw < s.k_w;
-}
-
 int64_t TileSchedule::valid_columns(const TileSpec& t, int64_t py, int64_t px) const {
   const ConvShape& s = mapping.shape;
   int64_t n = 0;

@@ -61,7 +61,12 @@ struct TileSchedule {
   // (windows at the right/bottom edge may hang over it).
   int64_t valid_columns(const TileSpec& t, int64_t py, int64_t px) const;
   // Does kernel weight (kh, kw) = (ph - dy*s, pw - dx*s) exist for this row/column pair?
-  bool holds_weight(const RowSlot& r, const ColSlot& c) const;
+  // (Inline: program_tile asks it for every cell.)
+  bool holds_weight(const RowSlot& r, const ColSlot& c) const {
+    if (r.blk >= 0 && c.blk >= 0 && r.blk != c.blk) return false;
+    const int64_t kh = r.ph - c.dy * mapping.shape.s_h, kw = r.pw - c.dx * mapping.shape.s_w;
+    return kh >= 0 && kh < mapping.shape.k_h && kw >= 0 && kw < mapping.shape.k_w;
+  }
 };
 
 // Builds the schedule of a mapping on `num_arrays` arrays (more tiles than arrays:

@@ -15,6 +15,8 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define IMCSIM_POPCOUNT_CLONES \
   __attribute__((target_clones("arch=icelake-server", "arch=x86-64-v3", "popcnt", "default")))
+#define IMCSIM_AVX512_POPCOUNT \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,bmi2,popcnt")))
 #else
 #define IMCSIM_POPCOUNT_CLONES
 #endif
@@ -360,6 +362,115 @@ void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const Da
     for (int64_t k = j * cpw; k < (j + 1) * cpw; ++k) v += c[k] * mul[k];
     acc[j] += v * (int64_t{1} << lsb);  // v may be negative: no left shift of it (C++17)
   }
+}
+
+WindowKernel::WindowKernel(const TileCells& cells, const DatapathParams& p) : cells_(cells), p_(p) {
+  const int64_t n = cells.n_phys, nw = cells.words, nb = p.cell_bits, nj = cells.n_wcols;
+  planes_t_.resize(static_cast<size_t>(nb * nw * n));
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t b = 0; b < nb; ++b)
+      for (int64_t w = 0; w < nw; ++w)
+        planes_t_[static_cast<size_t>((b * nw + w) * n + c)] =
+            cells.planes[static_cast<size_t>((c * nb + b) * nw + w)];
+  mapped_t_.resize(static_cast<size_t>(nw * nj));
+  for (int64_t j = 0; j < nj; ++j)
+    for (int64_t w = 0; w < nw; ++w)
+      mapped_t_[static_cast<size_t>(w * nj + j)] = cells.mapped[static_cast<size_t>(j * nw + w)];
+  inputs_.resize(static_cast<size_t>(nj));
+}
+
+namespace {
+
+// s[c] += popcount(x & g[c]) << shift for c < n: one input word against a run of columns
+// (the loop the compiler vectorizes, with VPOPCNTQ where the CPU has it).
+IMCSIM_INLINE void word_sums(uint64_t x, const uint64_t* g, int64_t n, int shift, int64_t* s) {
+  for (int64_t c = 0; c < n; ++c)
+    s[c] += static_cast<int64_t>(__builtin_popcountll(x & g[c])) << shift;
+}
+
+struct KernelArgs {
+  const uint64_t* x;  // input planes [bit * words + w]
+  const uint64_t* g;  // planes_t or mapped_t
+  int64_t n, words, cell_bits, dac_bits, input_bits;
+};
+
+IMCSIM_INLINE void window_sums_body(const KernelArgs& a, int64_t* sums) {
+  const int64_t phases = (a.input_bits + a.dac_bits - 1) / a.dac_bits;
+  std::fill(sums, sums + phases * a.n, int64_t{0});
+  for (int64_t ph = 0; ph < phases; ++ph) {
+    int64_t* s = sums + ph * a.n;
+    // the last phase may be short
+    const int64_t bits_here = std::min(a.dac_bits, a.input_bits - ph * a.dac_bits);
+    for (int64_t i = 0; i < bits_here; ++i)
+      for (int64_t w = 0; w < a.words; ++w) {
+        const uint64_t xw = a.x[(ph * a.dac_bits + i) * a.words + w];
+        if (xw == 0) continue;
+        for (int64_t b = 0; b < a.cell_bits; ++b)
+          word_sums(xw, a.g + (b * a.words + w) * a.n, a.n, static_cast<int>(i + b), s);
+      }
+  }
+}
+
+// in[j] = sum over the input bits b of 2^b popcount(plane_b & mapped_j).
+IMCSIM_INLINE void input_sums_body(const KernelArgs& a, int64_t* in) {
+  std::fill(in, in + a.n, int64_t{0});
+  for (int64_t b = 0; b < a.input_bits; ++b)
+    for (int64_t w = 0; w < a.words; ++w) {
+      const uint64_t xw = a.x[b * a.words + w];
+      if (xw != 0) word_sums(xw, a.g + w * a.n, a.n, static_cast<int>(b), in);
+    }
+}
+
+// One build per instruction set: AVX-512 with VPOPCNTQ picked at run time where the CPU
+// has it (chosen by feature, not by CPU model: virtual machines often report none), else
+// the clones above. Integer-only: the same numbers on every machine.
+#ifdef IMCSIM_AVX512_POPCOUNT
+IMCSIM_AVX512_POPCOUNT void window_sums_avx512(const KernelArgs& a, int64_t* sums) {
+  window_sums_body(a, sums);
+}
+IMCSIM_AVX512_POPCOUNT void input_sums_avx512(const KernelArgs& a, int64_t* in) {
+  input_sums_body(a, in);
+}
+bool has_avx512_popcount() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512dq") &&
+                          __builtin_cpu_supports("avx512vpopcntdq") &&
+                          __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+  return yes;
+}
+#endif
+IMCSIM_POPCOUNT_CLONES void window_sums_any(const KernelArgs& a, int64_t* sums) {
+  window_sums_body(a, sums);
+}
+IMCSIM_POPCOUNT_CLONES void input_sums_any(const KernelArgs& a, int64_t* in) {
+  input_sums_body(a, in);
+}
+
+}  // namespace
+
+void WindowKernel::column_sums(const std::vector<uint64_t>& in_planes, int64_t* sums) const {
+  const KernelArgs a{in_planes.data(), planes_t_.data(), cells_.n_phys, cells_.words,
+                     p_.cell_bits,     p_.dac_bits,      p_.input_bits};
+#ifdef IMCSIM_AVX512_POPCOUNT
+  if (has_avx512_popcount()) return window_sums_avx512(a, sums);
+#endif
+  window_sums_any(a, sums);
+}
+
+void WindowKernel::offset_correction(const std::vector<uint64_t>& in_planes, int64_t* acc) const {
+  if (p_.differential) return;
+  const KernelArgs a{in_planes.data(), mapped_t_.data(), cells_.n_wcols, cells_.words, 1, 1,
+                     p_.input_bits};
+  int64_t* in = inputs_.data();
+#ifdef IMCSIM_AVX512_POPCOUNT
+  if (has_avx512_popcount())
+    input_sums_avx512(a, in);
+  else
+#endif
+    input_sums_any(a, in);
+  const int64_t* off = cells_.col_offset.data();
+  for (int64_t j = 0; j < cells_.n_wcols; ++j) acc[j] -= off[j] * in[j];
 }
 
 void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase, const DatapathParams& p,

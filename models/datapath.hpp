@@ -100,6 +100,26 @@ void column_sums_all(const TileCells& cells, const std::vector<uint64_t>& in_pla
 void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const DatapathParams& p,
                            int64_t* acc);
 
+// A tile's cells in the layout of the window kernel: each (cell bit, word) plane of every
+// physical column side by side (planes_t[(b * words + w) * n_phys + c]), and the mapped
+// rows likewise (mapped_t[w * n_wcols + j]), so one input word meets a run of columns in
+// vector registers. The same sums as column_sums_all and offset_correction (test_datapath:
+// WindowKernel.*); all-zero input words are skipped (no cell of theirs adds anything).
+class WindowKernel {
+ public:
+  WindowKernel(const TileCells& cells, const DatapathParams& p);
+  // sums[ph * n_phys + c]: every DAC phase's column sums of the window (column_sums_all).
+  void column_sums(const std::vector<uint64_t>& in_planes, int64_t* sums) const;
+  // acc[j] -= col_offset[j] * (sum of column j's inputs) (offset_correction).
+  void offset_correction(const std::vector<uint64_t>& in_planes, int64_t* acc) const;
+
+ private:
+  const TileCells& cells_;
+  DatapathParams p_;
+  std::vector<uint64_t> planes_t_, mapped_t_;
+  mutable std::vector<int64_t> inputs_;  // per weight column, the sum of its inputs
+};
+
 // Inputs with a zero point (centered codes x = code - zp, which can be negative: GELU
 // outputs, a low-rank R factor's outputs) are driven as the unsigned code x + zp, so the
 // DACs see unsigned codes; the digital correction subtracts zp * (sum of the column's

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <systemc>
 
@@ -149,6 +150,55 @@ void add_partial_sums(const TileSchedule& sc, const TileSpec& tl, int64_t py, in
   }
 }
 
+// The values an array layer's tile adds into the output buffer (OC x O_h x O_w), window by
+// window as its array computes them: the router's placement of the window's pixels on the
+// wordlines (zero outside the input: padding; `offset` added: the DACs drive code + zero
+// point), every DAC phase's column sums, their ADC conversion and shift-add, the digital
+// offset corrections, and the partial sums' read-modify-write. The timing processes below
+// do not need them: values do not depend on when they are computed, and integer sums not
+// on their order, so they are computed apart from the timing (on a second thread when the
+// engine may use one).
+void tile_values(const TileSchedule& sc, const TileSpec& tile, const TileCells& cells,
+                 const std::vector<int64_t>& input, int64_t offset, const DatapathParams& p,
+                 std::vector<int64_t>& out) {
+  const ConvShape& s = sc.mapping.shape;
+  const LayerMapping& m = sc.mapping;
+  const int64_t c0 = tile.group * s.ic;
+  std::vector<int64_t> x(tile.rows.size()), acc(static_cast<size_t>(cells.n_wcols));
+  std::vector<int64_t> sums(static_cast<size_t>(p.phases() * cells.n_phys));
+  std::vector<uint64_t> planes;
+  const WindowKernel kernel(cells, p);
+  for (int64_t k = 0; k < sc.positions(); ++k) {
+    const int64_t py = k / sc.pos_w, px = k % sc.pos_w;
+    const int64_t y0 = py * m.win_h * s.s_h - sc.pad_h;
+    const int64_t x0 = px * m.win_w * s.s_w - sc.pad_w;
+    for (size_t r = 0; r < tile.rows.size(); ++r) {
+      const RowSlot& row = tile.rows[r];
+      const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
+      x[r] =
+          offset + ((iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w)
+                        ? 0
+                        : input[static_cast<size_t>(((c0 + row.c) * s.in_h + iy) * s.in_w + ix)]);
+    }
+    input_planes(x, cells.words, p.input_bits, planes);
+    std::fill(acc.begin(), acc.end(), 0);
+    kernel.column_sums(planes, sums.data());
+    convert_shift_add_all(cells, sums.data(), p, acc.data());
+    // Offset encoding's digital correction from the window's inputs.
+    kernel.offset_correction(planes, acc.data());
+    if (offset != 0) input_offset_correction(cells, offset, acc.data());
+    add_partial_sums(sc, tile, py, px, acc.data(), out);
+  }
+}
+
+// Every tile's values of an array layer into `out`.
+void layer_values(const TileSchedule& sc, const std::vector<TileCells>& cells,
+                  const std::vector<int64_t>& input, int64_t offset, const DatapathParams& p,
+                  std::vector<int64_t>& out) {
+  for (size_t i = 0; i < sc.tiles.size(); ++i)
+    tile_values(sc, sc.tiles[i], cells[i], input, offset, p, out);
+}
+
 // One array with its periphery. Four pipelined processes:
 //   fetch:   input buffer -> router -> input register     (one window position)
 //   compute: DACs + crossbar read, one DAC phase at a time -> sample-and-hold
@@ -171,6 +221,7 @@ struct ArrayUnit : sc_core::sc_module {
   // After the last held phase of an activation (id = activation x phases + phase): all its
   // phases' ADC codes into the shift-add, and the activation on to the post stage.
   void convert(int64_t id, int64_t phases);
+  void pass_to_post(int64_t kk);      // activation kk on to the post stage (waits while it is full)
   bool r_active(int64_t k) const;     // activation k drives R's rows (window k)
   int64_t l_window(int64_t k) const;  // the window whose L it evaluates, -1 = none
 
@@ -302,36 +353,13 @@ void ArrayUnit::fetch_thread() {
       fused_fetch();
       continue;
     }
-    const ConvShape& s = sched->mapping.shape;
-    const LayerMapping& m = sched->mapping;
     for (int64_t k = 0; k < n_cc; ++k) {
-      const int64_t py = k / sched->pos_w, px = k % sched->pos_w;
-      const int64_t rows = sched->rows_to_fetch(*tile, px);
+      const int64_t rows = sched->rows_to_fetch(*tile, k % sched->pos_w);
       const int64_t bits = rows * p.input_bits;
       auto [wait_clk, contention] = input_buffer.transfer(clock.now(), bits);
       router.bandwidth_stall += contention;
       clock.wait(wait_clk + t.t_route);
       router.pixels += static_cast<int64_t>(tile->rows.size());
-      if (cfg.functional) {
-        // The router places each pixel of the window on its wordline (zero outside the
-        // input: padding).
-        std::vector<int64_t>& x = codes[k % kRing];
-        x.resize(tile->rows.size());
-        const int64_t y0 = py * m.win_h * s.s_h - sched->pad_h;
-        const int64_t x0 = px * m.win_w * s.s_w - sched->pad_w;
-        const int64_t c0 = tile->group * s.ic;
-        const int64_t offset = job.input_offset;
-        for (size_t r = 0; r < tile->rows.size(); ++r) {
-          const RowSlot& row = tile->rows[r];
-          const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
-          x[r] =
-              offset +
-              ((iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w)
-                   ? 0
-                   : (*job.input)[static_cast<size_t>(((c0 + row.c) * s.in_h + iy) * s.in_w + ix)]);
-        }
-        input_planes(x, cells->words, p.input_bits, planes[k % kRing]);
-      }
       in_q.write(k);
       ++input_regs;
       if (trace.active()) sig_input_regs.write(input_regs);
@@ -357,7 +385,6 @@ void ArrayUnit::compute_thread() {
       int64_t kk = 0;
       in_q.read(kk);
       if (k > 0) crossbar.input_stall += clock.now() - t0;
-      if (cfg.functional) acc[kk % kRing].assign(static_cast<size_t>(cells->n_wcols), 0);
       if (trace.active()) {
         sig_pos_y.write(static_cast<int>(kk / sched->pos_w));
         sig_pos_x.write(static_cast<int>(kk % sched->pos_w));
@@ -369,21 +396,11 @@ void ArrayUnit::compute_thread() {
         dac.conversions += rows;
         crossbar.wordlines += rows;
         crossbar.cell_reads += cells->mapped_cells;
-        // The analog sums of every phase of the window at once (the values do not depend
-        // on when they are computed; the ADC stage converts them after the last phase).
-        if (cfg.functional && ph == 0) window_sums(kk);
         const int64_t t1 = clock.now();
         if (sh_q.num_free() == 0 && trace.active()) sig_stall.write(kAdc);
         sh_q.write(kk * phases + ph);
         crossbar.adc_stall += clock.now() - t1;
         if (trace.active()) sig_stall.write(kNone);
-      }
-      if (cfg.functional) {
-        // Offset encoding: the digital correction uses the window's inputs, which the
-        // input register releases after the last phase.
-        offset_correction(*cells, planes[kk % kRing], p, acc[kk % kRing].data());
-        if (job.input_offset != 0)
-          input_offset_correction(*cells, job.input_offset, acc[kk % kRing].data());
       }
       --input_regs;
       if (trace.active()) sig_input_regs.write(input_regs);
@@ -413,7 +430,7 @@ void ArrayUnit::adc_thread() {
       adc.conversions += cells->n_phys;
       shift_add.merges += cells->n_phys;
       if (trace.active()) sig_adc_busy.write(false);
-      convert(id, phases);
+      if (id % phases == phases - 1) pass_to_post(id / phases);
     }
   }
 }
@@ -438,9 +455,6 @@ void ArrayUnit::post_thread() {
       auto [wait_clk, contention] = output_buffer.transfer(clock.now(), bits);
       accumulator.bandwidth_stall += contention;
       clock.wait(wait_clk);
-      // Partial sums of every row tile add up in the output buffer.
-      if (cfg.functional)
-        add_partial_sums(*sched, *tile, py, px, acc[kk % kRing].data(), *job.output);
       outputs_written += static_cast<int>(valid);
       if (trace.active()) sig_outputs.write(outputs_written);
     }
@@ -583,10 +597,14 @@ void ArrayUnit::convert(int64_t id, int64_t phases) {
   if (ph == phases - 1) {  // every phase converted: on to the shift-add/accumulate stage
     if (cfg.functional)
       convert_shift_add_all(*cells, sums[kk % kRing].data(), p, acc[kk % kRing].data());
-    const int64_t t1 = clock.now();
-    post_q.write(kk);
-    adc.post_stall += clock.now() - t1;
+    pass_to_post(kk);
   }
+}
+
+void ArrayUnit::pass_to_post(int64_t kk) {
+  const int64_t t1 = clock.now();
+  post_q.write(kk);
+  adc.post_stall += clock.now() - t1;
 }
 
 void ArrayUnit::fused_post() {
@@ -933,7 +951,24 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
   c.sched = &s;
   c.reprogram = reprogram;
   c.begin_layer(s.layer);
-  return impl_->go();
+  if (!c.cfg.functional) return impl_->go();
+  if (c.cfg.threads < 2) {
+    layer_values(s, c.cells, input_codes, input_offset, c.cfg.datapath, out);
+    return impl_->go();
+  }
+  // The values beside the timing; the cells stay put until both are done.
+  std::future<void> values = std::async(std::launch::async, [&] {
+    layer_values(s, c.cells, input_codes, input_offset, c.cfg.datapath, out);
+  });
+  LayerRun run;
+  try {
+    run = impl_->go();
+  } catch (...) {
+    values.wait();
+    throw;
+  }
+  values.get();
+  return run;
 }
 
 namespace {

@@ -38,6 +38,9 @@ struct EngineConfig {
   int64_t adc_share = 8;  // columns per ADC
   int64_t num_arrays = 64;
   bool functional = true;  // compute real values (else timing and events only)
+  // Host threads a layer may use: with 2, an array layer's values are computed on a second
+  // thread while its timing is simulated (the same numbers: they do not depend on timing).
+  int threads = 1;
   TraceConfig trace;
 
   int64_t adcs_per_array() const { return (cols + adc_share - 1) / adc_share; }

@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 
 #include <Eigen/Dense>
+
+#ifdef IMCSIM_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -97,29 +101,59 @@ template <typename T>
 void im2col(const ChwTensor<T>& in, const Layer& l, int64_t g, int64_t oh, int64_t ow,
             Eigen::MatrixXd& patches) {
   const int64_t icg = l.in.c / l.groups;
-  patches.resize(icg * l.k_h * l.k_w, oh * ow);
-  for (int64_t c = 0; c < icg; ++c)
-    for (int64_t ky = 0; ky < l.k_h; ++ky)
-      for (int64_t kx = 0; kx < l.k_w; ++kx) {
-        const int64_t r = (c * l.k_h + ky) * l.k_w + kx;
-        for (int64_t y = 0; y < oh; ++y) {
+  const int64_t rows = icg * l.k_h * l.k_w;
+  patches.resize(rows, oh * ow);
+  // Column by column (an output pixel's patch is contiguous in the column-major matrix).
+  for (int64_t y = 0; y < oh; ++y)
+    for (int64_t x = 0; x < ow; ++x) {
+      double* col = patches.data() + (y * ow + x) * rows;
+      for (int64_t c = 0; c < icg; ++c)
+        for (int64_t ky = 0; ky < l.k_h; ++ky) {
           const int64_t iy = y * l.stride_h - l.pad_h + ky * l.dilation_h;
           const bool row_in = iy >= 0 && iy < in.h;
-          for (int64_t x = 0; x < ow; ++x) {
+          for (int64_t kx = 0; kx < l.k_w; ++kx) {
             const int64_t ix = x * l.stride_w - l.pad_w + kx * l.dilation_w;
-            patches(r, y * ow + x) = (!row_in || ix < 0 || ix >= in.w)
-                                         ? 0.0
-                                         : static_cast<double>(in.at(g * icg + c, iy, ix));
+            *col++ = (!row_in || ix < 0 || ix >= in.w)
+                         ? 0.0
+                         : static_cast<double>(in.at(g * icg + c, iy, ix));
           }
         }
-      }
+    }
+}
+
+// How conv_gemm multiplies. Eigen: the float reference's own order of additions (its
+// rounding is what the goldens hold). Exact: operands and every partial sum are integers
+// below 2^53, so any order gives the same doubles; OpenBLAS's dgemm (one thread: callers
+// bring their own, workloads/parallel.hpp) is several times faster than Eigen's kernel for
+// the baseline instruction set the project builds for.
+enum class Gemm { Eigen, Exact };
+
+void multiply(Gemm how, const Eigen::MatrixXd& w, const Eigen::MatrixXd& patches,
+              Eigen::Block<Eigen::MatrixXd> out) {
+#ifdef IMCSIM_HAVE_OPENBLAS
+  if (how == Gemm::Exact) {
+    static const bool one_thread = [] {
+      openblas_set_num_threads(1);
+      return true;
+    }();
+    (void)one_thread;
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(w.rows()),
+                static_cast<blasint>(patches.cols()), static_cast<blasint>(w.cols()), 1.0, w.data(),
+                static_cast<blasint>(w.rows()), patches.data(),
+                static_cast<blasint>(patches.rows()), 0.0, out.data(),
+                static_cast<blasint>(out.outerStride()));
+    return;
+  }
+#endif
+  (void)how;
+  out.noalias() = w * patches;
 }
 
 // The convolution as one GEMM per group: out[oc, p] = sum_r w(oc, r) * patches(r, p), where
 // weight_at(flat OIHW index) gives the weight as a double.
 template <typename T, typename W>
 Eigen::MatrixXd conv_gemm(const ChwTensor<T>& in, const Layer& l, int64_t oh, int64_t ow,
-                          W weight_at) {
+                          W weight_at, Gemm how = Gemm::Eigen) {
   const int64_t icg = l.in.c / l.groups, ocg = l.out.c / l.groups;
   const int64_t rows = icg * l.k_h * l.k_w, cols = oh * ow;
   Eigen::MatrixXd out(l.out.c, cols);
@@ -128,7 +162,7 @@ Eigen::MatrixXd conv_gemm(const ChwTensor<T>& in, const Layer& l, int64_t oh, in
     im2col(in, l, g, oh, ow, patches);
     for (int64_t o = 0; o < ocg; ++o)
       for (int64_t r = 0; r < rows; ++r) w(o, r) = weight_at((g * ocg + o) * rows + r);
-    out.middleRows(g * ocg, ocg).noalias() = w * patches;
+    multiply(how, w, patches, out.middleRows(g * ocg, ocg));
   }
   return out;
 }
@@ -364,7 +398,8 @@ IntTensor conv2d_int(const IntTensor& in, const Layer& l, const QuantizedLayer& 
                        static_cast<double>(icg * l.k_h * l.k_w);
   if (bound < 9007199254740992.0) {  // 2^53
     const Eigen::MatrixXd y = conv_gemm(
-        in, l, oh, ow, [&](int64_t k) { return static_cast<double>(q.q[static_cast<size_t>(k)]); });
+        in, l, oh, ow, [&](int64_t k) { return static_cast<double>(q.q[static_cast<size_t>(k)]); },
+        Gemm::Exact);
     const int64_t cols = oh * ow;
     for (int64_t o = 0; o < l.out.c; ++o)
       for (int64_t p = 0; p < cols; ++p)

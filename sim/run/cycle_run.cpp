@@ -186,6 +186,7 @@ RunSchedules schedule_network(const ExperimentSpec& spec, const RunNetwork& rn,
 EngineConfig run_engine_config(const ExperimentSpec& spec, const CycleOptions& options,
                                RunDir& dir) {
   EngineConfig cfg = engine_config(spec.arch, spec.engine);
+  cfg.threads = options.threads;
   if (spec.engine.trace || options.trace) {
     cfg.trace.vcd_path = dir.path("trace.vcd");
     cfg.trace.layers = spec.engine.trace_layers;

@@ -261,3 +261,64 @@ TEST(WindowDatapath, AllPhasesAtOnceEqualPhaseByPhase) {
     }
   }
 }
+
+TEST(WindowKernel, EqualsColumnSumsAllAndOffsetCorrection) {
+  // The engine's window kernel (columns side by side, zero input words skipped) against
+  // column_sums_all and offset_correction on random cells: 1-3 words of rows, 1- and 2-bit
+  // cells, 1-3 bit DACs, sparse and dense inputs, both encodings.
+  SeededStream rng(29);
+  for (int64_t rows : {37, 128, 190}) {
+    for (int64_t cell_bits : {1, 2}) {
+      for (int64_t dac_bits : {1, 3}) {
+        for (bool differential : {false, true}) {
+          DatapathParams p;
+          p.rows = rows;
+          p.cell_bits = cell_bits;
+          p.weight_bits = 8;
+          p.input_bits = 8;
+          p.dac_bits = dac_bits;
+          p.differential = differential;
+          TileCells cells;
+          cells.n_rows = rows;
+          cells.words = (rows + 63) / 64;
+          cells.n_wcols = 1 + static_cast<int64_t>(rng.next_u64() % 40);
+          cells.n_phys = cells.n_wcols * p.cols_per_weight();
+          const uint64_t last = rows % 64 == 0 ? ~uint64_t{0} : (uint64_t{1} << (rows % 64)) - 1;
+          auto random_rows = [&](std::vector<uint64_t>& v, int64_t n_vec) {
+            v.resize(static_cast<size_t>(n_vec * cells.words));
+            for (size_t i = 0; i < v.size(); ++i)
+              v[i] =
+                  rng.next_u64() &
+                  (static_cast<int64_t>(i % cells.words) == cells.words - 1 ? last : ~uint64_t{0});
+          };
+          random_rows(cells.planes, cells.n_phys * cell_bits);
+          random_rows(cells.mapped, cells.n_wcols);
+          for (int64_t j = 0; j < cells.n_wcols; ++j)
+            cells.col_offset.push_back(rng.next_u64() % 2 ? 128 : 255);
+          const WindowKernel kernel(cells, p);
+          for (bool sparse : {false, true}) {
+            std::vector<int64_t> x(static_cast<size_t>(rows));
+            for (auto& v : x) v = sparse && rng.next_u64() % 4 != 0 ? 0 : rng.next_u64() % 256;
+            std::vector<uint64_t> planes;
+            input_planes(x, cells.words, p.input_bits, planes);
+            const size_t n = static_cast<size_t>(cells.n_phys * p.phases());
+            std::vector<int64_t> want(n), got(n, -1);
+            column_sums_all(cells, planes, p, want.data());
+            kernel.column_sums(planes, got.data());
+            EXPECT_EQ(got, want) << "rows " << rows << " cell_bits " << cell_bits << " dac_bits "
+                                 << dac_bits << (sparse ? " sparse" : " dense");
+            std::vector<int64_t> acc_want(static_cast<size_t>(cells.n_wcols), 7),
+                acc_got = acc_want;
+            offset_correction(cells, planes, p, acc_want.data());
+            kernel.offset_correction(planes, acc_got.data());
+            EXPECT_EQ(acc_got, acc_want)
+                << "rows " << rows << (differential ? " differential" : "");
+            if (!differential) {
+              EXPECT_NE(acc_want, std::vector<int64_t>(acc_want.size(), 7));
+            }
+          }
+        }
+      }
+    }
+  }
+}
