@@ -103,13 +103,11 @@ struct TraceControl {
   }
 };
 
-// The job the controller hands to the arrays (they only read it): its kind, the input
-// codes in the input buffer and the output buffer's values the partial sums add into.
+// The job the controller hands to the arrays (they only read it): its kind and, for a
+// fused low-rank job, its parts. (An array layer's values are computed apart from its
+// timing: tile_values.)
 struct LayerJob {
   enum class Kind { None, Array, Digital, Fused } kind = Kind::None;
-  const std::vector<int64_t>* input = nullptr;
-  std::vector<int64_t>* output = nullptr;
-  int64_t input_offset = 0;  // activation zero point the DACs add to centered codes
   const FusedLowRank* fused = nullptr;
 };
 
@@ -158,28 +156,34 @@ void add_partial_sums(const TileSchedule& sc, const TileSpec& tl, int64_t py, in
 // do not need them: values do not depend on when they are computed, and integer sums not
 // on their order, so they are computed apart from the timing (on a second thread when the
 // engine may use one).
+// The router's placement of window k of a tile: each row's pixel (zero outside the input:
+// padding) plus `offset`, into x[0 .. rows).
+void place_window(const TileSchedule& sc, const TileSpec& tile, int64_t k,
+                  const std::vector<int64_t>& input, int64_t offset, int64_t* x) {
+  const ConvShape& s = sc.mapping.shape;
+  const int64_t py = k / sc.pos_w, px = k % sc.pos_w;
+  const int64_t y0 = py * sc.mapping.win_h * s.s_h - sc.pad_h;
+  const int64_t x0 = px * sc.mapping.win_w * s.s_w - sc.pad_w;
+  const int64_t c0 = tile.group * s.ic;
+  for (size_t r = 0; r < tile.rows.size(); ++r) {
+    const RowSlot& row = tile.rows[r];
+    const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
+    x[r] = offset + ((iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w)
+                         ? 0
+                         : input[static_cast<size_t>(((c0 + row.c) * s.in_h + iy) * s.in_w + ix)]);
+  }
+}
+
 void tile_values(const TileSchedule& sc, const TileSpec& tile, const TileCells& cells,
                  const std::vector<int64_t>& input, int64_t offset, const DatapathParams& p,
                  std::vector<int64_t>& out) {
-  const ConvShape& s = sc.mapping.shape;
-  const LayerMapping& m = sc.mapping;
-  const int64_t c0 = tile.group * s.ic;
   std::vector<int64_t> x(tile.rows.size()), acc(static_cast<size_t>(cells.n_wcols));
   std::vector<int64_t> sums(static_cast<size_t>(p.phases() * cells.n_phys));
   std::vector<uint64_t> planes;
   const WindowKernel kernel(cells, p);
   for (int64_t k = 0; k < sc.positions(); ++k) {
     const int64_t py = k / sc.pos_w, px = k % sc.pos_w;
-    const int64_t y0 = py * m.win_h * s.s_h - sc.pad_h;
-    const int64_t x0 = px * m.win_w * s.s_w - sc.pad_w;
-    for (size_t r = 0; r < tile.rows.size(); ++r) {
-      const RowSlot& row = tile.rows[r];
-      const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
-      x[r] =
-          offset + ((iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w)
-                        ? 0
-                        : input[static_cast<size_t>(((c0 + row.c) * s.in_h + iy) * s.in_w + ix)]);
-    }
+    place_window(sc, tile, k, input, offset, x.data());
     input_planes(x, cells.words, p.input_bits, planes);
     std::fill(acc.begin(), acc.end(), 0);
     kernel.column_sums(planes, sums.data());
@@ -498,21 +502,7 @@ void ArrayUnit::fused_fetch() {
     if (cfg.functional) {
       std::vector<int64_t>& x = codes[k % kRing];
       x.assign(static_cast<size_t>(cells->n_rows), 0);  // rows of an idle part: DAC off
-      if (ra) {
-        const ConvShape& s = rs.mapping.shape;
-        const int64_t py = k / rs.pos_w, px = k % rs.pos_w;
-        const int64_t y0 = py * rs.mapping.win_h * s.s_h - rs.pad_h,
-                      x0 = px * rs.mapping.win_w * s.s_w - rs.pad_w;
-        for (size_t r = 0; r < tile->rows.size(); ++r) {
-          const RowSlot& row = tile->rows[r];
-          const int64_t iy = y0 + row.ph, ix = x0 + row.pw;
-          const bool pad = iy < 0 || ix < 0 || iy >= s.in_h || ix >= s.in_w;
-          x[r] = job.fused->r_offset +
-                 (pad ? 0
-                      : (*job.fused
-                              ->r_input)[static_cast<size_t>((row.c * s.in_h + iy) * s.in_w + ix)]);
-        }
-      }
+      if (ra) place_window(rs, *tile, k, *job.fused->r_input, job.fused->r_offset, x.data());
       if (lw >= 0) {
         const ConvShape& s = ls.mapping.shape;
         const int64_t py = lw / ls.pos_w, px = lw % ls.pos_w;
@@ -947,7 +937,7 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
     c.run.used_rows += cells.n_rows;
     c.run.used_cols += cells.n_phys;
   }
-  c.job = LayerJob{LayerJob::Kind::Array, &input_codes, &out, input_offset, nullptr};
+  c.job = LayerJob{LayerJob::Kind::Array, nullptr};
   c.sched = &s;
   c.reprogram = reprogram;
   c.begin_layer(s.layer);
@@ -1074,7 +1064,7 @@ FusedRun Engine::run_fused_lowrank(const FusedLowRank& job, bool reprogram) {
   fx.r_out.assign(static_cast<size_t>(r_shape.oc * r_shape.o_h * r_shape.o_w), 0);
   fx.l_input.assign(fx.r_out.size(), 0);
   fx.l_out.assign(static_cast<size_t>(l_shape.oc * l_shape.o_h * l_shape.o_w), 0);
-  c.job = LayerJob{LayerJob::Kind::Fused, nullptr, nullptr, 0, &job};
+  c.job = LayerJob{LayerJob::Kind::Fused, &job};
   c.reprogram = reprogram;
   c.begin_layer(rs.layer);
   FusedRun out;
@@ -1089,7 +1079,7 @@ LayerRun Engine::run_digital(const std::string& name, int64_t ops) {
   Chip& c = *impl_->chip;
   c.run = LayerRun{};
   c.run.layer = name;
-  c.job = LayerJob{LayerJob::Kind::Digital, nullptr, nullptr, 0, nullptr};
+  c.job = LayerJob{LayerJob::Kind::Digital, nullptr};
   c.digital_ops = ops;
   c.begin_layer(name);
   return impl_->go();
