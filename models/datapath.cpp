@@ -116,7 +116,7 @@ TileCells program_tile(const TileSchedule& s, const TileSpec& tile, const int32_
                                    ? (q == 0 ? std::max<int64_t>(w, 0) : std::max<int64_t>(-w, 0))
                                    : (w + col_offset[j]) / col_mul[j];
         // Branch-free: the cells' bits are as good as random, so a test per bit would be
-        // mispredicted about half the time (it was the most of this function's time).
+        // mispredicted about half the time (that test took most of this function's time).
         uint64_t* plane = planes + ((j * cpw + q * slices) * cell_bits) * words + word;
         for (int64_t k = 0; k < slices; ++k) {
           const uint64_t cell = static_cast<uint64_t>((stored >> (k * cell_bits)) & cell_mask);
