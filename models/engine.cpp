@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
+#include <limits>
 #include <sstream>
+#include <stdexcept>
 #include <systemc>
 
 #include "models/stats.hpp"
@@ -72,20 +74,60 @@ struct Clock {
   }
 };
 
+// What a requester of a shared buffer waits for: its grant's event, and the contention
+// clocks of its transfer.
+struct PortGrant {
+  sc_core::sc_event ev;
+  int64_t contention = 0;
+};
+
 // The global input buffer and the output buffer: shared by every array through their
 // bandwidth ports (contention between arrays is real: requests queue), each owning its
-// statistics (`Bits`: the counter of the bits it moves).
+// statistics (`Bits`: the counter of the bits it moves). A port serves the requests made in
+// one delta cycle together, at its end (the update phase), the highest array index first.
+// The kernel runs the processes of a delta cycle in an order of its own (its timed-event
+// queue does not order equal times), so an order taken from it would be SystemC's, not the
+// chip's: with a fixed one, the numbers do not depend on how the arrays' stages are split
+// into processes. (Highest first: the order the arrays' first reads of a round have always
+// been served in.)
 template <typename Stats, int64_t Stats::*Bits>
-struct SharedBuffer {
-  explicit SharedBuffer(int64_t bits_per_clock) : port(bits_per_clock) {}
-  // Moves `bits` (a window read, or partial sums written) from clock `now`: the clocks to
-  // wait and the contention part of it.
-  std::pair<int64_t, int64_t> transfer(int64_t now, int64_t bits) {
+class SharedBuffer : public sc_core::sc_prim_channel {
+ public:
+  SharedBuffer(const char* name, int64_t bits_per_clock, const Clock& clock)
+      : sc_core::sc_prim_channel(name), port_(bits_per_clock), clock_(clock) {}
+  // Array `array` moves `bits` (a window read, or partial sums written) from this clock; its
+  // grant's event fires `after` clocks past the transfer's end.
+  void request(int array, int64_t bits, int64_t after, PortGrant& grant) {
     stats.*Bits += bits;
-    return port.request(now, bits);
+    if (pending_.empty()) request_update();
+    pending_.push_back({array, bits, after, &grant});
   }
-  BandwidthPort port;
   Stats stats;
+
+ private:
+  struct Request {
+    int array;
+    int64_t bits, after;
+    PortGrant* grant;
+  };
+  void update() override {
+    std::sort(pending_.begin(), pending_.end(),
+              [](const Request& a, const Request& b) { return a.array > b.array; });
+    const int64_t now = clock_.now();
+    for (const Request& r : pending_) {
+      const auto [wait, contention] = port_.request(now, r.bits);
+      r.grant->contention = contention;
+      const int64_t clocks = wait + r.after;
+      if (clocks > 0)
+        r.grant->ev.notify(clock_.period * static_cast<double>(clocks));
+      else
+        r.grant->ev.notify(sc_core::SC_ZERO_TIME);
+    }
+    pending_.clear();
+  }
+  BandwidthPort port_;
+  const Clock& clock_;
+  std::vector<Request> pending_;
 };
 using InputBuffer = SharedBuffer<InputBufferStats, &InputBufferStats::read_bits>;
 using OutputBuffer = SharedBuffer<OutputBufferStats, &OutputBufferStats::write_bits>;
@@ -216,6 +258,11 @@ struct ArrayUnit : sc_core::sc_module {
   void compute_thread();
   void adc_thread();
   void post_thread();
+  // The compute and ADC stages of an array job in one process (the clocks and counters of
+  // compute_thread + adc_thread, which step one DAC phase at a time: the reference model,
+  // kept for traced runs and EngineConfig::stage_processes).
+  bool one_process() const;
+  void compute_adc();
   // The same four stages for a fused low-rank job (Chip::Job::Fused).
   void fused_fetch();
   void fused_compute();
@@ -248,6 +295,19 @@ struct ArrayUnit : sc_core::sc_module {
   int64_t r_rows = 0, r_wcols = 0, r_phys = 0, r_mapped = 0, l_mapped = 0;
   sc_core::sc_event start_ev;
   sc_core::sc_event done_ev;
+  PortGrant read_grant, write_grant;  // the fetch stage's input buffer reads, post's writes
+  // Moves `bits` through a shared buffer, then waits `after` more clocks; returns the
+  // contention clocks.
+  template <typename Buffer>
+  int64_t transfer(Buffer& buffer, int64_t bits, int64_t after, PortGrant& grant) {
+    if (bits <= 0) {
+      clock.wait(after);
+      return 0;
+    }
+    buffer.request(index, bits, after, grant);
+    sc_core::wait(grant.ev);
+    return grant.contention;
+  }
 
   sc_core::sc_fifo<int64_t> in_q{1};    // input register: CC index ready on the wordlines
   sc_core::sc_fifo<int64_t> sh_q{1};    // sample-and-hold: (CC, phase) held for the ADCs
@@ -360,9 +420,7 @@ void ArrayUnit::fetch_thread() {
     for (int64_t k = 0; k < n_cc; ++k) {
       const int64_t rows = sched->rows_to_fetch(*tile, k % sched->pos_w);
       const int64_t bits = rows * p.input_bits;
-      auto [wait_clk, contention] = input_buffer.transfer(clock.now(), bits);
-      router.bandwidth_stall += contention;
-      clock.wait(wait_clk + t.t_route);
+      router.bandwidth_stall += transfer(input_buffer, bits, t.t_route, read_grant);
       router.pixels += static_cast<int64_t>(tile->rows.size());
       in_q.write(k);
       ++input_regs;
@@ -380,6 +438,10 @@ void ArrayUnit::compute_thread() {
     crossbar.activations += n_cc;
     if (job.kind == LayerJob::Kind::Fused) {
       fused_compute();
+      continue;
+    }
+    if (one_process()) {
+      compute_adc();
       continue;
     }
     const int64_t rows = static_cast<int64_t>(tile->rows.size());
@@ -422,6 +484,7 @@ void ArrayUnit::adc_thread() {
       fused_adc();
       continue;
     }
+    if (one_process()) continue;  // compute_thread runs both stages
     // Conversions per phase: the active columns spread over the array's ADCs (one per
     // adc_share columns, REFERENCE §10).
     const int64_t conversions = ceil_div(cells->n_phys, cfg.adcs_per_array());
@@ -437,6 +500,192 @@ void ArrayUnit::adc_thread() {
       if (id % phases == phases - 1) pass_to_post(id / phases);
     }
   }
+}
+
+// The compute and ADC stages of an array job stepped together, one position (clock, delta
+// cycle) after another, with the rules of the two processes they replace: a DAC phase is
+// t_dac + t_read clocks, a held phase's conversion ceil(n_phys / ADCs) x t_adc, and the
+// one-entry sample-and-hold (an sc_fifo of one) shows a write or a read to the other stage
+// from the next delta cycle on. Other processes see only two of their actions: reading the
+// input register and writing the post stage's register. Before either the process catches
+// up with the position (a timed wait to its clock, then one delta cycle per step); between
+// them, while neither stage waits for another process, the position runs ahead of the
+// kernel's time without a context switch.
+class ComputeAdcPipe {
+ public:
+  explicit ComputeAdcPipe(ArrayUnit& a)
+      : u_(a),
+        phases_(a.cfg.datapath.phases()),
+        items_(a.n_cc * phases_),
+        dac_read_(a.cfg.timing.t_dac + a.cfg.timing.t_read),
+        convert_(ceil_div(a.cells->n_phys, a.cfg.adcs_per_array()) * a.cfg.timing.t_adc),
+        rows_(static_cast<int64_t>(a.tile->rows.size())),
+        t_(a.clock.now()) {}
+
+  void run() {
+    do {
+      step_compute();
+      step_adc();
+    } while (next());
+  }
+
+ private:
+  // compute: waits for the input register / in a DAC phase / for the sample-and-hold.
+  enum class Compute { Input, Phase, Hold, Done };
+  // adc: waits for a held phase / converting / for the post stage's register.
+  enum class Adc { Hold, Convert, Post, Done };
+
+  // The process to the position: the kernel's clock, then its delta cycle.
+  void sync() {
+    const int64_t now = u_.clock.now();
+    if (t_ > now) {
+      u_.clock.wait(t_ - now);
+      kd_ = 0;
+    }
+    for (; kd_ < d_; ++kd_) sc_core::wait(sc_core::SC_ZERO_TIME);
+  }
+
+  void step_compute() {
+    for (;;) {
+      switch (c_) {
+        case Compute::Input: {
+          if (c_k_ == u_.n_cc) {
+            c_ = Compute::Done;
+            return;
+          }
+          sync();
+          int64_t kk = 0;
+          if (!u_.in_q.nb_read(kk)) return;
+          if (c_k_ > 0) u_.crossbar.input_stall += t_ - c_wait_from_;
+          c_ph_ = 0;
+          c_ = Compute::Phase;
+          c_until_ = t_ + dac_read_;
+          return;
+        }
+        case Compute::Phase:
+          if (t_ < c_until_) return;
+          u_.dac.conversions += rows_;
+          u_.crossbar.wordlines += rows_;
+          u_.crossbar.cell_reads += u_.cells->mapped_cells;
+          c_ready_ = t_;
+          c_ = Compute::Hold;
+          [[fallthrough]];
+        case Compute::Hold:
+          if (held_ || fresh_) return;
+          held_ = fresh_ = true;
+          held_id_ = c_k_ * phases_ + c_ph_;
+          u_.crossbar.adc_stall += t_ - c_ready_;
+          if (++c_ph_ < phases_) {
+            c_ = Compute::Phase;
+            c_until_ = t_ + dac_read_;
+            return;
+          }
+          --u_.input_regs;
+          ++c_k_;
+          c_wait_from_ = t_;
+          c_ = Compute::Input;
+          break;
+        case Compute::Done: return;
+      }
+    }
+  }
+
+  void step_adc() {
+    for (;;) {
+      switch (a_) {
+        case Adc::Hold:
+          if (a_n_ == items_) {
+            a_ = Adc::Done;
+            return;
+          }
+          if (!held_ || fresh_) return;
+          a_id_ = held_id_;
+          held_ = false;
+          fresh_ = true;
+          a_ = Adc::Convert;
+          a_until_ = t_ + convert_;
+          return;
+        case Adc::Convert:
+          if (t_ < a_until_) return;
+          u_.adc.busy_clocks += convert_;
+          u_.adc.conversions += u_.cells->n_phys;
+          u_.shift_add.merges += u_.cells->n_phys;
+          ++a_n_;
+          if (a_id_ % phases_ != phases_ - 1) {
+            a_ = Adc::Hold;
+            break;
+          }
+          a_done_at_ = t_;
+          a_ = Adc::Post;
+          [[fallthrough]];
+        case Adc::Post:
+          sync();
+          if (!u_.post_q.nb_write(a_id_ / phases_)) return;
+          u_.adc.post_stall += t_ - a_done_at_;
+          a_ = Adc::Hold;
+          break;
+        case Adc::Done: return;
+      }
+    }
+  }
+
+  // On to the next position; false once both stages are done.
+  bool next() {
+    if (c_ == Compute::Done && a_ == Adc::Done) return false;
+    const bool chained = fresh_ && ((a_ == Adc::Hold && held_) || (c_ == Compute::Hold && !held_));
+    fresh_ = false;
+    if (chained) {  // the other stage sees the sample-and-hold in the next delta cycle
+      ++d_;
+      return true;
+    }
+    int64_t timer = std::numeric_limits<int64_t>::max();
+    if (c_ == Compute::Phase) timer = c_until_;
+    if (a_ == Adc::Convert) timer = std::min(timer, a_until_);
+    const bool waits_input = c_ == Compute::Input, waits_post = a_ == Adc::Post;
+    if (!waits_input && !waits_post) {
+      if (timer == std::numeric_limits<int64_t>::max())
+        throw std::logic_error("engine: array pipeline stalled with nothing to wait for");
+      t_ = timer;  // ahead of the kernel: nothing another process does can change it
+      d_ = 0;
+      return true;
+    }
+    sync();
+    sc_core::sc_event_or_list events;
+    if (waits_input) events |= u_.in_q.data_written_event();
+    if (waits_post) events |= u_.post_q.data_read_event();
+    if (timer == std::numeric_limits<int64_t>::max())
+      sc_core::wait(events);
+    else
+      sc_core::wait(u_.clock.period * static_cast<double>(timer - t_), events);
+    // Woken at the timer's clock: by the timer, in that clock's first delta cycle (the
+    // registers' events come in a later one); else by another process, at its action's.
+    t_ = u_.clock.now();
+    d_ = kd_ = 0;  // the delta cycle it woke in is the new reference
+    return true;
+  }
+
+  ArrayUnit& u_;
+  const int64_t phases_, items_, dac_read_, convert_, rows_;
+  // Position: clock t_, d_ delta cycles after the reference delta of that clock (its first,
+  // or the one the process woke in); kd_: the process's own delta cycle there.
+  int64_t t_, d_ = 0, kd_ = 0;
+  // Sample-and-hold: one entry; fresh_ while written or read at this position.
+  bool held_ = false, fresh_ = false;
+  int64_t held_id_ = 0;
+  Compute c_ = Compute::Input;
+  int64_t c_k_ = 0, c_ph_ = 0, c_until_ = 0, c_ready_ = 0, c_wait_from_ = 0;
+  Adc a_ = Adc::Hold;
+  int64_t a_n_ = 0, a_id_ = 0, a_until_ = 0, a_done_at_ = 0;
+};
+
+bool ArrayUnit::one_process() const {
+  const TimingParams& t = cfg.timing;
+  return job.kind == LayerJob::Kind::Array && !trace.file && !cfg.stage_processes &&
+         t.t_dac + t.t_read > 0 && t.t_adc > 0 && cells->n_phys > 0;
+}
+
+void ArrayUnit::compute_adc() {
+  ComputeAdcPipe(*this).run();
 }
 
 void ArrayUnit::post_thread() {
@@ -456,9 +705,7 @@ void ArrayUnit::post_thread() {
       const int64_t valid = sched->valid_columns(*tile, py, px);
       accumulator.adds += valid;
       const int64_t bits = valid * t.accumulator_bits;
-      auto [wait_clk, contention] = output_buffer.transfer(clock.now(), bits);
-      accumulator.bandwidth_stall += contention;
-      clock.wait(wait_clk);
+      accumulator.bandwidth_stall += transfer(output_buffer, bits, 0, write_grant);
       outputs_written += static_cast<int>(valid);
       if (trace.active()) sig_outputs.write(outputs_written);
     }
@@ -495,9 +742,7 @@ void ArrayUnit::fused_fetch() {
     const int64_t rows = (ra ? rs.rows_to_fetch(*tile, k % rs.pos_w) : 0) +
                          (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0);
     const int64_t bits = rows * p.input_bits;
-    auto [wait_clk, contention] = input_buffer.transfer(clock.now(), bits);
-    router.bandwidth_stall += contention;
-    clock.wait(wait_clk + t.t_route);
+    router.bandwidth_stall += transfer(input_buffer, bits, t.t_route, read_grant);
     router.pixels += (ra ? r_rows : 0) + (lw >= 0 ? static_cast<int64_t>(l_tile->rows.size()) : 0);
     if (cfg.functional) {
       std::vector<int64_t>& x = codes[k % kRing];
@@ -611,9 +856,7 @@ void ArrayUnit::fused_post() {
                           (lw >= 0 ? ls.valid_columns(*l_tile, lw / ls.pos_w, lw % ls.pos_w) : 0);
     accumulator.adds += valid;
     const int64_t bits = valid * t.accumulator_bits;
-    auto [wait_clk, contention] = output_buffer.transfer(clock.now(), bits);
-    accumulator.bandwidth_stall += contention;
-    clock.wait(wait_clk);
+    accumulator.bandwidth_stall += transfer(output_buffer, bits, 0, write_grant);
     const int64_t* a = acc[kk % kRing].data();
     if (cfg.functional && ra)
       add_partial_sums(rs, *tile, kk / rs.pos_w, kk % rs.pos_w, a, fx.r_out);
@@ -662,8 +905,8 @@ Chip::Chip(sc_core::sc_module_name name,  // NOLINT(performance-unnecessary-valu
     : sc_core::sc_module(name),
       cfg(c),
       clock{sc_time(c.timing.clock_ns, SC_NS)},
-      input_buffer(c.timing.input_bits_per_clock),
-      output_buffer(c.timing.output_bits_per_clock) {
+      input_buffer("input_buffer", c.timing.input_bits_per_clock, clock),
+      output_buffer("output_buffer", c.timing.output_bits_per_clock, clock) {
   trace.from_ns = cfg.trace.from_ns;
   trace.to_ns = cfg.trace.to_ns;
   const ArrayPorts ports{&cfg, &clock, &trace, &job, &input_buffer, &output_buffer, &fx};

@@ -41,6 +41,11 @@ struct EngineConfig {
   // Host threads a layer may use: with 2, an array layer's values are computed on a second
   // thread while its timing is simulated (the same numbers: they do not depend on timing).
   int threads = 1;
+  // Every pipeline stage of an array as its own SystemC process, one DAC phase at a time,
+  // also when untraced (traced runs always are): the reference the default model (an
+  // array's compute and ADC stages in one process, the same clocks and counters) is checked
+  // against, slower.
+  bool stage_processes = false;
   TraceConfig trace;
 
   int64_t adcs_per_array() const { return (cols + adc_share - 1) / adc_share; }

@@ -19,6 +19,7 @@ struct RunOptions {
   bool quiet = false;
   bool trace = false;
   bool dry_run = false;
+  bool stage_processes = false;
   std::string max_memory, max_disk;
   int64_t max_events = 0;
   int64_t threads = 0;  // 0: default_run_threads()
@@ -59,6 +60,7 @@ int cmd_run(const RunOptions& o) {
     CycleOptions co;
     co.quiet = o.quiet;
     co.trace = o.trace;
+    co.stage_processes = o.stage_processes;
     co.threads = static_cast<int>(o.threads > 0 ? o.threads : default_run_threads());
     const RunResult r = run_cycle(spec, root, co);
     std::cerr << "imcsim: wrote " << r.dir << "/\n";
@@ -90,6 +92,10 @@ void register_run_command(CLI::App& app, CommandContext& ctx) {
                   "output root (default: output_dir of the experiment)");
   run->add_flag("-q,--quiet", o->quiet, "no per-layer table (analytic) or progress lines (cycle)");
   run->add_flag("--trace", o->trace, "mode cycle: write trace.vcd (as engine.trace: true)");
+  run->add_flag("--stage-processes", o->stage_processes,
+                "mode cycle: each stage of an array pipeline as its own SystemC process, one DAC "
+                "phase at a time, as in a traced run (the reference the default model is checked "
+                "against; the outputs are the same, the run slower)");
   run->add_flag("--dry-run", o->dry_run,
                 "print the estimated work, memory and output size; run and write nothing");
   run->add_option(

@@ -187,6 +187,7 @@ EngineConfig run_engine_config(const ExperimentSpec& spec, const CycleOptions& o
                                RunDir& dir) {
   EngineConfig cfg = engine_config(spec.arch, spec.engine);
   cfg.threads = options.threads;
+  cfg.stage_processes = options.stage_processes;
   if (spec.engine.trace || options.trace) {
     cfg.trace.vcd_path = dir.path("trace.vcd");
     cfg.trace.layers = spec.engine.trace_layers;

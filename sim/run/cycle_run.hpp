@@ -21,6 +21,8 @@ struct CycleOptions {
   // engine (sim/run/background.hpp), 1 after each step on the engine's thread. The outputs are
   // the same.
   int threads = 2;
+  // Every stage of an array pipeline as its own process (EngineConfig::stage_processes).
+  bool stage_processes = false;
 };
 
 // CycleOptions::threads by default: 2 where the process may use two or more cores

@@ -53,14 +53,16 @@ class CycleCli : public imcsim::test::CliTest {
     return p;
   }
 
-  // Runs `exp` with the reference passes beside the engine (--threads 2, into tmp_/a) and
-  // after it (--threads 1, tmp_/b); true when both ran and each of `files` is the same bytes.
-  bool run_on_one_and_two_threads(const fs::path& exp, const std::vector<std::string>& files) {
+  // Runs `exp` with `flags_a` (into tmp_/a) and `flags_b` (tmp_/b); true when both ran and
+  // each of `files` is the same bytes.
+  bool runs_agree(const fs::path& exp, const std::string& flags_a, const std::string& flags_b,
+                  const std::vector<std::string>& files) {
+    fs::remove_all(tmp_ / "a");
+    fs::remove_all(tmp_ / "b");
     std::string err;
-    for (const char* t : {"2", "1"}) {
-      const std::string dir = (tmp_ / (t[0] == '2' ? "a" : "b")).string();
-      if (run("run " + exp.string() + " -q --threads " + t + " -o " + dir, &err) != 0) {
-        ADD_FAILURE() << "--threads " << t << ": " << err;
+    for (const auto& [flags, dir] : {std::pair{flags_a, "a"}, std::pair{flags_b, "b"}}) {
+      if (run("run " + exp.string() + " -q " + flags + " -o " + (tmp_ / dir).string(), &err) != 0) {
+        ADD_FAILURE() << exp.filename() << " " << flags << ": " << err;
         return false;
       }
     }
@@ -72,11 +74,18 @@ class CycleCli : public imcsim::test::CliTest {
         return false;
       }
       if (slurp(a / f) != slurp(b / f)) {
-        ADD_FAILURE() << f << " differs between --threads 2 and --threads 1";
+        ADD_FAILURE() << exp.filename() << ": " << f << " differs between "
+                      << (flags_a.empty() ? "the defaults" : flags_a) << " and " << flags_b;
         same = false;
       }
     }
     return same;
+  }
+
+  // The reference passes beside the engine (--threads 2, into tmp_/a) and after it
+  // (--threads 1, tmp_/b).
+  bool run_on_one_and_two_threads(const fs::path& exp, const std::vector<std::string>& files) {
+    return runs_agree(exp, "--threads 2", "--threads 1", files);
   }
 
   Json summary_of(const fs::path& out) {
@@ -242,6 +251,63 @@ TEST_F(CycleCli, LossyChecksAreTheSameOnOneOrTwoThreads) {
       << err;
   EXPECT_NE(err.find("--threads"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(tmp_ / "c"));
+}
+
+TEST_F(CycleCli, OneProcessPipelineEqualsStageProcesses) {
+  // An array's compute and ADC stages run as one process by default; --stage-processes (and
+  // every traced run) steps them as two, one DAC phase at a time. Same clocks, stalls and
+  // counters on every layer, on a technology where the DAC phase is the longer stage (ISAAC),
+  // one where the ADCs are and the buffers are contended, and one where the shift-add is.
+  const std::string timing_rest =
+      "t_route: 1, t_accumulate: 1, accumulator_bits: 32, t_program_row: 10, "
+      "digital_ops_per_clock: 64";
+  const std::string body = R"(
+  energy_pj: {dac_conversion: 0.1, wordline_activation: 0.0, cell_read: 0.001,
+              adc_conversion: 1.0, shift_add: 0.03, accumulator_add: 0.1, buffer_read_bit: 0.1,
+              buffer_write_bit: 0.1, router_pixel: 0.03, cell_write: 2.0, digital_op: 0.03}
+  leakage_mw_per_array: 0.01
+  area_um2: {cell: 0.002, dac: 0.2, adc: 1000, shift_add: 50, periphery_per_array: 300}
+)";
+  const std::vector<std::pair<std::string, std::string>> techs = {
+      {"adc-bound",
+       "t_dac: 0, t_read: 1, t_adc: 3, t_shift_add: 1, input_bits_per_clock: 96, "
+       "output_bits_per_clock: 64, "},
+      {"post-bound",
+       "t_dac: 1, t_read: 2, t_adc: 1, t_shift_add: 40, input_bits_per_clock: 512, "
+       "output_bits_per_clock: 32, "}};
+  std::vector<fs::path> exps = {
+      experiment("isaac", "resnet20", "vwsdk", kLosslessArch, "{tech: isaac-rram-32nm}")};
+  for (const auto& [name, timing] : techs) {
+    const fs::path tech = tmp_ / ("tech-" + name + ".yaml");
+    std::ofstream(tech) << "tech:\n  name: " << name << "\n  timing: {clock_ns: 1.0, " << timing
+                        << timing_rest << "}" << body;
+    exps.push_back(
+        experiment(name, "resnet20", "sdk", kLosslessArch, "{tech: " + tech.string() + "}"));
+  }
+  // Pruned (row-skipping) and group low-rank layers (R and L as one job) on the contended
+  // technology of the paper's cycle points.
+  for (const char* c :
+       {"{method: prune, patterns: pat4}", "{method: group-lowrank, groups: 2, rank: 4}"}) {
+    exps.push_back(experiment(exps.size() == 3 ? "pruned" : "lowrank", "resnet20", "sdk",
+                              kLosslessArch, "{tech: rram-28nm-survey}"));
+    std::ofstream(exps.back(), std::ios::app) << "compression: " << c << "\n";
+  }
+  const std::vector<std::string> files = {"summary.json", "layers.csv", "stats.json",
+                                          "resolved.yaml"};
+  std::map<std::string, Json> stalls;  // by technology: the run's total stall clocks by cause
+  for (const auto& exp : exps) {
+    ASSERT_TRUE(runs_agree(exp, "", "--stage-processes", files));
+    stalls[exp.stem().string()] = summary_of(tmp_ / "a")["totals"]["stalls"];
+  }
+  // The contended technologies do stall the stages the one-process model steps together.
+  EXPECT_GT(stalls["adc-bound"].value("adc_busy", 0), 0) << stalls["adc-bound"].dump();
+  EXPECT_GT(stalls["adc-bound"].value("input_buffer_bandwidth", 0), 0)
+      << stalls["adc-bound"].dump();
+  EXPECT_GT(stalls["post-bound"].value("shift_add_backlog", 0), 0) << stalls["post-bound"].dump();
+  EXPECT_GT(stalls["post-bound"].value("output_buffer_bandwidth", 0), 0)
+      << stalls["post-bound"].dump();
+  // A traced run steps the stages one by one: the same numbers as the untraced default.
+  EXPECT_TRUE(runs_agree(exps[1], "", "--trace", {"summary.json", "layers.csv", "stats.json"}));
 }
 
 TEST_F(CycleCli, AnalyticEqualsEngineOnUncontendedConfig) {
