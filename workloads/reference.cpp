@@ -6,11 +6,14 @@
 
 #ifdef IMCSIM_HAVE_OPENBLAS
 #include <cblas.h>
+#include <dlfcn.h>
 #endif
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "workloads/error.hpp"
 
@@ -128,20 +131,37 @@ void im2col(const ChwTensor<T>& in, const Layer& l, int64_t g, int64_t oh, int64
 // the baseline instruction set the project builds for.
 enum class Gemm { Eigen, Exact };
 
+#ifdef IMCSIM_HAVE_OPENBLAS
+// OpenBLAS's dgemm, or nullptr (Eigen then: the same numbers). Loaded on first use with
+// OPENBLAS_NUM_THREADS=1 (the caller's value put back after): a pthreads OpenBLAS starts its
+// thread pool when it is loaded, and an idle pool thread spins (sched_yield) after start-up
+// and after each call: a third of a small cycle run's samples, and a core's share taken from
+// the engine's threads or a sweep's other point. With one thread it starts none.
+decltype(&cblas_dgemm) openblas_dgemm() {
+  static const auto fn = []() -> decltype(&cblas_dgemm) {
+    const char* before = std::getenv("OPENBLAS_NUM_THREADS");
+    const std::string saved = before ? before : "";
+    ::setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    void* lib = ::dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (before)
+      ::setenv("OPENBLAS_NUM_THREADS", saved.c_str(), 1);
+    else
+      ::unsetenv("OPENBLAS_NUM_THREADS");
+    return lib ? reinterpret_cast<decltype(&cblas_dgemm)>(::dlsym(lib, "cblas_dgemm")) : nullptr;
+  }();
+  return fn;
+}
+#endif
+
 void multiply(Gemm how, const Eigen::MatrixXd& w, const Eigen::MatrixXd& patches,
               Eigen::Block<Eigen::MatrixXd> out) {
 #ifdef IMCSIM_HAVE_OPENBLAS
-  if (how == Gemm::Exact) {
-    static const bool one_thread = [] {
-      openblas_set_num_threads(1);
-      return true;
-    }();
-    (void)one_thread;
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(w.rows()),
-                static_cast<blasint>(patches.cols()), static_cast<blasint>(w.cols()), 1.0, w.data(),
-                static_cast<blasint>(w.rows()), patches.data(),
-                static_cast<blasint>(patches.rows()), 0.0, out.data(),
-                static_cast<blasint>(out.outerStride()));
+  if (how == Gemm::Exact && openblas_dgemm()) {
+    openblas_dgemm()(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(w.rows()),
+                     static_cast<blasint>(patches.cols()), static_cast<blasint>(w.cols()), 1.0,
+                     w.data(), static_cast<blasint>(w.rows()), patches.data(),
+                     static_cast<blasint>(patches.rows()), 0.0, out.data(),
+                     static_cast<blasint>(out.outerStride()));
     return;
   }
 #endif
@@ -168,6 +188,12 @@ Eigen::MatrixXd conv_gemm(const ChwTensor<T>& in, const Layer& l, int64_t oh, in
 }
 
 }  // namespace
+
+void load_blas() {
+#ifdef IMCSIM_HAVE_OPENBLAS
+  (void)openblas_dgemm();
+#endif
+}
 
 FloatTensor conv2d_float(const FloatTensor& in, const Layer& l, const Tensor& weight) {
   check_input(l, in.c, in.h, in.w);

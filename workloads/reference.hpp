@@ -188,6 +188,11 @@ struct IntRun {
   const FloatTensor& output() const { return layers.back().value; }
 };
 
+// Loads the BLAS of the integer reference's exact GEMMs (one thread, no pool) now; a
+// program calls it before it starts threads (it sets an environment variable for the
+// load). Else the first GEMM loads it.
+void load_blas();
+
 IntRun run_int(const Network& net, const std::map<std::string, QuantizedLayer>& qweights,
                const FloatTensor& input, const IntOptions& options,
                const AccumulatorHook& hook = nullptr);

@@ -12,6 +12,7 @@
 #include "sim/cli/cli.hpp"
 #include "sim/report/folder_lock.hpp"
 #include "sim/report/version.hpp"
+#include "workloads/reference.hpp"
 
 using namespace imcsim;
 
@@ -24,6 +25,8 @@ extern "C" int sc_main(int, char**) {
 int main(int argc, char** argv) {
   // The SystemC banner would land in the middle of a command's standard output.
   ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  // Before any thread starts: the BLAS is loaded with an environment variable set.
+  ref::load_blas();
   // A point process of a sweep dies with the sweep (sim/sweep/sweep_run.cpp sets this).
   if (const char* parent = std::getenv("IMCSIM_SWEEP_PARENT"); parent && *parent)
     die_with_parent(std::strtol(parent, nullptr, 10));
