@@ -37,13 +37,12 @@ class CycleCli : public imcsim::test::CliTest {
     return p;
   }
 
-  fs::path uncontended_tech() {
-    fs::path p = tmp_ / "fast.yaml";
-    std::ofstream(p) << R"(tech:
-  name: uncontended
-  timing: {clock_ns: 1.0, t_dac: 1, t_read: 9, t_adc: 1, t_route: 1, t_shift_add: 1,
-           t_accumulate: 1, input_bits_per_clock: 1000000000, output_bits_per_clock: 1000000000,
-           accumulator_bits: 32, t_program_row: 10, digital_ops_per_clock: 64}
+  // Writes a technology file tmp_/tech-<name>.yaml with `timing` (the inside of its
+  // mapping) and fixed energies and areas.
+  fs::path tech_file(const std::string& name, const std::string& timing) {
+    fs::path p = tmp_ / ("tech-" + name + ".yaml");
+    std::ofstream(p) << "tech:\n  name: " << name << "\n  timing: {" << timing << "}"
+                     << R"(
   energy_pj: {dac_conversion: 0.1, wordline_activation: 0.0, cell_read: 0.001,
               adc_conversion: 1.0, shift_add: 0.03, accumulator_add: 0.1, buffer_read_bit: 0.1,
               buffer_write_bit: 0.1, router_pixel: 0.03, cell_write: 2.0, digital_op: 0.03}
@@ -51,6 +50,13 @@ class CycleCli : public imcsim::test::CliTest {
   area_um2: {cell: 0.002, dac: 0.2, adc: 1000, shift_add: 50, periphery_per_array: 300}
 )";
     return p;
+  }
+  fs::path uncontended_tech() {
+    return tech_file("uncontended",
+                     "clock_ns: 1.0, t_dac: 1, t_read: 9, t_adc: 1, t_route: 1, t_shift_add: 1, "
+                     "t_accumulate: 1, input_bits_per_clock: 1000000000, "
+                     "output_bits_per_clock: 1000000000, accumulator_bits: 32, "
+                     "t_program_row: 10, digital_ops_per_clock: 64");
   }
 
   // Runs `exp` with `flags_a` (into tmp_/a) and `flags_b` (tmp_/b); true when both ran and
@@ -261,13 +267,6 @@ TEST_F(CycleCli, OneProcessPipelineEqualsStageProcesses) {
   const std::string timing_rest =
       "t_route: 1, t_accumulate: 1, accumulator_bits: 32, t_program_row: 10, "
       "digital_ops_per_clock: 64";
-  const std::string body = R"(
-  energy_pj: {dac_conversion: 0.1, wordline_activation: 0.0, cell_read: 0.001,
-              adc_conversion: 1.0, shift_add: 0.03, accumulator_add: 0.1, buffer_read_bit: 0.1,
-              buffer_write_bit: 0.1, router_pixel: 0.03, cell_write: 2.0, digital_op: 0.03}
-  leakage_mw_per_array: 0.01
-  area_um2: {cell: 0.002, dac: 0.2, adc: 1000, shift_add: 50, periphery_per_array: 300}
-)";
   const std::vector<std::pair<std::string, std::string>> techs = {
       {"adc-bound",
        "t_dac: 0, t_read: 1, t_adc: 3, t_shift_add: 1, input_bits_per_clock: 96, "
@@ -278,9 +277,7 @@ TEST_F(CycleCli, OneProcessPipelineEqualsStageProcesses) {
   std::vector<fs::path> exps = {
       experiment("isaac", "resnet20", "vwsdk", kLosslessArch, "{tech: isaac-rram-32nm}")};
   for (const auto& [name, timing] : techs) {
-    const fs::path tech = tmp_ / ("tech-" + name + ".yaml");
-    std::ofstream(tech) << "tech:\n  name: " << name << "\n  timing: {clock_ns: 1.0, " << timing
-                        << timing_rest << "}" << body;
+    const fs::path tech = tech_file(name, "clock_ns: 1.0, " + timing + timing_rest);
     exps.push_back(
         experiment(name, "resnet20", "sdk", kLosslessArch, "{tech: " + tech.string() + "}"));
   }
