@@ -169,7 +169,7 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "imcsim"), help="imcsim binary")
     ap.add_argument("--keep", help="keep the run folders in this directory")
     ap.add_argument("--max-diffs", type=int, default=50, help="differences printed per experiment")
-    args = ap.parse_args()
+    args = ap.parse_intermixed_args()  # names may follow options (scripts/update-goldens --bin B NAME)
 
     tol = Tolerances(TOLERANCES)
     scratch = args.keep or tempfile.mkdtemp(prefix="imcsim-regress-")
