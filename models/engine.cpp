@@ -263,6 +263,12 @@ struct ArrayUnit : sc_core::sc_module {
   // kept for traced runs and EngineConfig::stage_processes).
   bool one_process() const;
   void compute_adc();
+  // A DAC phase (DAC settle + crossbar read), and the ADC bank converting `columns` held
+  // column values (spread over the array's ADCs, one per adc_share columns, REFERENCE §10).
+  int64_t phase_clocks() const { return cfg.timing.t_dac + cfg.timing.t_read; }
+  int64_t conversion_clocks(int64_t columns) const {
+    return ceil_div(columns, cfg.adcs_per_array()) * cfg.timing.t_adc;
+  }
   // The same four stages for a fused low-rank job (Chip::Job::Fused).
   void fused_fetch();
   void fused_compute();
@@ -431,7 +437,6 @@ void ArrayUnit::fetch_thread() {
 
 void ArrayUnit::compute_thread() {
   const DatapathParams& p = cfg.datapath;
-  const TimingParams& t = cfg.timing;
   const int64_t phases = p.phases();
   for (;;) {
     wait(start_ev);
@@ -458,7 +463,7 @@ void ArrayUnit::compute_thread() {
       }
       for (int64_t ph = 0; ph < phases; ++ph) {
         if (trace.active()) sig_phase.write(static_cast<int>(ph));
-        clock.wait(t.t_dac + t.t_read);
+        clock.wait(phase_clocks());
         dac.conversions += rows;
         crossbar.wordlines += rows;
         crossbar.cell_reads += cells->mapped_cells;
@@ -476,7 +481,6 @@ void ArrayUnit::compute_thread() {
 
 void ArrayUnit::adc_thread() {
   const DatapathParams& p = cfg.datapath;
-  const TimingParams& t = cfg.timing;
   const int64_t phases = p.phases();
   for (;;) {
     wait(start_ev);
@@ -484,16 +488,14 @@ void ArrayUnit::adc_thread() {
       fused_adc();
       continue;
     }
-    if (one_process()) continue;  // compute_thread runs both stages
-    // Conversions per phase: the active columns spread over the array's ADCs (one per
-    // adc_share columns, REFERENCE §10).
-    const int64_t conversions = ceil_div(cells->n_phys, cfg.adcs_per_array());
+    if (one_process()) continue;                            // compute_thread runs both stages
+    const int64_t busy = conversion_clocks(cells->n_phys);  // per held phase
     for (int64_t n = 0; n < n_cc * phases; ++n) {
       int64_t id = 0;
       sh_q.read(id);
       if (trace.active()) sig_adc_busy.write(true);
-      clock.wait(conversions * t.t_adc);
-      adc.busy_clocks += conversions * t.t_adc;
+      clock.wait(busy);
+      adc.busy_clocks += busy;
       adc.conversions += cells->n_phys;
       shift_add.merges += cells->n_phys;
       if (trace.active()) sig_adc_busy.write(false);
@@ -517,8 +519,8 @@ class ComputeAdcPipe {
       : u_(a),
         phases_(a.cfg.datapath.phases()),
         items_(a.n_cc * phases_),
-        dac_read_(a.cfg.timing.t_dac + a.cfg.timing.t_read),
-        convert_(ceil_div(a.cells->n_phys, a.cfg.adcs_per_array()) * a.cfg.timing.t_adc),
+        dac_read_(a.phase_clocks()),
+        convert_(a.conversion_clocks(a.cells->n_phys)),
         rows_(static_cast<int64_t>(a.tile->rows.size())),
         t_(a.clock.now()) {}
 
@@ -679,9 +681,8 @@ class ComputeAdcPipe {
 };
 
 bool ArrayUnit::one_process() const {
-  const TimingParams& t = cfg.timing;
   return job.kind == LayerJob::Kind::Array && !trace.file && !cfg.stage_processes &&
-         t.t_dac + t.t_read > 0 && t.t_adc > 0 && cells->n_phys > 0;
+         phase_clocks() > 0 && cells->n_phys > 0 && conversion_clocks(cells->n_phys) > 0;
 }
 
 void ArrayUnit::compute_adc() {
@@ -768,7 +769,6 @@ void ArrayUnit::fused_fetch() {
 
 void ArrayUnit::fused_compute() {
   const DatapathParams& p = cfg.datapath;
-  const TimingParams& t = cfg.timing;
   const int64_t phases = p.phases();
   for (int64_t k = 0; k < n_cc; ++k) {
     const int64_t t0 = clock.now();
@@ -780,7 +780,7 @@ void ArrayUnit::fused_compute() {
     const int64_t rows = (ra ? r_rows : 0) + (la ? cells->n_rows - r_rows : 0);
     if (cfg.functional) acc[kk % kRing].assign(static_cast<size_t>(cells->n_wcols), 0);
     for (int64_t ph = 0; ph < phases; ++ph) {
-      clock.wait(t.t_dac + t.t_read);
+      clock.wait(phase_clocks());
       dac.conversions += rows;
       crossbar.wordlines += rows;
       crossbar.cell_reads += (ra ? r_mapped : 0) + (la ? l_mapped : 0);
@@ -802,7 +802,6 @@ void ArrayUnit::fused_compute() {
 
 void ArrayUnit::fused_adc() {
   const DatapathParams& p = cfg.datapath;
-  const TimingParams& t = cfg.timing;
   const int64_t phases = p.phases();
   for (int64_t n = 0; n < n_cc * phases; ++n) {
     int64_t id = 0;
@@ -811,7 +810,7 @@ void ArrayUnit::fused_adc() {
     // Only the columns of the parts this activation uses are converted.
     const int64_t phys =
         (r_active(kk) ? r_phys : 0) + (l_window(kk) >= 0 ? cells->n_phys - r_phys : 0);
-    const int64_t busy = ceil_div(phys, cfg.adcs_per_array()) * t.t_adc;
+    const int64_t busy = conversion_clocks(phys);
     clock.wait(busy);
     adc.busy_clocks += busy;
     adc.conversions += phys;

@@ -283,11 +283,12 @@ TEST_F(CycleCli, OneProcessPipelineEqualsStageProcesses) {
   }
   // Pruned (row-skipping) and group low-rank layers (R and L as one job) on the contended
   // technology of the paper's cycle points.
-  for (const char* c :
-       {"{method: prune, patterns: pat4}", "{method: group-lowrank, groups: 2, rank: 4}"}) {
-    exps.push_back(experiment(exps.size() == 3 ? "pruned" : "lowrank", "resnet20", "sdk",
-                              kLosslessArch, "{tech: rram-28nm-survey}"));
-    std::ofstream(exps.back(), std::ios::app) << "compression: " << c << "\n";
+  const std::vector<std::pair<std::string, std::string>> compressions = {
+      {"pruned", "{method: prune, patterns: pat4}"},
+      {"lowrank", "{method: group-lowrank, groups: 2, rank: 4}"}};
+  for (const auto& [name, compression] : compressions) {
+    exps.push_back(experiment(name, "resnet20", "sdk", kLosslessArch, "{tech: rram-28nm-survey}"));
+    std::ofstream(exps.back(), std::ios::app) << "compression: " << compression << "\n";
   }
   const std::vector<std::string> files = {"summary.json", "layers.csv", "stats.json",
                                           "resolved.yaml"};
