@@ -367,7 +367,7 @@ QuantizedLayer quantize_layer(const Layer& l, const LayerWeights& lw, int bits) 
     for (int64_t i = 0; i < per; ++i) {
       const size_t k = static_cast<size_t>(o * per + i);
       const double v = std::round(static_cast<double>(lw.weight.data[k]) / s);
-      q.q[k] = static_cast<int64_t>(std::min(top, std::max(-top, v)));
+      q.q[k] = static_cast<int32_t>(std::min(top, std::max(-top, v)));
     }
     const size_t u = static_cast<size_t>(o);
     const double bias = lw.bias.empty() ? 0.0 : static_cast<double>(lw.bias[u]);
@@ -398,7 +398,10 @@ QuantizedLayer exact_integer_layer(const Layer& l, const LayerWeights& lw) {
     const double v = static_cast<double>(lw.weight.data[k]);
     if (v != std::round(v))
       throw WorkloadError("", 0, l.name, fmt::format("weight {} is not an integer", v));
-    q.q[k] = static_cast<int64_t>(v);
+    if (std::fabs(v) > 2147483647.0)
+      throw WorkloadError("", 0, l.name,
+                          fmt::format("weight {} outside the 32-bit range +-(2^31 - 1)", v));
+    q.q[k] = static_cast<int32_t>(v);
   }
   std::fill(q.w_scale.begin(), q.w_scale.end(), 1.0);
   std::fill(q.odd_grid.begin(), q.odd_grid.end(), 0);

@@ -89,8 +89,11 @@ FloatRun run_float(const Network& net, const WeightSet& weights, const FloatTens
 struct QuantizedLayer {
   std::string layer;
   int weight_bits = 8;
-  std::vector<int64_t> shape;   // OIHW (conv, I = in_channels / groups) or (O, I) (fc)
-  std::vector<int64_t> q;       // quantized weights, C order of `shape`
+  std::vector<int64_t> shape;  // OIHW (conv, I = in_channels / groups) or (O, I) (fc)
+  // Quantized weights, C order of `shape`: |q| <= 2^31 - 1 at 32 bits (the odd grid is for
+  // at most 16), so int32, the type the engine programs cells from (no copy per layer;
+  // VGG-13 holds 133 M of them).
+  std::vector<int32_t> q;
   std::vector<double> w_scale;  // per output channel: W[oc] ~= q[oc] * w_scale[oc]
   // Per output channel: the weights lie exactly on the mid-rise grid (q odd, |q| <= 2^b - 1,
   // 2^b levels); an array holds (q + 2^b - 1) / 2 in b bits (datapath.hpp).

@@ -43,8 +43,6 @@ std::vector<std::vector<double>> eval_cycle_logits(const EvalInputs& in,
 
   Engine engine(engine_config(arch, default_engine(in.arch_file)));
   const auto qweights = ref::quantize_weights(in.net, in.weights, in.weight_bits);
-  std::map<std::string, std::vector<int32_t>> wq;
-  for (const auto& [name, q] : qweights) wq[name].assign(q.q.begin(), q.q.end());
   ref::IntOptions io;
   io.weight_bits = in.weight_bits;
   io.input_bits = in.input_bits;
@@ -53,8 +51,8 @@ std::vector<std::vector<double>> eval_cycle_logits(const EvalInputs& in,
   const ref::AccumulatorHook hook = [&](const Layer& layer, const ref::IntTensor& codes,
                                         const ref::QuantizedLayer& q, int64_t zero_point) {
     ref::IntTensor acc(layer.out.c, layer.out.h, layer.out.w);
-    engine.run_array_layer(schedules.at(layer.name), codes.data, wq.at(layer.name), acc.data,
-                           !resident, zero_point, q.odd_grid);
+    engine.run_array_layer(schedules.at(layer.name), codes.data, q.q, acc.data, !resident,
+                           zero_point, q.odd_grid);
     engine.run_digital(layer.name + ".requant", layer.out.elements());
     return acc;
   };

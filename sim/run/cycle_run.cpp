@@ -236,7 +236,6 @@ void check_accumulators(LayerRecord& rec, const std::vector<int64_t>& acc,
   rec.rel_error = ref_sq > 0 ? std::sqrt(sum_sq / ref_sq) : 0;
 }
 
-// A layer's quantized weights as the engine takes them (int32, OIHW).
 // The engine's events of a plain array layer against the analytic cost model
 // (models/cost.hpp): event counts do not depend on stalls, so every kind a schedule accounts
 // for must be equal. A difference is an engine or model defect, not bad input.
@@ -251,10 +250,6 @@ void check_events(const TileSchedule& s, const LayerRun& run, const CostParams& 
           "engine: layer {} counted {} {} events, the analytic cost model {} (models/cost.hpp)",
           s.layer, run.events[k], to_string(e), model[k]));
   }
-}
-
-std::vector<int32_t> int32_weights(const ref::QuantizedLayer& q) {
-  return std::vector<int32_t>(q.q.begin(), q.q.end());
 }
 
 // The next plain array layer's tiles, programmed on a second thread while the current
@@ -344,9 +339,8 @@ class NetworkExecution {
       const ref::QuantizedLayer& q = qweights_.at(next.name);
       const EngineConfig& ecfg = engine_.config();
       ahead_.layer = next.name;
-      ahead_.cells = std::async(std::launch::async, [&s, &q, &ecfg] {
-        return program_layer(s, int32_weights(q), q.odd_grid, ecfg);
-      });
+      ahead_.cells = std::async(
+          std::launch::async, [&s, &q, &ecfg] { return program_layer(s, q.q, q.odd_grid, ecfg); });
       return;
     }
   }
@@ -357,8 +351,6 @@ class NetworkExecution {
                                       const ref::IntTensor& codes, const ref::QuantizedLayer& q,
                                       int64_t zero_point, LayerRecord& rec) {
     const ref::QuantizedLayer& lq = qweights_.at(base);
-    const std::vector<int32_t> wq = int32_weights(q);
-    const std::vector<int32_t> lwq = int32_weights(lq);
     const double in_scale =
         iopt_.calibration.at(layer.inputs.empty() ? "input" : layer.inputs.front()).scale;
     const ref::ActQuant l_quant = iopt_.calibration.at(layer.name);
@@ -367,8 +359,8 @@ class NetworkExecution {
     job.r = rec.sched;
     job.l = &rs_.of(base);
     job.r_input = &codes.data;
-    job.r_wq = &wq;
-    job.l_wq = &lwq;
+    job.r_wq = &q.q;
+    job.l_wq = &lq.q;
     job.r_offset = zero_point;
     job.l_offset = l_quant.zero_point;
     job.r_odd = q.odd_grid;
@@ -415,9 +407,8 @@ class NetworkExecution {
     } else {
       std::vector<TileCells> cells = ahead_.take(layer.name);
       program_after(index);
-      rec.run =
-          engine_.run_array_layer(*rec.sched, codes.data, int32_weights(q), acc, !rs_.resident,
-                                  zero_point, q.odd_grid, cells.empty() ? nullptr : &cells);
+      rec.run = engine_.run_array_layer(*rec.sched, codes.data, q.q, acc, !rs_.resident, zero_point,
+                                        q.odd_grid, cells.empty() ? nullptr : &cells);
       const CostParams cost = cost_params(engine_.config());
       rec.analytic_clocks = analytic_clocks(*rec.sched, cost, !rs_.resident);
       check_events(*rec.sched, rec.run, cost);

@@ -132,8 +132,7 @@ int sc_main(int, char**) {
     const auto& ql = q.at(l.name);
     std::vector<int64_t> driven = codes.layers[i].input_codes.data;
     for (auto& v : driven) v += codes.layers[i].input_quant.zero_point;
-    work.push_back({make_schedule(m, geom, cfg.num_arrays), std::move(driven), nullptr,
-                    std::vector<int32_t>(ql.q.begin(), ql.q.end())});
+    work.push_back({make_schedule(m, geom, cfg.num_arrays), std::move(driven), nullptr, ql.q});
     work.back().input = &work.back().codes;
   }
 

@@ -52,7 +52,7 @@ TEST(Reference, GemmConvEqualsNestedLoopConv) {
             for (auto& v : wt.data) {
               const int64_t x = static_cast<int64_t>(rng.uniform(-127, 128));
               v = static_cast<float>(x);
-              q.q.push_back(x);
+              q.q.push_back(static_cast<int32_t>(x));
             }
             IntTensor xi(4, 9, 7);
             FloatTensor xf(4, 9, 7);
@@ -309,11 +309,12 @@ TEST(Reference, IntegerConvolutionIsExactOnBothPaths) {
     q.shape = {l.out.c, l.in.c / l.groups, l.k_h, l.k_w};
     q.q.resize(static_cast<size_t>(l.out.c * (l.in.c / l.groups) * l.k_h * l.k_w));
     for (auto& v : q.q)
-      v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * span + 1)) - span;
+      v = static_cast<int32_t>(
+          static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * span + 1)) - span);
     IntTensor in(l.in.c, l.in.h, l.in.w);
     for (auto& v : in.data)
       v = static_cast<int64_t>(rng.next_u64() % static_cast<uint64_t>(2 * span + 1)) - span;
-    if (huge) in.data[0] = q.q[0] = span;  // make sure the bound is reached
+    if (huge) in.data[0] = q.q[0] = static_cast<int32_t>(span);  // make sure the bound is reached
     EXPECT_EQ(conv2d_int(in, l, q).data, naive_conv(in, l, q).data) << l.name;
     ++checked;
   }
