@@ -3,6 +3,7 @@
 // and integer mode converging to float mode as the bits grow.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "workloads/loader.hpp"
@@ -119,6 +120,23 @@ TEST(Reference, WeightQuantizationBounds) {
       }
     }
   }
+}
+
+// Weights are held as int32: 32-bit quantization reaches +-(2^31 - 1) without wrapping, and
+// an integer weight file with a weight beyond that range is refused, not wrapped.
+TEST(Reference, ThirtyTwoBitWeightsFitTheirType) {
+  const Layer l = conv_layer(2, 3, 5, 5, 3, 3, 1, 1, 1, 1);
+  LayerWeights lw;
+  lw.weight = Tensor({3, 2, 3, 3});
+  for (size_t k = 0; k < lw.weight.data.size(); ++k)
+    lw.weight.data[k] = static_cast<float>(k % 7) - 3.0F;
+  const QuantizedLayer q = quantize_layer(l, lw, 32);
+  EXPECT_EQ(q.q[0], -2147483647);  // -3 is the channel's largest magnitude
+  EXPECT_EQ(*std::max_element(q.q.begin(), q.q.end()), 2147483647);
+  lw.weight.data[4] = 1073741824.0F;  // 2^30: an integer in range
+  EXPECT_EQ(exact_integer_layer(l, lw).q[4], 1073741824);
+  lw.weight.data[4] = 2147483648.0F;  // 2^31
+  EXPECT_THROW(exact_integer_layer(l, lw), WorkloadError);
 }
 
 TEST(Reference, FoldedBatchNormEqualsUnfolded) {
