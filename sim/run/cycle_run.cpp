@@ -553,16 +553,23 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   const EngineConfig cfg = run_engine_config(spec, options, dir);
   Engine engine(cfg);
 
-  const auto qweights = ref::quantize_weights(net, weights, static_cast<int>(arch.weight_bits));
-  const ref::IntOptions iopt =
-      int_options(spec, net, std::move(calibration), qweights, input, !rs.fused.empty());
-
   // The references do not depend on the engine: they run on a second thread while it
   // simulates (sim/run/background.hpp; the same values as computed after it).
   // Only their outputs are kept (each pass's per-layer tensors are freed as it ends).
+  // Declared before the worker, whose tasks read or write them: they outlive it.
   ref::FloatTensor out_int, out_float, out_uncompressed;
-  std::vector<LayerRecord> records;  // outlives the worker, whose checks write into it
+  std::vector<LayerRecord> records;
+  std::map<std::string, ref::QuantizedLayer> qweights;
+  ref::IntOptions iopt;
   BackgroundWorker background(options.threads > 1);
+  // The float passes need no quantized weights: they start while the weights are quantized.
+  background.post([&] { out_float = ref::run_float(net, weights, input).output(); });
+  // The uncompressed network in float: what compression costs in output accuracy.
+  if (spec.compression)
+    background.post(
+        [&] { out_uncompressed = ref::run_float(original, original_weights, input).output(); });
+  qweights = ref::quantize_weights(net, weights, static_cast<int>(arch.weight_bits));
+  iopt = int_options(spec, net, std::move(calibration), qweights, input, !rs.fused.empty());
   // The integer reference's output: below the lossless ADC bound (LSBs dropped) it is its
   // own pass beside the engine. At the bound every layer's check is expected exact, and then
   // that pass would repeat what the checks compute: by induction over the layers, when each
@@ -573,11 +580,6 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   const bool lossy = cfg.functional && cfg.datapath.lsb_shift() > 0;
   auto reference_int = [&] { out_int = ref::run_int(net, qweights, input, iopt).output(); };
   if (lossy) background.post(reference_int);
-  background.post([&] { out_float = ref::run_float(net, weights, input).output(); });
-  // The uncompressed network in float: what compression costs in output accuracy.
-  if (spec.compression)
-    background.post(
-        [&] { out_uncompressed = ref::run_float(original, original_weights, input).output(); });
 
   NetworkExecution execution(net, rs, qweights, iopt, engine, background, options, records);
   const ref::IntRun simulated = execution.run(input);
