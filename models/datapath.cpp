@@ -284,58 +284,6 @@ void column_sums(const TileCells& cells, const std::vector<uint64_t>& in_planes,
   }
 }
 
-namespace {
-
-// Column sums of every phase: sums[ph * n_phys + c]. Each column's cell planes are loaded
-// once for all the input planes (W, B as in plane_sums; D > 0 fixes dac_bits).
-template <int64_t W, int64_t B, int64_t D>
-IMCSIM_INLINE void window_plane_sums(const TileCells& cells, const uint64_t* in,
-                                     const DatapathParams& p, int64_t* sums) {
-  // Locals: the stores to sums could alias the parameters otherwise.
-  const int64_t nw = W > 0 ? W : cells.words, nb = B > 0 ? B : p.cell_bits;
-  const int64_t dac = D > 0 ? D : p.dac_bits;
-  const int64_t n = cells.n_phys, phases = p.phases(), in_bits = p.input_bits;
-  const uint64_t* planes = cells.planes.data();
-  for (int64_t c = 0; c < n; ++c) {
-    const uint64_t* g = planes + c * nb * nw;
-    for (int64_t ph = 0; ph < phases; ++ph) {
-      int64_t sum = 0;
-      const int64_t bits_here = std::min(dac, in_bits - ph * dac);  // the last phase may be short
-      for (int64_t i = 0; i < bits_here; ++i) {
-        const uint64_t* x = in + (ph * dac + i) * nw;
-        int64_t bits = 0;
-        for (int64_t b = 0; b < nb; ++b) {
-          int64_t count = 0;
-          for (int64_t w = 0; w < nw; ++w) count += __builtin_popcountll(x[w] & g[b * nw + w]);
-          bits += count << b;
-        }
-        sum += bits << i;
-      }
-      sums[ph * n + c] = sum;
-    }
-  }
-}
-
-}  // namespace
-
-IMCSIM_POPCOUNT_CLONES
-void column_sums_all(const TileCells& cells, const std::vector<uint64_t>& in_planes,
-                     const DatapathParams& p, int64_t* sums) {
-  const uint64_t* x = in_planes.data();
-  const int64_t words = cells.words, cb = p.cell_bits;
-  // The common shapes unrolled: 1-bit DACs, 1-4 words (up to 256 rows), 1- or 2-bit cells.
-  if (p.dac_bits == 1 && cb == 2 && words == 1)
-    window_plane_sums<1, 2, 1>(cells, x, p, sums);
-  else if (p.dac_bits == 1 && cb == 2 && words == 2)
-    window_plane_sums<2, 2, 1>(cells, x, p, sums);
-  else if (p.dac_bits == 1 && cb == 2 && words == 4)
-    window_plane_sums<4, 2, 1>(cells, x, p, sums);
-  else if (p.dac_bits == 1 && cb == 1 && words == 2)
-    window_plane_sums<2, 1, 1>(cells, x, p, sums);
-  else
-    window_plane_sums<0, 0, 0>(cells, x, p, sums);
-}
-
 IMCSIM_POPCOUNT_CLONES
 void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const DatapathParams& p,
                            int64_t* acc) {
@@ -427,6 +375,12 @@ IMCSIM_INLINE void input_sums_body(const KernelArgs& a, int64_t* in) {
 // One build per instruction set: AVX-512 with VPOPCNTQ picked at run time where the CPU
 // has it (chosen by feature, not by CPU model: virtual machines often report none), else
 // the clones above. Integer-only: the same numbers on every machine.
+IMCSIM_POPCOUNT_CLONES void window_sums_any(const KernelArgs& a, int64_t* sums) {
+  window_sums_body(a, sums);
+}
+IMCSIM_POPCOUNT_CLONES void input_sums_any(const KernelArgs& a, int64_t* in) {
+  input_sums_body(a, in);
+}
 #ifdef IMCSIM_AVX512_POPCOUNT
 IMCSIM_AVX512_POPCOUNT void window_sums_avx512(const KernelArgs& a, int64_t* sums) {
   window_sums_body(a, sums);
@@ -434,44 +388,42 @@ IMCSIM_AVX512_POPCOUNT void window_sums_avx512(const KernelArgs& a, int64_t* sum
 IMCSIM_AVX512_POPCOUNT void input_sums_avx512(const KernelArgs& a, int64_t* in) {
   input_sums_body(a, in);
 }
-bool has_avx512_popcount() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                          __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512dq") &&
-                          __builtin_cpu_supports("avx512vpopcntdq") &&
-                          __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
-  return yes;
-}
 #endif
-IMCSIM_POPCOUNT_CLONES void window_sums_any(const KernelArgs& a, int64_t* sums) {
-  window_sums_body(a, sums);
-}
-IMCSIM_POPCOUNT_CLONES void input_sums_any(const KernelArgs& a, int64_t* in) {
-  input_sums_body(a, in);
+
+struct Kernels {
+  void (*window_sums)(const KernelArgs&, int64_t*);
+  void (*input_sums)(const KernelArgs&, int64_t*);
+};
+
+// The builds this CPU runs, chosen once.
+const Kernels& kernels() {
+  static const Kernels k = [] {
+#ifdef IMCSIM_AVX512_POPCOUNT
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("bmi2"))
+      return Kernels{window_sums_avx512, input_sums_avx512};
+#endif
+    return Kernels{window_sums_any, input_sums_any};
+  }();
+  return k;
 }
 
 }  // namespace
 
 void WindowKernel::column_sums(const std::vector<uint64_t>& in_planes, int64_t* sums) const {
-  const KernelArgs a{in_planes.data(), planes_t_.data(), cells_.n_phys, cells_.words,
-                     p_.cell_bits,     p_.dac_bits,      p_.input_bits};
-#ifdef IMCSIM_AVX512_POPCOUNT
-  if (has_avx512_popcount()) return window_sums_avx512(a, sums);
-#endif
-  window_sums_any(a, sums);
+  kernels().window_sums({in_planes.data(), planes_t_.data(), cells_.n_phys, cells_.words,
+                         p_.cell_bits, p_.dac_bits, p_.input_bits},
+                        sums);
 }
 
 void WindowKernel::offset_correction(const std::vector<uint64_t>& in_planes, int64_t* acc) const {
   if (p_.differential) return;
-  const KernelArgs a{in_planes.data(), mapped_t_.data(), cells_.n_wcols, cells_.words, 1, 1,
-                     p_.input_bits};
   int64_t* in = inputs_.data();
-#ifdef IMCSIM_AVX512_POPCOUNT
-  if (has_avx512_popcount())
-    input_sums_avx512(a, in);
-  else
-#endif
-    input_sums_any(a, in);
+  kernels().input_sums(
+      {in_planes.data(), mapped_t_.data(), cells_.n_wcols, cells_.words, 1, 1, p_.input_bits}, in);
   const int64_t* off = cells_.col_offset.data();
   for (int64_t j = 0; j < cells_.n_wcols; ++j) acc[j] -= off[j] * in[j];
 }

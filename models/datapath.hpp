@@ -92,23 +92,23 @@ void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase, cons
                int64_t* acc);
 
 // Every phase of a window at once (what the engine runs): sums[ph * n_phys + c] =
-// column_sums of phase ph, and their conversion and shift-add (the same accumulators as
-// adc_convert and shift_add phase by phase; integer sums, so the order does not matter).
-// The per-phase functions above stay as their reference (tests/unit/test_datapath.cpp).
-void column_sums_all(const TileCells& cells, const std::vector<uint64_t>& in_planes,
-                     const DatapathParams& p, int64_t* sums);
+// Every phase's ADC conversion and shift-add of a window's column sums (sums[ph * n_phys + c],
+// WindowKernel::column_sums): the same accumulators as adc_convert and shift_add phase by
+// phase (integer sums, so the order does not matter). The per-phase functions above stay as
+// their reference (tests/unit/test_datapath.cpp).
 void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const DatapathParams& p,
                            int64_t* acc);
 
 // A tile's cells in the layout of the window kernel: each (cell bit, word) plane of every
 // physical column side by side (planes_t[(b * words + w) * n_phys + c]), and the mapped
 // rows likewise (mapped_t[w * n_wcols + j]), so one input word meets a run of columns in
-// vector registers. The same sums as column_sums_all and offset_correction (test_datapath:
-// WindowKernel.*); all-zero input words are skipped (no cell of theirs adds anything).
+// vector registers. The same sums as column_sums phase by phase and offset_correction
+// (test_datapath: WindowKernel.*); all-zero input words are skipped (no cell of theirs adds
+// anything). The plain array pipeline and the fused low-rank job both compute with it.
 class WindowKernel {
  public:
   WindowKernel(const TileCells& cells, const DatapathParams& p);
-  // sums[ph * n_phys + c]: every DAC phase's column sums of the window (column_sums_all).
+  // sums[ph * n_phys + c]: every DAC phase's column sums of the window.
   void column_sums(const std::vector<uint64_t>& in_planes, int64_t* sums) const;
   // acc[j] -= col_offset[j] * (sum of column j's inputs) (offset_correction).
   void offset_correction(const std::vector<uint64_t>& in_planes, int64_t* acc) const;

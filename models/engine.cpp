@@ -8,6 +8,7 @@
 #include <fstream>
 #include <future>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <systemc>
@@ -298,6 +299,7 @@ struct ArrayUnit : sc_core::sc_module {
   // Fused low-rank job: the L part beside (or instead of) the R part `tile`; in `cells` R's
   // rows and columns come first.
   const TileSpec* l_tile = nullptr;
+  std::optional<WindowKernel> kernel;  // a fused job's cells in the window kernel's layout
   int64_t r_rows = 0, r_wcols = 0, r_phys = 0, r_mapped = 0, l_mapped = 0;
   sc_core::sc_event start_ev;
   sc_core::sc_event done_ev;
@@ -791,7 +793,7 @@ void ArrayUnit::fused_compute() {
     }
     if (cfg.functional) {
       int64_t* a = acc[kk % kRing].data();
-      offset_correction(*cells, planes[kk % kRing], p, a);
+      kernel->offset_correction(planes[kk % kRing], a);
       // Each part's columns see its own rows, driven with its own zero point.
       for (int64_t j = 0; j < cells->n_wcols; ++j)
         a[j] -= (j < r_wcols ? job.fused->r_offset : job.fused->l_offset) *
@@ -822,7 +824,7 @@ void ArrayUnit::fused_adc() {
 void ArrayUnit::window_sums(int64_t kk) {
   std::vector<int64_t>& out = sums[kk % kRing];
   out.resize(static_cast<size_t>(cfg.datapath.phases() * cells->n_phys));
-  column_sums_all(*cells, planes[kk % kRing], cfg.datapath, out.data());
+  kernel->column_sums(planes[kk % kRing], out.data());
 }
 
 void ArrayUnit::convert(int64_t id, int64_t phases) {
@@ -997,6 +999,7 @@ void Chip::controller() {
         ArrayUnit* a = arrays[i];
         if (!a->tile && !a->l_tile) continue;
         a->cells = &fused_cells[i];
+        if (cfg.functional) a->kernel.emplace(fused_cells[i], cfg.datapath);
         const int64_t p = job.fused->r->positions();
         a->n_cc = a->tile ? p + (a->l_tile ? 1 : 0) : p;
         a->start_ev.notify(sc_core::SC_ZERO_TIME);
@@ -1004,6 +1007,7 @@ void Chip::controller() {
         run.computing_cycles += a->n_cc;
       }
       wait(all_done);
+      for (ArrayUnit* a : arrays) a->kernel.reset();  // (it refers to fused_cells)
     } else if (job.kind == LayerJob::Kind::Array) {
       run.rounds = sched->rounds;
       for (int round = 0; round < sched->rounds; ++round) {

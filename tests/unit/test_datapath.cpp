@@ -216,8 +216,8 @@ TEST(InputPlanes, EveryBitOfEveryRowInItsPlane) {
 }
 
 TEST(WindowDatapath, AllPhasesAtOnceEqualPhaseByPhase) {
-  // The engine's kernels (every phase of a window in one pass: column_sums_all, then
-  // convert_shift_add_all) against column_sums, adc_convert and shift_add phase by phase,
+  // The engine's kernels (every phase of a window in one pass: WindowKernel::column_sums,
+  // then convert_shift_add_all) against column_sums, adc_convert and shift_add phase by phase,
   // lossless and lossy, 1-3 bit DACs, both encodings, 1-3 words of rows.
   SeededStream rng(13);
   for (int64_t rows : {60, 128, 190}) {
@@ -243,7 +243,7 @@ TEST(WindowDatapath, AllPhasesAtOnceEqualPhaseByPhase) {
           const size_t n = static_cast<size_t>(cells.n_phys);
           std::vector<int64_t> sums(n), codes(n), all(n * static_cast<size_t>(p.phases()));
           int64_t want = 3, got = 3;
-          column_sums_all(cells, planes, p, all.data());
+          WindowKernel(cells, p).column_sums(planes, all.data());
           for (int64_t ph = 0; ph < p.phases(); ++ph) {
             column_sums(cells, planes, ph, p, sums.data());
             for (size_t c = 0; c < n; ++c)
@@ -262,10 +262,10 @@ TEST(WindowDatapath, AllPhasesAtOnceEqualPhaseByPhase) {
   }
 }
 
-TEST(WindowKernel, EqualsColumnSumsAllAndOffsetCorrection) {
+TEST(WindowKernel, EqualsColumnSumsAndOffsetCorrection) {
   // The engine's window kernel (columns side by side, zero input words skipped) against
-  // column_sums_all and offset_correction on random cells: 1-3 words of rows, 1- and 2-bit
-  // cells, 1-3 bit DACs, sparse and dense inputs, both encodings.
+  // column_sums phase by phase and offset_correction on random cells: 1-3 words of rows, 1- and
+  // 2-bit cells, 1-3 bit DACs, sparse and dense inputs, both encodings.
   SeededStream rng(29);
   for (int64_t rows : {37, 128, 190}) {
     for (int64_t cell_bits : {1, 2}) {
@@ -303,7 +303,8 @@ TEST(WindowKernel, EqualsColumnSumsAllAndOffsetCorrection) {
             input_planes(x, cells.words, p.input_bits, planes);
             const size_t n = static_cast<size_t>(cells.n_phys * p.phases());
             std::vector<int64_t> want(n), got(n, -1);
-            column_sums_all(cells, planes, p, want.data());
+            for (int64_t ph = 0; ph < p.phases(); ++ph)
+              column_sums(cells, planes, ph, p, want.data() + ph * cells.n_phys);
             kernel.column_sums(planes, got.data());
             EXPECT_EQ(got, want) << "rows " << rows << " cell_bits " << cell_bits << " dac_bits "
                                  << dac_bits << (sparse ? " sparse" : " dense");
