@@ -1192,18 +1192,34 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
     layer_values(s, c.cells, input_codes, input_offset, c.cfg.datapath, out);
     return impl_->go();
   }
-  // The values beside the timing; the cells stay put until both are done.
-  std::future<void> values = std::async(std::launch::async, [&] {
-    layer_values(s, c.cells, input_codes, input_offset, c.cfg.datapath, out);
-  });
+  // The values beside the timing, on two threads (even and odd tiles, the odd ones into a
+  // buffer of their own added after: integer sums, any order); the cells stay put until
+  // all are done.
+  std::vector<int64_t> odd_out;
+  auto tiles_from = [&](size_t first, std::vector<int64_t>& into) {
+    for (size_t i = first; i < s.tiles.size(); i += 2)
+      tile_values(s, s.tiles[i], c.cells[i], input_codes, input_offset, c.cfg.datapath, into);
+  };
+  std::future<void> even = std::async(std::launch::async, [&] { tiles_from(0, out); });
+  std::future<void> odd;
+  if (s.tiles.size() > 1)
+    odd = std::async(std::launch::async, [&] {
+      odd_out.assign(out.size(), 0);
+      tiles_from(1, odd_out);
+    });
   LayerRun run;
   try {
     run = impl_->go();
   } catch (...) {
-    values.wait();
+    even.wait();
+    if (odd.valid()) odd.wait();
     throw;
   }
-  values.get();
+  even.get();
+  if (odd.valid()) {
+    odd.get();
+    for (size_t i = 0; i < out.size(); ++i) out[i] += odd_out[i];
+  }
   return run;
 }
 
