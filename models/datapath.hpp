@@ -91,11 +91,10 @@ inline int64_t adc_convert(int64_t sum, int lsb_shift, int64_t adc_bits) {
 void shift_add(const TileCells& cells, const int64_t* codes, int64_t phase, const DatapathParams& p,
                int64_t* acc);
 
-// Every phase of a window at once (what the engine runs): sums[ph * n_phys + c] =
-// Every phase's ADC conversion and shift-add of a window's column sums (sums[ph * n_phys + c],
-// WindowKernel::column_sums): the same accumulators as adc_convert and shift_add phase by
-// phase (integer sums, so the order does not matter). The per-phase functions above stay as
-// their reference (tests/unit/test_datapath.cpp).
+// Every phase of a window at once (what the engine runs): the ADC conversion and shift-add
+// of a window's column sums (sums[ph * n_phys + c], WindowKernel::column_sums): the same
+// accumulators as adc_convert and shift_add phase by phase (integer sums, so the order does not
+// matter). The per-phase functions above stay as their reference (tests/unit/test_datapath.cpp).
 void convert_shift_add_all(const TileCells& cells, const int64_t* sums, const DatapathParams& p,
                            int64_t* acc);
 

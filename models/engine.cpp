@@ -238,11 +238,12 @@ void tile_values(const TileSchedule& sc, const TileSpec& tile, const TileCells& 
   }
 }
 
-// Every tile's values of an array layer into `out`.
+// The values of an array layer's tiles first, first + step, ... into `out` (every tile by
+// default).
 void layer_values(const TileSchedule& sc, const std::vector<TileCells>& cells,
                   const std::vector<int64_t>& input, int64_t offset, const DatapathParams& p,
-                  std::vector<int64_t>& out) {
-  for (size_t i = 0; i < sc.tiles.size(); ++i)
+                  std::vector<int64_t>& out, size_t first = 0, size_t step = 1) {
+  for (size_t i = first; i < sc.tiles.size(); i += step)
     tile_values(sc, sc.tiles[i], cells[i], input, offset, p, out);
 }
 
@@ -1196,16 +1197,14 @@ LayerRun Engine::run_array_layer(const TileSchedule& s, const std::vector<int64_
   // buffer of their own added after: integer sums, any order); the cells stay put until
   // all are done.
   std::vector<int64_t> odd_out;
-  auto tiles_from = [&](size_t first, std::vector<int64_t>& into) {
-    for (size_t i = first; i < s.tiles.size(); i += 2)
-      tile_values(s, s.tiles[i], c.cells[i], input_codes, input_offset, c.cfg.datapath, into);
-  };
-  std::future<void> even = std::async(std::launch::async, [&] { tiles_from(0, out); });
+  std::future<void> even = std::async(std::launch::async, [&] {
+    layer_values(s, c.cells, input_codes, input_offset, c.cfg.datapath, out, 0, 2);
+  });
   std::future<void> odd;
   if (s.tiles.size() > 1)
     odd = std::async(std::launch::async, [&] {
       odd_out.assign(out.size(), 0);
-      tiles_from(1, odd_out);
+      layer_values(s, c.cells, input_codes, input_offset, c.cfg.datapath, odd_out, 1, 2);
     });
   LayerRun run;
   try {

@@ -405,7 +405,7 @@ QuantizedLayer exact_integer_layer(const Layer& l, const LayerWeights& lw) {
     const double v = static_cast<double>(lw.weight.data[k]);
     if (v != std::round(v))
       throw WorkloadError("", 0, l.name, fmt::format("weight {} is not an integer", v));
-    if (std::fabs(v) > 2147483647.0)
+    if (std::fabs(v) > std::numeric_limits<int32_t>::max())
       throw WorkloadError("", 0, l.name,
                           fmt::format("weight {} outside the 32-bit range +-(2^31 - 1)", v));
     q.q[k] = static_cast<int32_t>(v);
