@@ -26,6 +26,7 @@ struct SweepArgs {
   bool resume = false, list = false, quiet = false, dry_run = false;
   std::string max_memory, max_disk;
   int64_t max_events = 0, max_points = 0;
+  int64_t threads = 0;  // 0: cores / jobs, at most 2
 };
 
 // The limits: the sweep's own (points, folder size: the file's `limits:`, overridden by the
@@ -58,9 +59,9 @@ int cmd_sweep(const SweepArgs& a) {
   const int64_t cores = usable_cores();
   o.jobs = a.jobs.empty() ? cores : parse_count("--jobs", a.jobs, 1, 4096);
   // A cycle point's reference passes take a second thread only where the points at a time
-  // leave a core for it (imcsim run --threads).
-  o.point_args.insert(o.point_args.end(),
-                      {"--threads", std::to_string(std::clamp<int64_t>(cores / o.jobs, 1, 2))});
+  // leave a core for it (imcsim run --threads), unless --threads says otherwise.
+  const int64_t threads = a.threads > 0 ? a.threads : std::clamp<int64_t>(cores / o.jobs, 1, 2);
+  o.point_args.insert(o.point_args.end(), {"--threads", std::to_string(threads)});
   if (!a.shard.empty()) {
     const auto slash = a.shard.find('/');
     if (slash == std::string::npos)
@@ -134,6 +135,10 @@ void register_sweep_command(CLI::App& app, CommandContext& ctx) {
   cmd->add_option("--max-memory", a->max_memory, "cycle points: as `imcsim run --max-memory`");
   cmd->add_option("--max-events", a->max_events, "cycle points: as `imcsim run --max-events`")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads,
+                  "cycle points: as `imcsim run --threads`, 1 or 2 (default: cores / jobs, at "
+                  "most 2; 1 keeps a sweep at -j 1 on one core)")
+      ->check(CLI::Range(1, 2));
   cmd->callback([a, &ctx] { ctx.exit_code = cmd_sweep(*a); });
 }
 

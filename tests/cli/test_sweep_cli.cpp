@@ -188,6 +188,10 @@ TEST_F(SweepCli, InvalidSweepWritesNothing) {
   EXPECT_NE(plain.err.find("default.yaml:4: no `sweep:` section"), std::string::npos) << plain.err;
   const Result shard = run("sweep " + exp.string() + " --shard 3/3");
   EXPECT_EQ(shard.code, 2) << shard.err;
+  const Result threads = run("sweep " + exp.string() + " --threads 3 -o " + (tmp_ / "sw").string());
+  EXPECT_EQ(threads.code, 2) << threads.err;
+  EXPECT_NE(threads.err.find("--threads"), std::string::npos) << threads.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "sw"));
 }
 
 TEST_F(SweepCli, KillAnalyticSweepAndResume) {
