@@ -213,7 +213,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   }
 }
 
-RunDir::RunDir(const std::string& root, const std::string& run_id)
+RunDir::RunDir(const std::string& root, const std::string& run_id, RootLock root_lock)
     : root_(root),
       final_((fs::path(root) / run_id).string()),
       tmp_((fs::path(root) / ("." + run_id + temp_suffix())).string()) {
@@ -227,10 +227,14 @@ RunDir::RunDir(const std::string& root, const std::string& run_id)
   const bool had_root = fs::exists(root_, ec);
   try {
     fs::create_directories(root_);
-    const std::string lock_file = (fs::path(root_) / ("." + run_id + ".lock")).string();
-    lock_ = std::make_unique<FolderLock>(lock_file, "run folder " + final_);
-    guard_ = std::make_unique<TempGuard>(tmp_, lock_file);
-    remove_stale_run_temporaries(root_, run_id);
+    if (root_lock == RootLock::PerRun) {
+      const std::string lock_file = (fs::path(root_) / ("." + run_id + ".lock")).string();
+      lock_ = std::make_unique<FolderLock>(lock_file, "run folder " + final_);
+      guard_ = std::make_unique<TempGuard>(tmp_, lock_file);
+      remove_stale_run_temporaries(root_, run_id);
+    } else {
+      guard_ = std::make_unique<TempGuard>(tmp_);
+    }
     fs::create_directory(tmp_);
   } catch (const fs::filesystem_error& e) {
     lock_.reset();
@@ -276,8 +280,8 @@ std::string RunDir::commit() {
 }
 
 std::string write_run_dir(const std::string& root, const std::string& run_id,
-                          const std::map<std::string, std::string>& files) {
-  RunDir dir(root, run_id);
+                          const std::map<std::string, std::string>& files, RootLock lock) {
+  RunDir dir(root, run_id, lock);
   for (const auto& [name, content] : files) dir.write(name, content);
   return dir.commit();
 }

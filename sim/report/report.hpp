@@ -35,9 +35,14 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // folder cannot be written. While it exists it holds the lock `root/.run_id.lock` (a second
 // writer of the same run gets a named error) and SIGINT/SIGTERM remove its temporary folder;
 // temporaries of this run left by a killed writer are removed once the lock is held.
+// RootLock::HeldByCaller: the caller holds a lock on all of `root` and has removed the stale
+// temporaries in it already (a sweep's points/ folder, under its .sweep.lock): no lock file
+// per run and no scan of `root`. Both would cost a created and deleted file and a directory
+// read per point, and ext4's inode allocator slows with every recently deleted inode.
+enum class RootLock { PerRun, HeldByCaller };
 class RunDir {
  public:
-  RunDir(const std::string& root, const std::string& run_id);
+  RunDir(const std::string& root, const std::string& run_id, RootLock lock = RootLock::PerRun);
   ~RunDir();
   RunDir(const RunDir&) = delete;
   RunDir& operator=(const RunDir&) = delete;
@@ -57,6 +62,7 @@ class RunDir {
 // sibling folder which is then renamed into place, replacing an earlier run of the same id.
 // Returns the final folder. ConfigError (key `output_dir`) if the folder cannot be written.
 std::string write_run_dir(const std::string& root, const std::string& run_id,
-                          const std::map<std::string, std::string>& files);
+                          const std::map<std::string, std::string>& files,
+                          RootLock lock = RootLock::PerRun);
 
 }  // namespace imcsim

@@ -263,7 +263,7 @@ std::string run_analytic_point(const Sweep& sw, const SweepPoint& p, const fs::p
     rec["error"] = error;
   }
   files["point.json"] = rec.dump(2) + "\n";
-  write_run_dir(points.string(), p.id, files);
+  write_run_dir(points.string(), p.id, files, RootLock::HeldByCaller);
   return error;
 }
 
@@ -325,7 +325,7 @@ void record_failure(const Sweep& sw, const SweepPoint& p, const fs::path& points
   rec["error"] = error;
   std::map<std::string, std::string> files = {{"point.json", rec.dump(2) + "\n"}};
   if (!resolved.empty()) files["resolved.yaml"] = resolved;
-  write_run_dir(points.string(), p.id, files);
+  write_run_dir(points.string(), p.id, files, RootLock::HeldByCaller);
 }
 
 // Finishes a child that exited: installs its run folder as the point's folder.
