@@ -525,6 +525,19 @@ std::string run_stats_json(const std::vector<LayerRecord>& records, const Energy
   return stats_json(names, trees, table).dump(2) + "\n";
 }
 
+// The run's one line on stderr (not with -q).
+void print_run_line(const Network& net, const LayerTable& table, const Json& summary,
+                    std::chrono::steady_clock::time_point wall0) {
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  std::cerr << fmt::format(
+      "imcsim: {} layers, {} computing cycles, {} clock cycles ({:.3f} us), "
+      "{:.1f} nJ, exact: {} (wall {:.2f} s)\n",
+      net.layers.size(), table.computing_cycles, table.clock_cycles, table.latency_ns * 1e-3,
+      summary["totals"]["energy_pj"]["total"].get<double>() * 1e-3, table.all_exact ? "yes" : "no",
+      wall);
+}
+
 }  // namespace
 
 RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
@@ -620,16 +633,7 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   if (spec.engine.schedule_cycles > 0)
     dir.write("schedule.yaml", schedule_yaml(rs.schedules, spec.engine.schedule_cycles));
   r.dir = dir.commit();
-  if (!options.quiet) {
-    const double wall =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-    std::cerr << fmt::format(
-        "imcsim: {} layers, {} computing cycles, {} clock cycles ({:.3f} us), "
-        "{:.1f} nJ, exact: {} (wall {:.2f} s)\n",
-        net.layers.size(), table.computing_cycles, table.clock_cycles, table.latency_ns * 1e-3,
-        r.summary["totals"]["energy_pj"]["total"].get<double>() * 1e-3,
-        table.all_exact ? "yes" : "no", wall);
-  }
+  if (!options.quiet) print_run_line(net, table, r.summary, wall0);
   return r;
 }
 
