@@ -602,22 +602,16 @@ RunResult run_cycle(const ExperimentSpec& spec, const std::string& output_root,
   // the reference's and the simulated output is the reference output. It runs after the
   // engine only if some layer was not exact (a defect the summary reports).
   const bool lossy = cfg.functional && cfg.datapath.lsb_shift() > 0;
-  auto reference_int = [&] { out_int = ref::run_int(net, qweights, input, iopt).output(); };
-  if (lossy) background.post(reference_int);
+  auto reference_int = [&] { return ref::run_int(net, qweights, input, iopt).output(); };
+  if (lossy) background.post([&] { out_int = reference_int(); });
 
   NetworkExecution execution(net, rs, qweights, iopt, engine, background, options, records);
   const ref::IntRun simulated = execution.run(input);
   engine.finish();
   background.join();
-  if (!lossy) {
-    const bool all_exact =
-        std::all_of(records.begin(), records.end(), [](const LayerRecord& r) { return r.exact; });
-    // (Timing only: the run went on from the reference accumulators themselves.)
-    if (all_exact || !cfg.functional)
-      out_int = simulated.output();
-    else
-      reference_int();
-  }
+  // (Timing only: the run went on from the reference accumulators themselves.)
+  if (!lossy)
+    out_int = lossless_reference_output(records, cfg.functional, simulated.output(), reference_int);
 
   const EnergyTable energy = spec.engine.tech.table_for(arch.adc_bits);
   const LayerTable table = layer_table(records, arch, energy, cfg.timing.clock_ns);

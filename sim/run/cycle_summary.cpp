@@ -228,4 +228,12 @@ Json compression_summary(const compress::Method method, Json layers,
           {"layers", std::move(layers)}};
 }
 
+ref::FloatTensor lossless_reference_output(
+    const std::vector<LayerRecord>& records, bool functional, const ref::FloatTensor& simulated,
+    const std::function<ref::FloatTensor()>& reference_pass) {
+  const bool all_exact =
+      std::all_of(records.begin(), records.end(), [](const LayerRecord& r) { return r.exact; });
+  return all_exact || !functional ? simulated : reference_pass();
+}
+
 }  // namespace imcsim

@@ -3,6 +3,7 @@
 // check. Used by run_cycle (cycle_run.cpp) after the engine has finished.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -62,5 +63,14 @@ Json numerical_json(const LayerTable& t, const RunOutputs& out);
 Json compression_summary(const compress::Method method, Json layers,
                          const std::vector<std::string>& notes,
                          const std::vector<LayerRecord>& records);
+
+// The integer reference's output of a run at the lossless ADC bound, where no reference pass
+// ran beside the engine. When every layer was exact, by induction over the layers each
+// layer's input codes were the reference's and the simulated output is the reference output;
+// a run without values (functional off) has nothing to compare either. Otherwise (an engine
+// defect, which the summary reports layer by layer) `reference_pass()` runs the pass now.
+ref::FloatTensor lossless_reference_output(const std::vector<LayerRecord>& records, bool functional,
+                                           const ref::FloatTensor& simulated,
+                                           const std::function<ref::FloatTensor()>& reference_pass);
 
 }  // namespace imcsim
